@@ -1,0 +1,101 @@
+/**
+ * Every failure the API reports is an AppError with a stable UPPER_SNAKE `reason` that the
+ * mini-program can branch on. The error middleware turns it into
+ * `formatResponse({ error: reason, ...details }, 0, message)`.
+ */
+
+export type ErrorReason =
+  | 'INVALID_PARAM'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'RATE_LIMITED'
+  | 'INTERNAL_ERROR'
+  | 'DATABASE_UNAVAILABLE'
+  // WeChat API (login, phone, access_token, custom/send)
+  | 'WECHAT_CODE_INVALID'
+  | 'WECHAT_RATE_LIMITED'
+  | 'WECHAT_USER_BLOCKED'
+  | 'WECHAT_CONFIG_ERROR'
+  | 'WECHAT_UNAVAILABLE'
+  | 'WECHAT_API_ERROR'
+  // open data and message push
+  | 'DECRYPT_FAILED'
+  | 'WATERMARK_MISMATCH'
+  | 'OPENID_MISMATCH'
+  | 'NO_UNIONID'
+  | 'SIGNATURE_INVALID'
+  | 'STALE_REQUEST'
+  | 'APPID_MISMATCH'
+  | 'OA_NOT_CONFIGURED';
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly reason: ErrorReason;
+  /** Extra machine-readable details merged into `data` (never secrets). */
+  readonly details: Record<string, unknown>;
+
+  constructor(reason: ErrorReason, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.reason = reason;
+    this.details = details;
+  }
+}
+
+export class InvalidParamError extends AppError {
+  constructor(message = 'invalid parameters', fields: FieldError[] = []) {
+    super('INVALID_PARAM', message, { fields });
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(message = 'missing, unknown or expired session token; log in again') {
+    super('UNAUTHORIZED', message);
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(message = 'forbidden') {
+    super('FORBIDDEN', message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(message = 'not found') {
+    super('NOT_FOUND', message);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(message = 'request body too large') {
+    super('PAYLOAD_TOO_LARGE', message);
+  }
+}
+
+export class RateLimitedError extends AppError {
+  constructor(message = 'too many requests, retry later', retryAfterSeconds?: number) {
+    super('RATE_LIMITED', message, retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
+  }
+}
+
+export class DatabaseUnavailableError extends AppError {
+  constructor(message = 'database temporarily unavailable, retry later') {
+    super('DATABASE_UNAVAILABLE', message);
+  }
+}
+
+/** A failure reported by (or while talking to) WeChat's API. `errcode` is WeChat's own. */
+export class WechatApiError extends AppError {
+  readonly errcode: number | null;
+
+  constructor(reason: ErrorReason, message: string, errcode: number | null = null) {
+    super(reason, message, errcode === null ? {} : { errcode });
+    this.errcode = errcode;
+  }
+}

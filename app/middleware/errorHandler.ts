@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import { Context } from 'egg';
+import { formatResponse } from '../lib/formatResponse';
+import { AppError, DatabaseUnavailableError, FieldError, InvalidParamError, NotFoundError, PayloadTooLargeError } from '../lib/errors';
+
+const DATABASE_ERROR_NAMES = new Set([
+  'MongoServerSelectionError',
+  'MongooseServerSelectionError',
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoNotConnectedError',
+  'MongoTopologyClosedError',
+]);
+
+/** Turns anything thrown below into a known AppError, or null for a genuine internal error. */
+export function toAppError(err: any): AppError | null {
+  if (err instanceof AppError) return err;
+  if (err?.code === 'invalid_param' && Array.isArray(err.errors)) {
+    // egg-validate
+    const fields: FieldError[] = err.errors.map((e: any) => ({ field: String(e.field), message: `${e.field} ${e.message}` }));
+    return new InvalidParamError(fields.map(f => f.message).join('; ') || 'invalid parameters', fields);
+  }
+  if (err?.status === 413 || err?.type === 'entity.too.large') return new PayloadTooLargeError();
+  if (err?.status === 400 || err?.status === 415 || err?.type === 'entity.parse.failed') {
+    return new InvalidParamError('malformed request body');
+  }
+  if (DATABASE_ERROR_NAMES.has(err?.name) || /buffering timed out/.test(String(err?.message))) {
+    return new DatabaseUnavailableError();
+  }
+  return null;
+}
+
+/**
+ * The one error middleware. It runs outermost (before the body parser, see app.ts), so every
+ * failure of the API, including unknown routes and oversized bodies, answers HTTP 200 with
+ * `{ code: 0, data: { error: REASON, ... }, message }`. Internal errors are logged with their
+ * stack and only a request id reaches the client.
+ */
+export default () => {
+  return async function errorHandler(ctx: Context, next: () => Promise<any>) {
+    try {
+      await next();
+      if (ctx.status === 404 && !ctx.routerPath) throw new NotFoundError(`no route for ${ctx.method} ${ctx.path}`);
+    } catch (err: any) {
+      const known = toAppError(err);
+      if (known) {
+        ctx.logger.info('[api] %s %s -> %s: %s', ctx.method, ctx.path, known.reason, known.message);
+        ctx.body = formatResponse({ error: known.reason, ...known.details }, 0, known.message);
+      } else {
+        const requestId = randomUUID();
+        err.message = `${err?.message} (requestId ${requestId})`;
+        ctx.app.emit('error', err, ctx);
+        ctx.body = formatResponse({ error: 'INTERNAL_ERROR', requestId }, 0, 'internal error');
+      }
+      ctx.status = 200;
+    }
+  };
+};

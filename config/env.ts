@@ -1,0 +1,108 @@
+/**
+ * The one place that reads deployment settings from the environment.
+ * config.default.ts turns the result into egg config; config.prod.ts refuses to start
+ * when a required variable is missing. Every variable is listed in README and .env.example.
+ */
+
+export interface WechatAppSettings {
+  appid: string;
+  secret: string;
+  /** Token configured for message push (消息推送) in the WeChat console */
+  msgToken: string;
+  /** 43-character EncodingAESKey; empty when only plaintext mode is used */
+  msgAesKey: string;
+}
+
+export interface EnvSettings {
+  port: number;
+  mongodbUri: string;
+  wechat: WechatAppSettings & {
+    apiBase: string;
+    /** Pushes whose timestamp is older than this are rejected; 0 turns the check off */
+    msgMaxAgeSeconds: number;
+  };
+  /** The official account (公众号); appid empty when not configured */
+  officialAccount: WechatAppSettings;
+  /** Bearer token for /admin/*; empty disables the admin API */
+  adminToken: string;
+  sessionTtlSeconds: number;
+  eggKeys: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Variables production cannot run without. */
+export const REQUIRED_IN_PRODUCTION = [
+  'MONGODB_URI',
+  'WECHAT_APPID',
+  'WECHAT_SECRET',
+  'WECHAT_MSG_TOKEN',
+  'EGG_KEYS',
+] as const;
+
+export class EnvConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvConfigError';
+  }
+}
+
+function str(env: Env, name: string, fallback = ''): string {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? fallback : value.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min = 0): number {
+  const raw = str(env, name);
+  if (raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min) {
+    throw new EnvConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function aesKey(env: Env, name: string): string {
+  const key = str(env, name);
+  if (key && !/^[A-Za-z0-9+/]{43}$/.test(key)) {
+    throw new EnvConfigError(`${name} must be the 43-character EncodingAESKey from the WeChat console`);
+  }
+  return key;
+}
+
+export function readEnv(env: Env = process.env): EnvSettings {
+  return {
+    port: int(env, 'PORT', 7001, 1),
+    mongodbUri: str(env, 'MONGODB_URI', 'mongodb://127.0.0.1:27017/miniprogram'),
+    wechat: {
+      appid: str(env, 'WECHAT_APPID'),
+      secret: str(env, 'WECHAT_SECRET'),
+      apiBase: str(env, 'WECHAT_API_BASE', 'https://api.weixin.qq.com').replace(/\/+$/, ''),
+      msgToken: str(env, 'WECHAT_MSG_TOKEN'),
+      msgAesKey: aesKey(env, 'WECHAT_MSG_AES_KEY'),
+      msgMaxAgeSeconds: int(env, 'WECHAT_MSG_MAX_AGE_SECONDS', 300),
+    },
+    officialAccount: {
+      appid: str(env, 'OA_APPID'),
+      secret: str(env, 'OA_SECRET'),
+      msgToken: str(env, 'OA_MSG_TOKEN'),
+      msgAesKey: aesKey(env, 'OA_MSG_AES_KEY'),
+    },
+    adminToken: str(env, 'ADMIN_TOKEN'),
+    sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', 7 * 24 * 3600, 60),
+    eggKeys: str(env, 'EGG_KEYS'),
+  };
+}
+
+/**
+ * Names every variable production needs but lacks, in one message.
+ * The official account is optional, but once OA_APPID is set its secret and token are needed too.
+ */
+export function missingProductionVariables(env: Env = process.env): string[] {
+  const missing: string[] = REQUIRED_IN_PRODUCTION.filter(name => str(env, name) === '');
+  if (str(env, 'OA_APPID')) {
+    for (const name of [ 'OA_SECRET', 'OA_MSG_TOKEN' ]) {
+      if (str(env, name) === '') missing.push(name);
+    }
+  }
+  return missing;
+}

@@ -1,0 +1,19 @@
+import { EggPlugin } from 'egg';
+
+const plugin: EggPlugin = {
+  mongoose: {
+    enable: true,
+    package: 'egg-mongoose',
+  },
+  validate: {
+    enable: true,
+    package: 'egg-validate',
+  },
+  // Nothing renders pages or serves files: keep the surface small.
+  static: false,
+  view: false,
+  i18n: false,
+  session: false,
+};
+
+export default plugin;
