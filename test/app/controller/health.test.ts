@@ -1,0 +1,43 @@
+import assert from 'node:assert';
+import { app } from 'egg-mock/bootstrap';
+import { embeddedMongo } from '../../.setup';
+
+async function health() {
+  const res = await app.httpRequest().get('/health').expect(200);
+  assert.strictEqual(res.body.code, 1);
+  return res.body.data;
+}
+
+describe('test/app/controller/health.test.ts', () => {
+  it('reports MongoDB up, uptime and version', async () => {
+    const data = await health();
+    assert.strictEqual(data.status, 'ok');
+    assert.strictEqual(data.mongo, 'up');
+    assert.strictEqual(typeof data.uptime, 'number');
+    assert.strictEqual(data.version, require('../../../package.json').version);
+  });
+
+  it('keeps answering, quickly, while MongoDB is down, and recovers by itself', async function() {
+    // Stopping the database is only possible with the embedded server.
+    if (!embeddedMongo) this.skip();
+    const server = embeddedMongo!;
+    this.timeout(30000);
+    await server.stop();
+    try {
+      const started = Date.now();
+      const data = await health();
+      assert.strictEqual(data.mongo, 'down');
+      assert.strictEqual(data.status, 'degraded');
+      assert(Date.now() - started < 3000, 'health answered within 3 s');
+    } finally {
+      await server.start();
+    }
+    const deadline = Date.now() + 20000;
+    let mongo = 'down';
+    while (mongo !== 'up' && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 250));
+      mongo = (await health()).mongo;
+    }
+    assert.strictEqual(mongo, 'up');
+  });
+});
