@@ -1,0 +1,55 @@
+/**
+ * Where the embedded-mongo suite runs: a real MongoDB when MONGODB_URI points at one, otherwise an
+ * embedded server started for the suite. (test/.setup.ts may set MONGODB_URI to its own embedded
+ * server: that one is recognised through buildInfo and replaced by ours, so restarts stay in our hands.)
+ */
+import { randomBytes } from 'node:crypto';
+import { MongoClient } from 'mongodb';
+import { EmbeddedMongoServer, EmbeddedMongoOptions } from '../../../tools/embedded-mongo';
+
+export interface TestTarget {
+  uri: string;
+  /** Set when the suite runs against the embedded server it started. */
+  embedded: EmbeddedMongoServer | null;
+  /** A fresh database name, unique per call. */
+  dbName(prefix?: string): string;
+  close(): Promise<void>;
+}
+
+async function isEmbeddedServer(uri: string): Promise<boolean> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
+  try {
+    await client.connect();
+    const info = await client.db('admin').command({ buildInfo: 1 });
+    return info.gitVersion === 'embedded';
+  } finally {
+    await client.close();
+  }
+}
+
+export async function startTarget(opts: EmbeddedMongoOptions = {}): Promise<TestTarget> {
+  const run = randomBytes(4).toString('hex');
+  let counter = 0;
+  const dbName = (prefix = 'emtest') => `${prefix}_${run}_${counter++}`;
+  const external = process.env.MONGODB_URI;
+  if (external && !(await isEmbeddedServer(external))) {
+    return { uri: external, embedded: null, dbName, close: async () => undefined };
+  }
+  const embedded = new EmbeddedMongoServer({ port: 0, ttlMonitorIntervalMs: 200, ...opts });
+  await embedded.start();
+  return { uri: embedded.uri, embedded, dbName, close: () => embedded.stop() };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, ms));
+}
+
+/** Polls until `check` returns true or the timeout passes. */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(intervalMs);
+  }
+  return check();
+}
