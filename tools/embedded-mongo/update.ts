@@ -4,7 +4,7 @@
  */
 import 'mingo/init/system';
 import { Aggregator, Query, update as mingoUpdate } from 'mingo';
-import { serialize } from 'bson';
+import { serialize, Timestamp } from 'bson';
 import { CommandError } from './errors';
 import { Doc, cloneValue, formatValue, getPath, isPlainObject, keyOf, reconcileExact, setPath, toView } from './values';
 
@@ -62,6 +62,21 @@ function resolvePositional(args: Doc, view: Doc, filter: Doc): Doc {
   return out;
 }
 
+function currentDateValues(args: Doc): Doc {
+  const now = new Date();
+  const out: Doc = {};
+  for (const [ path, spec ] of Object.entries(args)) {
+    if (isPlainObject(spec) && spec.$type === 'timestamp') {
+      out[path] = new Timestamp({ t: Math.floor(now.getTime() / 1000), i: 1 });
+    } else if (spec === true || (isPlainObject(spec) && spec.$type === 'date')) {
+      out[path] = now;
+    } else {
+      throw new CommandError('BadValue', `${path} must be true or { $type: 'date' | 'timestamp' } in $currentDate`);
+    }
+  }
+  return out;
+}
+
 /** Sets a dotted path on a copy-on-write basis: objects shared with the old document are not touched. */
 function setPathCopy(doc: Doc, path: string, value: any): void {
   const parts = path.split('.');
@@ -86,7 +101,12 @@ function applyOperators(exact: Doc, view: Doc, update: Doc, ctx: UpdateContext):
       if (!ctx.isInsert) continue;
       op = '$set';
     }
-    const args = resolvePositional(toView(exactArgs), view, ctx.filter);
+    let args = resolvePositional(toView(exactArgs), view, ctx.filter);
+    if (op === '$currentDate') {
+      // mingo 6.7 stores a millisecond number here; MongoDB stores a Date (or a Timestamp on request).
+      args = currentDateValues(args);
+      op = '$set';
+    }
     if (!ctx.isInsert && Object.keys(args).some(path => path === '_id' || path.startsWith('_id.'))) {
       if (op !== '$set' || keyOf(args._id) !== keyOf(view._id)) {
         throw new CommandError('ImmutableField', 'Performing an update on the path \'_id\' would modify the immutable field \'_id\'');

@@ -41,8 +41,11 @@ export function toView(value: any): any {
     case 'Int32':
     case 'Double':
       return value.valueOf();
-    case 'Long':
-      return (value as Long).toNumber();
+    case 'Long': {
+      // Beyond 2^53 a number would merge distinct values: compare those exactly as bigint instead.
+      const n = (value as Long).toNumber();
+      return Number.isSafeInteger(n) ? n : BigInt(value.toString());
+    }
     case 'Decimal128':
       return Number.parseFloat(value.toString());
     default:
@@ -209,6 +212,7 @@ function sameView(view: any, exact: any): boolean {
 
 /** Distinguishes values keyOf treats alike on purpose (1 vs Long 1) only where the view form differs. */
 function typeTag(value: any): string {
+  if (typeof value === 'bigint') return 'number';
   if (value === null || typeof value !== 'object') return typeof value;
   if (Array.isArray(value)) return 'array';
   const type = bsonType(value);
