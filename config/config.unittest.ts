@@ -8,6 +8,16 @@ export default () => {
     logger: {
       consoleLevel: 'NONE',
     } as any,
+    mongoose: {
+      client: {
+        options: {
+          // Loading the app and the test files blocks the event loop for a while; leave the
+          // first connection room. Fast heartbeats let outage tests see recovery quickly.
+          serverSelectionTimeoutMS: 10000,
+          heartbeatFrequencyMS: 1000,
+        },
+      },
+    } as any,
   };
   return config;
 };
