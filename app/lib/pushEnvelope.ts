@@ -1,0 +1,362 @@
+/**
+ * The envelope of WeChat's message push (消息推送), shared by the mini-program
+ * (`/message/check`) and the official account (`/oa/message`): signature checks in constant
+ * time, freshness, decryption with the appid check, JSON/XML parsing without entity expansion
+ * or 64-bit precision loss, normalisation, the dedupe key, and reply building.
+ * Pure and framework-free: every function takes the channel config and the raw request parts.
+ */
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { parse as parseLosslessJson } from 'lossless-json';
+import { AppError, InvalidParamError } from './errors';
+import { decryptMessage, encryptMessage, safeEqual, sha1Signature, WechatCryptoError } from './wechatCrypto';
+
+export type PushChannelName = 'miniprogram' | 'officialAccount';
+
+export interface PushChannelConfig {
+  name: PushChannelName;
+  /** Our appid: the one the ciphertext must end with */
+  appid: string;
+  /** The Token configured in the WeChat console */
+  token: string;
+  /** The 43-character EncodingAESKey; empty when only plaintext mode is used */
+  aesKey: string;
+  /** Pushes whose timestamp is further than this from now are rejected; 0 turns the check off */
+  maxAgeSeconds: number;
+}
+
+export type PushFormat = 'json' | 'xml';
+export type PushMode = 'plaintext' | 'compatible' | 'safe';
+
+/** The query string as koa parses it: a repeated parameter arrives as an array. */
+export type PushQuery = Record<string, string | string[] | undefined>;
+
+/** A push message: the well-known fields typed, every flat field kept as an exact string. */
+export interface PushMessage {
+  toUserName: string;
+  fromUserName: string;
+  createTime: number;
+  msgType: string;
+  event?: string;
+  /** 64-bit id as its exact decimal digits */
+  msgId?: string;
+  content?: string;
+  /** Every top-level scalar field, as received (numbers as their exact digits) */
+  fields: Record<string, string>;
+}
+
+export interface OpenedPush {
+  format: PushFormat;
+  mode: PushMode;
+  message: PushMessage;
+  dedupeKey: string;
+}
+
+/** What WeChat needs to stop retrying; never encrypted. */
+export const SUCCESS_REPLY = 'success';
+
+const MAX_FIELDS = 100;
+const MAX_ECHOSTR_LENGTH = 512;
+const FIELD_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const FORBIDDEN_FIELD_NAMES = new Set([ '__proto__', 'constructor', 'prototype' ]);
+
+export class PushRejectedError extends AppError {}
+
+function reject(reason: 'SIGNATURE_INVALID' | 'STALE_REQUEST' | 'DECRYPT_FAILED' | 'APPID_MISMATCH', message: string): never {
+  throw new PushRejectedError(reason, message);
+}
+
+function invalid(message: string, field?: string): never {
+  throw new InvalidParamError(message, field ? [{ field, message }] : []);
+}
+
+// ---------------------------------------------------------------------------
+// Query parameters and signatures
+
+/** A single string parameter, or undefined; repeated parameters are refused. */
+function param(query: PushQuery, name: string): string | undefined {
+  const value = query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') invalid(`${name} must be given once`, name);
+  return value;
+}
+
+function requiredParam(query: PushQuery, name: string, re: RegExp): string {
+  const value = param(query, name);
+  if (value === undefined || value === '') invalid(`${name} is required`, name);
+  if (!re.test(value)) invalid(`${name} is malformed`, name);
+  return value;
+}
+
+const TIMESTAMP_RE = /^\d{1,12}$/;
+const NONCE_RE = /^[\x21-\x7e]{1,128}$/;
+
+function checkSignature(expected: string, given: string | undefined, what: string): void {
+  // Compared in constant time; nothing computed ever leaves this function.
+  if (given === undefined || given === '' || !safeEqual(expected, given.toLowerCase())) {
+    reject('SIGNATURE_INVALID', `${what} does not match`);
+  }
+}
+
+function checkFreshness(timestamp: string, maxAgeSeconds: number, nowMs: number): void {
+  if (maxAgeSeconds <= 0) return;
+  const skew = Math.abs(Math.floor(nowMs / 1000) - Number(timestamp));
+  if (skew > maxAgeSeconds) reject('STALE_REQUEST', `timestamp is more than ${maxAgeSeconds}s away from the server time`);
+}
+
+function checkChannel(channel: PushChannelConfig): void {
+  // A channel without a token would accept sha1(timestamp + nonce), which anyone can compute.
+  if (!channel.token) throw new AppError('INTERNAL_ERROR', `message push token for ${channel.name} is not configured`);
+}
+
+/**
+ * GET verification: `signature = sha1(sort([token, timestamp, nonce]))`. Returns `echostr`
+ * unchanged, to be sent as plain text.
+ */
+export function verifyEcho(channel: PushChannelConfig, query: PushQuery): string {
+  checkChannel(channel);
+  const timestamp = requiredParam(query, 'timestamp', TIMESTAMP_RE);
+  const nonce = requiredParam(query, 'nonce', NONCE_RE);
+  const echostr = param(query, 'echostr');
+  if (echostr === undefined || echostr === '') invalid('echostr is required', 'echostr');
+  if (echostr.length > MAX_ECHOSTR_LENGTH) invalid('echostr is too long', 'echostr');
+  checkSignature(sha1Signature(channel.token, timestamp, nonce), param(query, 'signature'), 'signature');
+  return echostr;
+}
+
+// ---------------------------------------------------------------------------
+// Parsing
+
+const CDATA_RE = /<!\[CDATA\[[\s\S]*?\]\]>/g;
+const XML_ENTITY_RE = /&(lt|gt|amp|quot|apos|#\d{1,7}|#x[0-9a-fA-F]{1,6});/g;
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: '\'' };
+
+/** Decodes only XML's five predefined entities and character references (nothing can expand). */
+function decodeXmlText(text: string): string {
+  return text.replace(XML_ENTITY_RE, (whole, name: string) => {
+    if (name[0] !== '#') return PREDEFINED[name];
+    const code = name[1] === 'x' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+    return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+  });
+}
+
+function xmlParser() {
+  return new XMLParser({
+    ignoreAttributes: true,
+    // No entity expansion at all (XXE, billion laughs); DOCTYPE is refused before parsing anyway.
+    processEntities: false,
+    htmlEntities: false,
+    parseTagValue: false,
+    parseAttributeValue: false,
+    trimValues: false,
+    cdataPropName: '__cdata',
+    commentPropName: false,
+    ignoreDeclaration: true,
+    ignorePiTags: true,
+  });
+}
+
+function xmlValue(value: unknown): string | object | undefined {
+  if (typeof value === 'string') return decodeXmlText(value);
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    if (keys.length > 0 && keys.every(k => k === '__cdata' || k === '#text')) {
+      // Adjacent CDATA sections (how "]]>" is written) arrive as an array. Text mixed with CDATA
+      // loses its interleaving; WeChat never sends that.
+      const v = value as Record<string, unknown>;
+      const join = (part: unknown) => (Array.isArray(part) ? part : [ part ]).filter(p => typeof p === 'string').join('');
+      return decodeXmlText(join(v['#text'])) + join(v.__cdata);
+    }
+    return value; // a nested element: kept out of the flat fields
+  }
+  return undefined;
+}
+
+/** Parses `<xml>...</xml>` into its top-level fields. DOCTYPE and entity declarations are refused. */
+export function parseXmlFields(text: string): Record<string, unknown> {
+  if (/<!(DOCTYPE|ENTITY)/i.test(text.replace(CDATA_RE, ''))) invalid('XML with DOCTYPE or ENTITY declarations is not accepted');
+  const valid = XMLValidator.validate(text);
+  if (valid !== true) invalid(`malformed XML: ${valid.err.msg}`);
+  let doc: any;
+  try {
+    doc = xmlParser().parse(text);
+  } catch {
+    invalid('malformed XML');
+  }
+  const root = doc?.xml;
+  if (!root || typeof root !== 'object' || Array.isArray(root)) invalid('XML root element must be <xml> with child elements');
+  const fields: Record<string, unknown> = {};
+  for (const [ name, raw ] of Object.entries(root)) {
+    if (name === '#text') continue; // whitespace between elements
+    if (Array.isArray(raw)) invalid(`XML element <${name}> appears more than once`, name);
+    fields[name] = xmlValue(raw);
+  }
+  return fields;
+}
+
+/** Parses a JSON object, keeping every number as its exact digits (64-bit MsgId). */
+export function parseJsonFields(text: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = parseLosslessJson(text, undefined, (digits: string) => digits);
+  } catch (err: any) {
+    invalid(`malformed JSON: ${String(err?.message ?? err).slice(0, 120)}`);
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) invalid('JSON body must be an object');
+  return doc as Record<string, unknown>;
+}
+
+/** Sniffs the format from the body itself (WeChat's content types vary between modes). */
+export function parseBody(body: string): { format: PushFormat; fields: Record<string, unknown> } {
+  const text = body.replace(/^\uFEFF/, '').trim();
+  if (text.startsWith('<')) return { format: 'xml', fields: parseXmlFields(text) };
+  if (text.startsWith('{')) return { format: 'json', fields: parseJsonFields(text) };
+  return invalid(text === '' ? 'request body is empty' : 'request body is neither JSON nor XML');
+}
+
+/** The top-level scalar fields as strings; unsafe names and nested values are left out. */
+export function flatFields(fields: Record<string, unknown>): Record<string, string> {
+  const flat: Record<string, string> = {};
+  let count = 0;
+  for (const [ name, value ] of Object.entries(fields)) {
+    if (!FIELD_NAME_RE.test(name) || FORBIDDEN_FIELD_NAMES.has(name)) continue;
+    if (typeof value !== 'string' && typeof value !== 'boolean') continue;
+    if (++count > MAX_FIELDS) invalid(`more than ${MAX_FIELDS} fields`);
+    flat[name] = String(value);
+  }
+  return flat;
+}
+
+const MSG_TYPE_RE = /^[A-Za-z_]{1,32}$/;
+
+/** Checks the fields every push carries and types the well-known ones. */
+export function normalizeMessage(fields: Record<string, unknown>): PushMessage {
+  const flat = flatFields(fields);
+  const need = (name: string): string => {
+    const value = flat[name]?.trim();
+    if (!value) invalid(`${name} is required`, name);
+    return value;
+  };
+  const toUserName = need('ToUserName');
+  const fromUserName = need('FromUserName');
+  const createTime = need('CreateTime');
+  if (!/^\d{1,12}$/.test(createTime)) invalid('CreateTime must be a unix timestamp', 'CreateTime');
+  const msgType = need('MsgType');
+  if (!MSG_TYPE_RE.test(msgType)) invalid('MsgType is malformed', 'MsgType');
+  const message: PushMessage = { toUserName, fromUserName, createTime: Number(createTime), msgType, fields: flat };
+  if (msgType === 'event') {
+    message.event = need('Event');
+    if (!/^[A-Za-z_.]{1,64}$/.test(message.event)) invalid('Event is malformed', 'Event');
+  }
+  const msgId = flat.MsgId?.trim();
+  if (msgId) {
+    if (!/^\d{1,20}$/.test(msgId)) invalid('MsgId must be an integer', 'MsgId');
+    message.msgId = msgId;
+  }
+  if (flat.Content !== undefined) message.content = flat.Content;
+  return message;
+}
+
+/**
+ * The inbox's unique key: channel + MsgId (exact digits) for messages, channel + FromUserName
+ * + CreateTime + Event for events (and for the rare message without MsgId).
+ */
+export function dedupeKey(channel: PushChannelName, message: PushMessage): string {
+  if (message.msgId) return `${channel}:msg:${message.msgId}`;
+  return `${channel}:evt:${message.fromUserName}:${message.createTime}:${message.event ?? message.msgType}`;
+}
+
+// ---------------------------------------------------------------------------
+// Opening a POST
+
+export interface PushRequest {
+  query: PushQuery;
+  /** The raw request body (text/xml or JSON as received) */
+  body: string;
+}
+
+/**
+ * Verifies, decrypts and parses a push. Plaintext mode checks `signature`; with
+ * `encrypt_type=aes` (safe and compatible modes) `msg_signature` over `Encrypt` is checked,
+ * the ciphertext is decrypted and its trailing appid must be ours; the decrypted message wins
+ * over any plaintext copy. Throws an AppError with reason INVALID_PARAM, SIGNATURE_INVALID,
+ * STALE_REQUEST, DECRYPT_FAILED or APPID_MISMATCH.
+ */
+export function openPush(channel: PushChannelConfig, request: PushRequest, nowMs = Date.now()): OpenedPush {
+  checkChannel(channel);
+  const { query } = request;
+  const timestamp = requiredParam(query, 'timestamp', TIMESTAMP_RE);
+  const nonce = requiredParam(query, 'nonce', NONCE_RE);
+  const encryptType = param(query, 'encrypt_type');
+  if (encryptType !== undefined && encryptType !== 'aes' && encryptType !== 'raw') {
+    invalid('encrypt_type must be aes or raw', 'encrypt_type');
+  }
+  if (typeof request.body !== 'string') invalid('request body is empty');
+  const outer = parseBody(request.body);
+
+  if (encryptType !== 'aes') {
+    checkSignature(sha1Signature(channel.token, timestamp, nonce), param(query, 'signature'), 'signature');
+    checkFreshness(timestamp, channel.maxAgeSeconds, nowMs);
+    const message = normalizeMessage(outer.fields);
+    return { format: outer.format, mode: 'plaintext', message, dedupeKey: dedupeKey(channel.name, message) };
+  }
+
+  const encrypted = outer.fields.Encrypt;
+  if (typeof encrypted !== 'string' || encrypted.trim() === '') invalid('Encrypt is required with encrypt_type=aes', 'Encrypt');
+  const cipherText = encrypted.trim();
+  checkSignature(sha1Signature(channel.token, timestamp, nonce, cipherText), param(query, 'msg_signature'), 'msg_signature');
+  checkFreshness(timestamp, channel.maxAgeSeconds, nowMs);
+  if (!channel.aesKey) reject('DECRYPT_FAILED', 'no EncodingAESKey is configured for this channel');
+
+  let inner: { message: string; appid: string };
+  try {
+    inner = decryptMessage(channel.aesKey, cipherText);
+  } catch (err) {
+    if (err instanceof WechatCryptoError) reject('DECRYPT_FAILED', `Encrypt does not decrypt: ${err.message}`);
+    throw err;
+  }
+  if (!safeEqual(inner.appid, channel.appid)) reject('APPID_MISMATCH', 'the encrypted message is for another appid');
+
+  const parsed = parseBody(inner.message);
+  const message = normalizeMessage(parsed.fields);
+  const outerNames = Object.keys(outer.fields).filter(k => k !== '#text');
+  const mode: PushMode = outerNames.every(k => k === 'Encrypt' || k === 'ToUserName') ? 'safe' : 'compatible';
+  return { format: outer.format, mode, message, dedupeKey: dedupeKey(channel.name, message) };
+}
+
+// ---------------------------------------------------------------------------
+// Replies (passive replies of the official account; the mini-program only ever answers `success`)
+
+export type ReplyFields = Record<string, string | number>;
+
+function cdata(value: string): string {
+  return `<![CDATA[${value.replace(/\]\]>/g, ']]]]><![CDATA[>')}]]>`;
+}
+
+/** Serialises a flat reply as WeChat expects it: XML with CDATA strings, or JSON. */
+export function buildReply(format: PushFormat, fields: ReplyFields): string {
+  for (const name of Object.keys(fields)) {
+    if (!FIELD_NAME_RE.test(name)) throw new Error(`invalid reply field name ${name}`);
+  }
+  if (format === 'json') return JSON.stringify(fields);
+  const body = Object.entries(fields)
+    .map(([ name, value ]) => `<${name}>${typeof value === 'number' ? String(value) : cdata(value)}</${name}>`)
+    .join('');
+  return `<xml>${body}</xml>`;
+}
+
+/** Encrypts a built reply for safe mode: `{ Encrypt, MsgSignature, TimeStamp, Nonce }`. */
+export function sealReply(
+  channel: PushChannelConfig, format: PushFormat, reply: string,
+  options: { timestamp: string; nonce: string; random?: Buffer },
+): string {
+  checkChannel(channel);
+  if (!channel.aesKey) throw new AppError('INTERNAL_ERROR', `no EncodingAESKey is configured for ${channel.name}`);
+  const encrypt = encryptMessage(channel.aesKey, channel.appid, reply, options.random);
+  const msgSignature = sha1Signature(channel.token, options.timestamp, options.nonce, encrypt);
+  return buildReply(format, {
+    Encrypt: encrypt,
+    MsgSignature: msgSignature,
+    TimeStamp: format === 'json' ? Number(options.timestamp) : options.timestamp,
+    Nonce: options.nonce,
+  });
+}

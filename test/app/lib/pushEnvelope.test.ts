@@ -1,0 +1,246 @@
+import assert from 'node:assert';
+import {
+  buildReply, dedupeKey, normalizeMessage, openPush, parseBody, parseJsonFields, parseXmlFields,
+  PushChannelConfig, sealReply, verifyEcho,
+} from '../../../app/lib/pushEnvelope';
+import { AppError } from '../../../app/lib/errors';
+import { decryptMessage, encryptMessage, sha1Signature } from '../../../app/lib/wechatCrypto';
+import { buildPush, nowSeconds, RawNumber, textMessage, toJson, toXml } from '../../fixtures/push';
+import { TEST_ENV } from '../../fixtures/env';
+
+const channel: PushChannelConfig = {
+  name: 'miniprogram',
+  appid: TEST_ENV.WECHAT_APPID,
+  token: TEST_ENV.WECHAT_MSG_TOKEN,
+  aesKey: TEST_ENV.WECHAT_MSG_AES_KEY,
+  maxAgeSeconds: 300,
+};
+
+function rejects(fn: () => unknown, reason: string): AppError {
+  try {
+    fn();
+  } catch (err) {
+    assert(err instanceof AppError, `expected an AppError, got ${err}`);
+    assert.strictEqual(err.reason, reason, err.message);
+    return err;
+  }
+  assert.fail(`expected ${reason}`);
+}
+
+describe('test/app/lib/pushEnvelope.test.ts', () => {
+  describe('verifyEcho', () => {
+    const timestamp = String(nowSeconds());
+    const nonce = 'n0nce';
+    const signature = sha1Signature(channel.token, timestamp, nonce);
+
+    it('returns echostr unchanged for a valid signature', () => {
+      assert.strictEqual(verifyEcho(channel, { signature, timestamp, nonce, echostr: 'abc 123+/=' }), 'abc 123+/=');
+    });
+
+    it('rejects a wrong, missing or repeated signature, revealing nothing computed', () => {
+      const err = rejects(() => verifyEcho(channel, { signature: 'f'.repeat(40), timestamp, nonce, echostr: 'x' }), 'SIGNATURE_INVALID');
+      assert(!err.message.includes(signature));
+      assert.doesNotMatch(JSON.stringify(err.details), /[0-9a-f]{40}/);
+      rejects(() => verifyEcho(channel, { timestamp, nonce, echostr: 'x' }), 'SIGNATURE_INVALID');
+      rejects(() => verifyEcho(channel, { signature: [ signature, signature ], timestamp, nonce, echostr: 'x' }), 'INVALID_PARAM');
+      // signed with another token
+      const other = sha1Signature('other', timestamp, nonce);
+      rejects(() => verifyEcho(channel, { signature: other, timestamp, nonce, echostr: 'x' }), 'SIGNATURE_INVALID');
+    });
+
+    it('requires timestamp, nonce and echostr', () => {
+      rejects(() => verifyEcho(channel, { signature, nonce, echostr: 'x' }), 'INVALID_PARAM');
+      rejects(() => verifyEcho(channel, { signature, timestamp: 'soon', nonce, echostr: 'x' }), 'INVALID_PARAM');
+      rejects(() => verifyEcho(channel, { signature, timestamp, echostr: 'x' }), 'INVALID_PARAM');
+      rejects(() => verifyEcho(channel, { signature, timestamp, nonce }), 'INVALID_PARAM');
+      rejects(() => verifyEcho(channel, { signature, timestamp, nonce, echostr: 'x'.repeat(513) }), 'INVALID_PARAM');
+    });
+
+    it('refuses to run without a configured token', () => {
+      rejects(() => verifyEcho({ ...channel, token: '' }, { signature: sha1Signature('', timestamp, nonce), timestamp, nonce, echostr: 'x' }), 'INTERNAL_ERROR');
+    });
+  });
+
+  describe('openPush', () => {
+    for (const format of [ 'json', 'xml' ] as const) {
+      for (const mode of [ 'plaintext', 'compatible', 'safe' ] as const) {
+        it(`opens a ${mode} ${format} push`, () => {
+          const message = textMessage('你好 <b> & ]]', { MsgId: new RawNumber('18446744073709551615') });
+          const push = buildPush(message, { mode, format });
+          const opened = openPush(channel, { query: push.query, body: push.body });
+          assert.strictEqual(opened.format, format);
+          assert.strictEqual(opened.mode, mode);
+          assert.strictEqual(opened.message.msgType, 'text');
+          assert.strictEqual(opened.message.content, '你好 <b> & ]]');
+          assert.strictEqual(opened.message.msgId, '18446744073709551615');
+          assert.strictEqual(opened.message.fromUserName, message.FromUserName);
+          assert.strictEqual(opened.message.createTime, message.CreateTime);
+          assert.strictEqual(opened.dedupeKey, 'miniprogram:msg:18446744073709551615');
+        });
+      }
+    }
+
+    it('uses the decrypted message, not the plaintext copy, in compatible mode', () => {
+      const message = textMessage('genuine');
+      const push = buildPush(message, { mode: 'compatible', format: 'json' });
+      const tampered = push.body.replace('"genuine"', '"forged"');
+      assert.notStrictEqual(tampered, push.body);
+      assert.strictEqual(openPush(channel, { query: push.query, body: tampered }).message.content, 'genuine');
+    });
+
+    it('keeps two MsgIds above 2^53 that differ only in the last digit apart', () => {
+      const a = openPush(channel, buildPush(textMessage('a', { MsgId: new RawNumber('9007199254740993') })));
+      const b = openPush(channel, buildPush(textMessage('b', { MsgId: new RawNumber('9007199254740995') })));
+      assert.strictEqual(a.message.msgId, '9007199254740993');
+      assert.strictEqual(b.message.msgId, '9007199254740995');
+      assert.notStrictEqual(a.dedupeKey, b.dedupeKey);
+      assert.strictEqual(Number('9007199254740993'), Number('9007199254740992'), 'JSON.parse would have merged them');
+    });
+
+    it('dedupes events by FromUserName + CreateTime + Event', () => {
+      const event = { ToUserName: 'gh_x', FromUserName: 'oU', CreateTime: 1700000000, MsgType: 'event', Event: 'user_enter_tempsession', SessionFrom: 'card' };
+      const opened = openPush({ ...channel, maxAgeSeconds: 0 }, buildPush(event, { format: 'xml' }));
+      assert.strictEqual(opened.message.event, 'user_enter_tempsession');
+      assert.strictEqual(opened.dedupeKey, 'miniprogram:evt:oU:1700000000:user_enter_tempsession');
+      assert.strictEqual(opened.message.fields.SessionFrom, 'card');
+      assert.strictEqual(dedupeKey('officialAccount', opened.message), 'officialAccount:evt:oU:1700000000:user_enter_tempsession');
+    });
+
+    it('rejects a wrong signature in plaintext mode and a wrong msg_signature in the encrypted modes', () => {
+      const push = buildPush(textMessage('x'));
+      rejects(() => openPush(channel, { query: { ...push.query, signature: 'a'.repeat(40) }, body: push.body }), 'SIGNATURE_INVALID');
+      rejects(() => openPush(channel, { query: { ...push.query, signature: undefined }, body: push.body }), 'SIGNATURE_INVALID');
+      for (const mode of [ 'safe', 'compatible' ] as const) {
+        const enc = buildPush(textMessage('x'), { mode });
+        rejects(() => openPush(channel, { query: { ...enc.query, msg_signature: enc.query.signature }, body: enc.body }), 'SIGNATURE_INVALID');
+        rejects(() => openPush(channel, { query: { ...enc.query, msg_signature: undefined }, body: enc.body }), 'SIGNATURE_INVALID');
+        // msg_signature covers Encrypt: another ciphertext under the same query fails
+        const other = buildPush(textMessage('y'), { mode, timestamp: enc.query.timestamp, nonce: enc.query.nonce });
+        rejects(() => openPush(channel, { query: enc.query, body: other.body }), 'SIGNATURE_INVALID');
+      }
+    });
+
+    it('rejects stale and future timestamps, unless the check is off', () => {
+      const now = Date.now();
+      for (const offset of [ -301, 301 ]) {
+        const push = buildPush(textMessage('x'), { timestamp: Math.floor(now / 1000) + offset, mode: 'safe' });
+        rejects(() => openPush(channel, push, now), 'STALE_REQUEST');
+        assert(openPush({ ...channel, maxAgeSeconds: 0 }, push, now));
+      }
+      const fresh = buildPush(textMessage('x'), { timestamp: Math.floor(now / 1000) - 299 });
+      assert(openPush(channel, fresh, now));
+      // a bad signature is reported before staleness: nothing is learnt without the token
+      const old = buildPush(textMessage('x'), { timestamp: 1 });
+      rejects(() => openPush(channel, { query: { ...old.query, signature: 'b'.repeat(40) }, body: old.body }, now), 'SIGNATURE_INVALID');
+    });
+
+    it('rejects ciphertext it cannot decrypt', () => {
+      const timestamp = String(nowSeconds());
+      const nonce = 'abc';
+      for (const encrypt of [ 'not base64!!', 'AAAA', encryptMessage('ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkj', channel.appid, '<xml/>') ]) {
+        const query = { timestamp, nonce, encrypt_type: 'aes', msg_signature: sha1Signature(channel.token, timestamp, nonce, encrypt) };
+        rejects(() => openPush(channel, { query, body: toJson({ ToUserName: 'gh', Encrypt: encrypt }) }), 'DECRYPT_FAILED');
+      }
+      const push = buildPush(textMessage('x'), { mode: 'safe' });
+      rejects(() => openPush({ ...channel, aesKey: '' }, push), 'DECRYPT_FAILED');
+    });
+
+    it('rejects a ciphertext made for another appid', () => {
+      for (const format of [ 'json', 'xml' ] as const) {
+        const push = buildPush(textMessage('x'), { mode: 'safe', format, appid: 'wxsomeoneelse000' });
+        rejects(() => openPush(channel, push), 'APPID_MISMATCH');
+      }
+      const prefix = buildPush(textMessage('x'), { mode: 'safe', appid: `${channel.appid}x` });
+      rejects(() => openPush(channel, prefix), 'APPID_MISMATCH');
+    });
+
+    it('rejects missing or malformed fields and parameters with INVALID_PARAM', () => {
+      const ok = buildPush(textMessage('x'));
+      rejects(() => openPush(channel, { query: { ...ok.query, timestamp: undefined }, body: ok.body }), 'INVALID_PARAM');
+      rejects(() => openPush(channel, { query: { ...ok.query, nonce: '' }, body: ok.body }), 'INVALID_PARAM');
+      rejects(() => openPush(channel, { query: { ...ok.query, encrypt_type: 'des' }, body: ok.body }), 'INVALID_PARAM');
+      rejects(() => openPush(channel, { query: ok.query, body: '' }), 'INVALID_PARAM');
+      rejects(() => openPush(channel, { query: ok.query, body: 'MsgType=text' }), 'INVALID_PARAM');
+      for (const drop of [ 'ToUserName', 'FromUserName', 'CreateTime', 'MsgType' ]) {
+        const message = textMessage('x');
+        delete message[drop];
+        rejects(() => openPush(channel, buildPush(message)), 'INVALID_PARAM');
+      }
+      rejects(() => openPush(channel, buildPush(textMessage('x', { MsgId: '12a' }))), 'INVALID_PARAM');
+      rejects(() => openPush(channel, buildPush(textMessage('x', { CreateTime: 'yesterday' }))), 'INVALID_PARAM');
+      rejects(() => openPush(channel, buildPush(textMessage('x', { MsgType: 'event' }))), 'INVALID_PARAM'); // no Event
+      const safe = buildPush(textMessage('x'), { mode: 'safe' });
+      rejects(() => openPush(channel, { query: safe.query, body: toJson({ ToUserName: 'gh' }) }), 'INVALID_PARAM');
+    });
+  });
+
+  describe('parsing', () => {
+    it('rejects malformed XML and JSON', () => {
+      for (const xml of [ '<xml><a>1</xml>', '<xml><a>1</a>', '<xml><a>1</a></xml><xml/>', '<notxml><a>1</a></notxml>', '<xml/>', '<xml><a>1</a><a>2</a></xml>' ]) {
+        rejects(() => parseBody(xml), 'INVALID_PARAM');
+      }
+      for (const json of [ '{"a":', '{"a":1,"a":2}', '{"a":1}x', '[1]', '{"a":01}' ]) {
+        rejects(() => parseBody(json), 'INVALID_PARAM');
+      }
+    });
+
+    it('refuses DOCTYPE and ENTITY declarations without expanding anything (XXE, billion laughs)', () => {
+      const laughs = '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">' +
+        '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><xml><Content>&lol3;</Content></xml>';
+      const external = '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><Content>&xxe;</Content></xml>';
+      const inside = '<xml><!DOCTYPE x><Content>a</Content></xml>';
+      const lower = '<!doctype xml><xml><Content>a</Content></xml>';
+      for (const xml of [ laughs, external, inside, lower ]) {
+        const err = rejects(() => parseXmlFields(xml), 'INVALID_PARAM');
+        assert.match(err.message, /DOCTYPE|ENTITY/);
+      }
+    });
+
+    it('leaves undeclared entities alone and decodes only the predefined ones', () => {
+      const fields = parseXmlFields('<xml><A>a &amp; b &lt;c&gt; &#20013;&#x6587; &quot;&apos;</A><B>&xxe;</B><C><![CDATA[<!DOCTYPE &amp;]]></C></xml>');
+      assert.strictEqual(fields.A, 'a & b <c> 中文 "\'');
+      assert.strictEqual(fields.B, '&xxe;');
+      assert.strictEqual(fields.C, '<!DOCTYPE &amp;', 'CDATA is literal, and may mention DOCTYPE');
+    });
+
+    it('keeps JSON numbers as exact digits and ignores dangerous keys', () => {
+      const fields = parseJsonFields('{"MsgId":123456789012345678901,"CreateTime":1700000000,"__proto__":{"polluted":"yes"},"ok":true}');
+      assert.strictEqual(fields.MsgId, '123456789012345678901');
+      assert.strictEqual(({} as any).polluted, undefined);
+      const message = normalizeMessage({ ...fields, ToUserName: 'a', FromUserName: 'b', MsgType: 'text', MsgId: '1' });
+      assert.strictEqual(Object.getPrototypeOf(message.fields), Object.prototype);
+      assert(!Object.prototype.hasOwnProperty.call(message.fields, '__proto__'));
+      assert.strictEqual(message.fields.ok, 'true');
+    });
+
+    it('ignores nested values and bad field names in the flat fields', () => {
+      const message = normalizeMessage(parseJsonFields('{"ToUserName":"a","FromUserName":"b","CreateTime":1,"MsgType":"text","Nested":{"x":1},"$where":"1","a.b":"c"}'));
+      assert.deepStrictEqual(Object.keys(message.fields).sort(), [ 'CreateTime', 'FromUserName', 'MsgType', 'ToUserName' ]);
+    });
+  });
+
+  describe('replies', () => {
+    it('builds XML with CDATA (escaping "]]>") and JSON', () => {
+      const xml = buildReply('xml', { ToUserName: 'u', CreateTime: 5, Content: 'a]]>b' });
+      assert.strictEqual(xml, '<xml><ToUserName><![CDATA[u]]></ToUserName><CreateTime>5</CreateTime><Content><![CDATA[a]]]]><![CDATA[>b]]></Content></xml>');
+      assert.strictEqual(parseXmlFields(xml).Content, 'a]]>b');
+      assert.strictEqual(buildReply('json', { a: 'b', n: 1 }), '{"a":"b","n":1}');
+      assert.throws(() => buildReply('xml', { 'a><b': 'x' }));
+    });
+
+    it('seals a reply that decrypts to itself with a valid MsgSignature', () => {
+      for (const format of [ 'xml', 'json' ] as const) {
+        const inner = buildReply(format, { Content: 'hi' });
+        const sealed = parseBody(sealReply(channel, format, inner, { timestamp: '1700000000', nonce: 'nn' })).fields;
+        assert.strictEqual(sealed.MsgSignature, sha1Signature(channel.token, '1700000000', 'nn', String(sealed.Encrypt)));
+        assert.strictEqual(String(sealed.TimeStamp), '1700000000');
+        assert.deepStrictEqual(decryptMessage(channel.aesKey, String(sealed.Encrypt)), { message: inner, appid: channel.appid });
+      }
+    });
+
+    it('serialises test pushes as WeChat does', () => {
+      assert.strictEqual(toJson({ a: new RawNumber('18446744073709551615'), b: 'x' }), '{"a":18446744073709551615,"b":"x"}');
+      assert.strictEqual(toXml({ a: 1, b: 'x' }), '<xml><a>1</a><b><![CDATA[x]]></b></xml>');
+    });
+  });
+});
