@@ -1,0 +1,47 @@
+/**
+ * What a failed customer-service send means for the inbox (docs/message-push.md, "Retries and
+ * the unknown outcome"). Pure; classifies the errors app/service/wechatClient.ts throws.
+ *
+ * - `unsent`: the message provably did not reach WeChat, or WeChat answered that it did not
+ *   take it (-1 system busy, an HTTP error status, a rejected or unobtainable access_token, a
+ *   quota or configuration error): retried with backoff.
+ * - `permanent`: WeChat refused this message for good (45015 window over, 45047 too many
+ *   messages, 48001 not authorized, 40003 bad openid, any other errcode): never retried.
+ * - `unknown`: the request went out and no verdict came back (reply timeout, connection reset,
+ *   an unreadable 2xx reply, anything unrecognised). WeChat may have delivered it, so it is
+ *   never sent again: at most one reply per message.
+ */
+import { WechatApiError } from './errors';
+
+export type SendOutcome = 'unsent' | 'permanent' | 'unknown';
+
+/** errcodes after which WeChat did not take the message, but a later attempt may succeed. */
+export const TRANSIENT_ERRCODES: ReadonlySet<number> = new Set([
+  -1, // system busy
+  40001, 40014, 42001, // access_token rejected (the client already refreshed once)
+  45009, // daily API quota reached
+  40013, 40125, 40164, 41002, 41004, // configuration (appid, secret, IP whitelist): fixable by ops
+]);
+
+const UNSENT_NETWORK_RE = /network error (ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b/;
+const HTTP_STATUS_RE = /: HTTP \d{3}$/;
+
+export function classifySendError(err: unknown): SendOutcome {
+  if (!(err instanceof WechatApiError)) {
+    // Thrown before any request to custom/send (token manager, database): nothing went out.
+    return err instanceof Error && err.name === 'WechatApiError' ? 'unknown' : 'unsent';
+  }
+  if (err.errcode !== null) return TRANSIENT_ERRCODES.has(err.errcode) ? 'unsent' : 'permanent';
+  // No errcode: a failure of the transport. Those raised while obtaining the access_token name
+  // another operation and happen before the send.
+  if (!/\bcustomSend\b/.test(err.message)) return 'unsent';
+  if (UNSENT_NETWORK_RE.test(err.message)) return 'unsent';
+  if (HTTP_STATUS_RE.test(err.message)) return 'unsent';
+  return 'unknown';
+}
+
+/** Seconds to wait before the attempt after `attempts` failed ones: base * 2^(attempts-1), capped. */
+export function backoffSeconds(attempts: number, baseSeconds: number, maxSeconds: number): number {
+  const exponent = Math.max(0, attempts - 1);
+  return Math.min(maxSeconds, baseSeconds * 2 ** Math.min(exponent, 30));
+}

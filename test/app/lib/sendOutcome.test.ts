@@ -1,0 +1,39 @@
+import assert from 'node:assert';
+import { AppError, WechatApiError } from '../../../app/lib/errors';
+import { backoffSeconds, classifySendError } from '../../../app/lib/sendOutcome';
+
+describe('test/app/lib/sendOutcome.test.ts', () => {
+  it('treats WeChat refusals of the message as permanent', () => {
+    for (const errcode of [ 45015, 45047, 48001, 40003, 43004 ]) {
+      assert.strictEqual(classifySendError(new WechatApiError('WECHAT_API_ERROR', `WeChat customSend failed: ${errcode}`, errcode)), 'permanent');
+    }
+  });
+
+  it('retries what provably did not go out or was not taken', () => {
+    const unsent = [
+      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend failed: -1 system busy', -1),
+      new WechatApiError('WECHAT_API_ERROR', 'WeChat customSend failed: 42001', 42001),
+      new WechatApiError('WECHAT_RATE_LIMITED', 'WeChat customSend failed: 45009', 45009),
+      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend: HTTP 503'),
+      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend: network error ECONNREFUSED'),
+      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend: network error ENOTFOUND'),
+      // the access_token could not be obtained: the send never started
+      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat stableToken: no reply within 5000 ms'),
+      new AppError('DATABASE_UNAVAILABLE', 'db down'),
+      new Error('connection closed'),
+    ];
+    for (const err of unsent) assert.strictEqual(classifySendError(err), 'unsent', err.message);
+  });
+
+  it('never resends when the outcome is unknown', () => {
+    for (const message of [ 'WeChat customSend: no reply within 5000 ms', 'WeChat customSend: network error ECONNRESET', 'WeChat customSend: reply is not a JSON object' ]) {
+      assert.strictEqual(classifySendError(new WechatApiError('WECHAT_UNAVAILABLE', message)), 'unknown', message);
+    }
+  });
+
+  it('backs off exponentially up to a cap', () => {
+    assert.deepStrictEqual([ 1, 2, 3, 4, 5, 6 ].map(n => backoffSeconds(n, 10, 100)), [ 10, 20, 40, 80, 100, 100 ]);
+    assert.strictEqual(backoffSeconds(0, 10, 100), 10);
+    assert.strictEqual(backoffSeconds(500, 10, 1800), 1800);
+  });
+});
