@@ -10,6 +10,18 @@ export interface BizConfig {
   officialAccount: WechatAppSettings;
   admin: { token: string };
   session: { ttlSeconds: number };
+  /** Shared access_token manager (app/service/accessToken.ts) */
+  accessToken: {
+    /** Refresh when less than this remains of the token's lifetime */
+    refreshAheadSeconds: number;
+    /** How long one process may hold the refresh lease before another may take it over */
+    leaseMs: number;
+    /** How long a caller waits for another process's refresh before WECHAT_UNAVAILABLE */
+    waitMs: number;
+    /** Poll interval of waiting callers */
+    pollMs: number;
+  };
+  rateLimit: EnvSettings['rateLimit'];
 }
 
 export type DefaultConfig = PowerPartial<EggAppConfig & BizConfig>;
@@ -76,6 +88,14 @@ export default (appInfo: EggAppInfo) => {
     officialAccount: env.officialAccount,
     admin: { token: env.adminToken },
     session: { ttlSeconds: env.sessionTtlSeconds },
+    accessToken: {
+      refreshAheadSeconds: 300,
+      // Longer than one stable_token call with its retry (2 x httpTimeoutMs + backoff).
+      leaseMs: 15000,
+      waitMs: 20000,
+      pollMs: 100,
+    },
+    rateLimit: env.rateLimit,
   };
 
   return {

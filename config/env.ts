@@ -27,6 +27,15 @@ export interface EnvSettings {
   adminToken: string;
   sessionTtlSeconds: number;
   eggKeys: string;
+  /** Requests per minute (fixed window, shared by every worker and server); 0 disables a limit */
+  rateLimit: {
+    /** POST /api/login per client IP */
+    loginPerMinute: number;
+    /** POST /api/phone per client IP */
+    phonePerMinute: number;
+    /** POST /api/phone per user (openId) */
+    phonePerUserPerMinute: number;
+  };
 }
 
 type Env = Record<string, string | undefined>;
@@ -90,6 +99,11 @@ export function readEnv(env: Env = process.env): EnvSettings {
     adminToken: str(env, 'ADMIN_TOKEN'),
     sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', 7 * 24 * 3600, 60),
     eggKeys: str(env, 'EGG_KEYS'),
+    rateLimit: {
+      loginPerMinute: int(env, 'RATE_LIMIT_LOGIN_PER_MINUTE', 60),
+      phonePerMinute: int(env, 'RATE_LIMIT_PHONE_PER_MINUTE', 30),
+      phonePerUserPerMinute: int(env, 'RATE_LIMIT_PHONE_PER_USER_PER_MINUTE', 5),
+    },
   };
 }
 

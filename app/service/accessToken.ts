@@ -1,0 +1,250 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Service } from 'egg';
+import { ErrorReason, WechatApiError } from '../lib/errors';
+import { AccessTokenDoc } from '../model/AccessToken';
+
+/**
+ * Shared access_token manager, one token per appid (mini-program, official account).
+ *
+ * - The token lives in MongoDB (`access_tokens`, one document per appid), shared by every worker
+ *   and server, with a per-process copy in memory.
+ * - It is refreshed ahead of expiry through /cgi-bin/stable_token in normal mode, which hands
+ *   out the same token to everyone and keeps the old one valid during the overlap, so a refresh
+ *   never breaks another process.
+ * - At most one upstream call per refresh, whatever the number of callers: in-process
+ *   single-flight, then a lease in the appid's document taken with one atomic
+ *   findOneAndUpdate (leaseOwner/leaseUntil; a crashed holder blocks nobody longer than
+ *   `leaseMs`), while the others poll the document (bounded by `waitMs`, then
+ *   WECHAT_UNAVAILABLE), or keep using the still-valid token meanwhile.
+ * - `invalidate()` after 40001/40014/42001 drops that token (only if it is still the stored one)
+ *   and refreshes once; `force_refresh` is used only when a normal refresh hands back the very
+ *   token just rejected, and only 30 s apart and 20 times per China day (tracked in the document).
+ *   Nothing here loops: each caller makes at most one normal and one forced upstream call.
+ */
+
+/** Minimum spacing and daily budget of force_refresh (WeChat's limits). */
+export const FORCE_REFRESH_MIN_INTERVAL_MS = 30_000;
+export const FORCE_REFRESH_PER_DAY = 20;
+/** A token is not handed out during its last minute (clock skew, request in flight). */
+export const EXPIRY_SAFETY_MS = 60_000;
+
+interface LocalToken {
+  token: string;
+  expiresAt: number;
+  refreshAt: number;
+}
+
+/** Per-process (per app instance) state: memory copy and in-flight refreshes. */
+interface LocalState {
+  tokens: Map<string, LocalToken>;
+  flights: Map<string, Promise<string>>;
+}
+
+const STATES = new WeakMap<object, LocalState>();
+
+function localState(app: object): LocalState {
+  let state = STATES.get(app);
+  if (!state) {
+    state = { tokens: new Map(), flights: new Map() };
+    STATES.set(app, state);
+  }
+  return state;
+}
+
+/** The China calendar day (UTC+8) WeChat's daily quotas count in. */
+export function chinaDay(at: Date): string {
+  return new Date(at.getTime() + 8 * 3600_000).toISOString().slice(0, 10);
+}
+
+/** When to refresh a token that has `expiresIn` seconds left: ahead of expiry, but never in a tight loop. */
+export function refreshDelaySeconds(expiresIn: number, refreshAheadSeconds: number): number {
+  return Math.max(expiresIn - refreshAheadSeconds, Math.min(60, Math.floor(expiresIn / 2)));
+}
+
+/** Whether force_refresh is allowed now, given the document's counters. */
+export function forceRefreshAllowed(doc: Pick<AccessTokenDoc, 'lastForceRefreshAt' | 'forceRefreshDay' | 'forceRefreshCount'>, now: Date):
+{ allowed: true; count: number } | { allowed: false; retryAfterSeconds: number; why: string } {
+  const last = doc.lastForceRefreshAt ? new Date(doc.lastForceRefreshAt).getTime() : 0;
+  const wait = last + FORCE_REFRESH_MIN_INTERVAL_MS - now.getTime();
+  if (wait > 0) return { allowed: false, retryAfterSeconds: Math.ceil(wait / 1000), why: 'force_refresh must be 30 s apart' };
+  const count = doc.forceRefreshDay === chinaDay(now) ? doc.forceRefreshCount ?? 0 : 0;
+  if (count >= FORCE_REFRESH_PER_DAY) {
+    const nextDay = Date.parse(`${chinaDay(now)}T00:00:00+08:00`) + 24 * 3600_000;
+    return { allowed: false, retryAfterSeconds: Math.ceil((nextDay - now.getTime()) / 1000), why: 'daily force_refresh budget (20) used up' };
+  }
+  return { allowed: true, count };
+}
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+export default class AccessTokenService extends Service {
+  /** A valid access_token for `appid` (the mini-program's or the official account's). */
+  async get(appid: string): Promise<string> {
+    const local = localState(this.app).tokens.get(appid);
+    if (local && Date.now() < local.refreshAt) return local.token;
+    return this.singleFlight(`get:${appid}`, () => this.obtain(appid, null));
+  }
+
+  /**
+   * WeChat rejected `rejectedToken` (40001/40014/42001): drop it and return a new one, refreshing
+   * at most once (a forced refresh only if the normal one returns the same token). Never loops.
+   */
+  async invalidate(appid: string, rejectedToken: string): Promise<string> {
+    const state = localState(this.app);
+    if (state.tokens.get(appid)?.token === rejectedToken) state.tokens.delete(appid);
+    return this.singleFlight(`invalidate:${appid}:${sha256(rejectedToken)}`, () => this.obtain(appid, rejectedToken));
+  }
+
+  /** Forgets this process's memory copy (the next call reads MongoDB): restarts, tests. */
+  forgetLocal(appid?: string) {
+    const { tokens } = localState(this.app);
+    if (appid) tokens.delete(appid);
+    else tokens.clear();
+  }
+
+  private get model() {
+    return this.ctx.model.AccessToken;
+  }
+
+  private async singleFlight(key: string, run: () => Promise<string>): Promise<string> {
+    const { flights } = localState(this.app);
+    const pending = flights.get(key);
+    if (pending) return pending;
+    const flight = run().finally(() => flights.delete(key));
+    flights.set(key, flight);
+    return flight;
+  }
+
+  private remember(appid: string, doc: Pick<AccessTokenDoc, 'token' | 'expiresAt' | 'refreshAt'>): string {
+    const token = doc.token as string;
+    localState(this.app).tokens.set(appid, {
+      token,
+      expiresAt: new Date(doc.expiresAt as Date).getTime(),
+      refreshAt: new Date(doc.refreshAt as Date).getTime(),
+    });
+    return token;
+  }
+
+  private async obtain(appid: string, rejected: string | null): Promise<string> {
+    const { waitMs, pollMs } = this.app.config.accessToken;
+    const started = Date.now();
+    const deadline = started + waitMs;
+    const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
+    const rejectedHash = rejected ? sha256(rejected) : null;
+
+    if (rejected) {
+      // Drop it for every process, unless someone already replaced it.
+      await this.model.updateOne(
+        { appid, token: rejected },
+        { $set: { token: null, expiresAt: null, refreshAt: null, rejectedTokenHash: rejectedHash } },
+      );
+    }
+
+    for (;;) {
+      const now = Date.now();
+      const doc = await this.model.findOne({ appid }).lean<AccessTokenDoc>();
+      const acceptable = !!doc?.token && sha256(doc.token) !== rejectedHash;
+      if (doc && acceptable && doc.refreshAt && now < new Date(doc.refreshAt).getTime()) return this.remember(appid, doc);
+
+      const lease = await this.tryLease(appid, owner, now);
+      if (lease) return this.refreshHoldingLease(appid, owner, lease, rejectedHash);
+
+      // Someone else is refreshing: keep using the current token while it is still valid.
+      if (doc && acceptable && doc.expiresAt && now < new Date(doc.expiresAt).getTime() - EXPIRY_SAFETY_MS) {
+        return doc.token as string;
+      }
+      if (doc?.lastErrorAt && new Date(doc.lastErrorAt).getTime() >= started) {
+        throw new WechatApiError((doc.lastErrorReason as ErrorReason) || 'WECHAT_UNAVAILABLE',
+          'access_token refresh failed in another process', doc.lastErrorCode ?? null);
+      }
+      if (now >= deadline) {
+        throw new WechatApiError('WECHAT_UNAVAILABLE', `no access_token: another process's refresh did not finish within ${waitMs} ms`);
+      }
+      await sleep(Math.min(pollMs, deadline - now));
+    }
+  }
+
+  /** Takes the appid's refresh lease if nobody holds it (or the holder's lease ran out). */
+  private async tryLease(appid: string, owner: string, now: number): Promise<(AccessTokenDoc) | null> {
+    try {
+      return await this.model.findOneAndUpdate(
+        { appid, $or: [{ leaseUntil: null }, { leaseUntil: { $lte: new Date(now) } }] },
+        { $set: { leaseOwner: owner, leaseUntil: new Date(now + this.app.config.accessToken.leaseMs) } },
+        { upsert: true, new: true },
+      ).lean();
+    } catch (err: any) {
+      // The document exists and its lease is held: the upsert's insert hit the unique appid.
+      if (err?.code === 11000) return null;
+      throw err;
+    }
+  }
+
+  private async refreshHoldingLease(appid: string, owner: string, lease: AccessTokenDoc, rejectedHash: string | null): Promise<string> {
+    const now = Date.now();
+    const release = { leaseOwner: null, leaseUntil: null };
+    // Refreshed by another process between our read and the lease?
+    if (lease.token && sha256(lease.token) !== rejectedHash && lease.refreshAt && now < new Date(lease.refreshAt).getTime()) {
+      await this.model.updateOne({ appid, leaseOwner: owner }, { $set: release });
+      return this.remember(appid, lease);
+    }
+    const client = this.ctx.service.wechatClient;
+    try {
+      let result = await client.getStableToken(appid, { forceRefresh: false });
+      const badHash = rejectedHash ?? lease.rejectedTokenHash ?? null;
+      if (badHash && sha256(result.accessToken) === badHash) {
+        // Normal mode handed back the token WeChat just rejected: only force_refresh replaces it.
+        await this.reserveForceRefresh(appid, owner);
+        this.ctx.logger.warn('[accessToken] %s: stable_token returned the rejected token, using force_refresh', appid);
+        result = await client.getStableToken(appid, { forceRefresh: true });
+      }
+      const at = Date.now();
+      const fields = {
+        token: result.accessToken,
+        expiresAt: new Date(at + result.expiresIn * 1000),
+        refreshAt: new Date(at + refreshDelaySeconds(result.expiresIn, this.app.config.accessToken.refreshAheadSeconds) * 1000),
+        rejectedTokenHash: null,
+        lastErrorAt: null,
+        lastErrorReason: null,
+        lastErrorCode: null,
+      };
+      const stored = await this.model.updateOne({ appid, leaseOwner: owner }, { $set: { ...fields, ...release } });
+      if (stored.matchedCount === 0) {
+        // Our lease ran out and another process took it over; the token is valid all the same.
+        await this.model.updateOne({ appid }, { $set: fields });
+      }
+      this.ctx.logger.info('[accessToken] %s: refreshed, valid %ds', appid, result.expiresIn);
+      return this.remember(appid, fields);
+    } catch (err: any) {
+      await this.model.updateOne({ appid, leaseOwner: owner }, {
+        $set: {
+          ...release,
+          lastErrorAt: new Date(),
+          lastErrorReason: err instanceof WechatApiError ? err.reason : 'WECHAT_UNAVAILABLE',
+          lastErrorCode: err instanceof WechatApiError ? err.errcode : null,
+        },
+      }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Books one force_refresh in the document (atomically, while holding the lease), or refuses. */
+  private async reserveForceRefresh(appid: string, owner: string) {
+    const now = new Date();
+    const doc = await this.model.findOne({ appid }).lean();
+    if (!doc) throw new WechatApiError('WECHAT_UNAVAILABLE', 'access_token document vanished during refresh');
+    const verdict = forceRefreshAllowed(doc, now);
+    if (!verdict.allowed) {
+      throw new WechatApiError('WECHAT_UNAVAILABLE',
+        `WeChat rejected the access_token and ${verdict.why}; retry in ${verdict.retryAfterSeconds} s`);
+    }
+    const booked = await this.model.updateOne(
+      { appid, leaseOwner: owner, lastForceRefreshAt: doc.lastForceRefreshAt ?? null },
+      { $set: { lastForceRefreshAt: now, forceRefreshDay: chinaDay(now), forceRefreshCount: verdict.count + 1 } },
+    );
+    if (booked.matchedCount !== 1) {
+      throw new WechatApiError('WECHAT_UNAVAILABLE', 'access_token refresh lease lost before force_refresh');
+    }
+  }
+}

@@ -1,0 +1,352 @@
+import { Service } from 'egg';
+import { AppError, ErrorReason, WechatApiError } from '../lib/errors';
+
+/**
+ * The one HTTP client for WeChat's server API (api.weixin.qq.com, or the sandbox in tests).
+ * - base URL from `config.wechat.apiBase`, a timeout on every call (`config.wechat.httpTimeoutMs`);
+ * - replies that are not JSON, HTTP errors, timeouts -> WECHAT_UNAVAILABLE; a missing errcode is 0;
+ * - every other errcode -> WechatApiError with a stable reason (see `reasonForErrcode`);
+ * - retries with a short backoff on -1 and network errors, but only where repeating the call is
+ *   harmless: single-use codes (code2Session, getPhoneNumber), force_refresh and messages
+ *   (customSend) are retried only when the request provably never left (connection refused,
+ *   connect timeout, DNS);
+ * - calls that take an access_token go through `withToken`, which on 40001/40014/42001 asks the
+ *   token manager for a new token once and repeats the call once;
+ * - logs carry the operation, path, duration and errcode, never a query string (secret,
+ *   js_code, access_token) nor a reply body (session_key, tokens).
+ */
+
+// ---------------------------------------------------------------------------
+// Reply types (WeChat's field names)
+
+export interface Code2SessionResult {
+  openid: string;
+  session_key: string;
+  unionid?: string;
+}
+
+export interface StableTokenResult {
+  accessToken: string;
+  /** Seconds the token remains valid */
+  expiresIn: number;
+}
+
+export interface PhoneInfo {
+  phoneNumber: string;
+  purePhoneNumber: string;
+  /** A number in this API's reply (a string in the encryptedData flow) */
+  countryCode: string | number;
+  watermark?: { appid?: string; timestamp?: number };
+}
+
+export interface CustomMessage {
+  touser: string;
+  msgtype: string;
+  [payload: string]: unknown;
+}
+
+export interface OfficialAccountUser {
+  /** 0 when the user does not follow the account (then most fields are absent) */
+  subscribe: number;
+  openid: string;
+  unionid?: string;
+  subscribe_time?: number;
+  [field: string]: unknown;
+}
+
+export interface FollowerPage {
+  total: number;
+  count: number;
+  openids: string[];
+  /** Empty at the end of the list */
+  nextOpenid: string;
+}
+
+// ---------------------------------------------------------------------------
+// Pure helpers (exported for unit tests)
+
+/** errcodes meaning "this access_token is not (or no longer) valid". */
+export const TOKEN_REJECTED_ERRCODES: ReadonlySet<number> = new Set([ 40001, 40014, 42001 ]);
+
+const ERRCODE_REASONS: ReadonlyMap<number, ErrorReason> = new Map<number, ErrorReason>([
+  [ 40029, 'WECHAT_CODE_INVALID' ], // invalid code (login or phone)
+  [ 40163, 'WECHAT_CODE_INVALID' ], // code already used
+  [ 45011, 'WECHAT_RATE_LIMITED' ], // API called too often for this user
+  [ 45009, 'WECHAT_RATE_LIMITED' ], // daily API quota reached
+  [ 40226, 'WECHAT_USER_BLOCKED' ], // high-risk user
+  [ 40013, 'WECHAT_CONFIG_ERROR' ], // invalid appid
+  [ 40125, 'WECHAT_CONFIG_ERROR' ], // invalid appsecret
+  [ 41002, 'WECHAT_CONFIG_ERROR' ], // appid missing
+  [ 41004, 'WECHAT_CONFIG_ERROR' ], // appsecret missing
+  [ 40164, 'WECHAT_CONFIG_ERROR' ], // server IP not in the API whitelist
+  [ -1, 'WECHAT_UNAVAILABLE' ], // system busy
+]);
+
+export function reasonForErrcode(errcode: number): ErrorReason {
+  return ERRCODE_REASONS.get(errcode) ?? 'WECHAT_API_ERROR';
+}
+
+/** Strips query strings (secret, js_code, access_token) from anything headed for a log or a client. */
+export function redact(text: string): string {
+  return String(text).replace(/\?[^\s"'<>]*/g, '?[redacted]');
+}
+
+/** Network failures where the request never reached WeChat, so even a single-use call may be repeated. */
+export function neverSent(err: any): boolean {
+  return err?.name === 'ConnectionTimeoutError' ||
+    [ 'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH' ].includes(err?.code);
+}
+
+/** When a failed attempt may be repeated. */
+export type RetryPolicy =
+  /** safe to repeat: -1, timeouts and network errors */
+  | 'idempotent'
+  /** single-use input or a side effect: only when the request never left */
+  | 'unsent-only';
+
+export interface WechatRequest {
+  /** Short name for logs, e.g. 'code2Session' */
+  op: string;
+  method: 'GET' | 'POST';
+  path: string;
+  /** Query parameters; may hold secrets, never logged */
+  query?: Record<string, string>;
+  body?: Record<string, unknown>;
+  retry: RetryPolicy;
+  /** Attempts in all (default MAX_ATTEMPTS) */
+  attempts?: number;
+}
+
+export const MAX_ATTEMPTS = 3;
+export const RETRY_BASE_DELAY_MS = 100;
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+function errorFromReply(op: string, reply: Record<string, any>): WechatApiError | null {
+  const errcode = reply.errcode === undefined || reply.errcode === null ? 0 : Number(reply.errcode);
+  if (errcode === 0) return null;
+  if (!Number.isInteger(errcode)) return new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${op}: malformed errcode`);
+  const errmsg = typeof reply.errmsg === 'string' ? redact(reply.errmsg).slice(0, 200) : '';
+  return new WechatApiError(reasonForErrcode(errcode), `WeChat ${op} failed: ${errcode} ${errmsg}`.trim(), errcode);
+}
+
+export default class WechatClientService extends Service {
+  // -------------------------------------------------------------------------
+  // Mini-program login and phone
+
+  /** GET /sns/jscode2session. The code is single-use: never repeated once sent. */
+  async code2Session(code: string): Promise<Code2SessionResult> {
+    const { appid, secret } = this.app.config.wechat;
+    const reply = await this.request({
+      op: 'code2Session',
+      method: 'GET',
+      path: '/sns/jscode2session',
+      query: { appid, secret, js_code: code, grant_type: 'authorization_code' },
+      retry: 'unsent-only',
+    });
+    if (typeof reply.openid !== 'string' || reply.openid === '' || typeof reply.session_key !== 'string' || reply.session_key === '') {
+      throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat code2Session: reply without openid or session_key');
+    }
+    return {
+      openid: reply.openid,
+      session_key: reply.session_key,
+      ...(typeof reply.unionid === 'string' && reply.unionid !== '' ? { unionid: reply.unionid } : {}),
+    };
+  }
+
+  /** POST /wxa/business/getuserphonenumber with the code of the getPhoneNumber button (single-use). */
+  async getPhoneNumber(code: string): Promise<PhoneInfo> {
+    const reply = await this.withToken(this.app.config.wechat.appid, {
+      op: 'getPhoneNumber',
+      method: 'POST',
+      path: '/wxa/business/getuserphonenumber',
+      body: { code },
+      retry: 'unsent-only',
+    });
+    const info = reply.phone_info;
+    if (!info || typeof info !== 'object' || typeof info.phoneNumber !== 'string') {
+      throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat getPhoneNumber: reply without phone_info');
+    }
+    return info as PhoneInfo;
+  }
+
+  // -------------------------------------------------------------------------
+  // access_token (used by the accessToken service only)
+
+  /** POST /cgi-bin/stable_token. Normal mode is idempotent; force_refresh is never repeated. */
+  async getStableToken(appid: string, { forceRefresh = false }: { forceRefresh?: boolean } = {}): Promise<StableTokenResult> {
+    const secret = this.secretFor(appid);
+    const reply = await this.request({
+      op: forceRefresh ? 'stableToken(force)' : 'stableToken',
+      method: 'POST',
+      path: '/cgi-bin/stable_token',
+      body: { grant_type: 'client_credential', appid, secret, force_refresh: forceRefresh },
+      retry: forceRefresh ? 'unsent-only' : 'idempotent',
+      // Two attempts keep a refresh within the token manager's lease (config.accessToken.leaseMs).
+      attempts: 2,
+    });
+    const expiresIn = Number(reply.expires_in);
+    if (typeof reply.access_token !== 'string' || reply.access_token === '' || !(expiresIn > 0)) {
+      throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat stable_token: reply without access_token or expires_in');
+    }
+    return { accessToken: reply.access_token, expiresIn };
+  }
+
+  // -------------------------------------------------------------------------
+  // Customer-service messages (mini-program)
+
+  /**
+   * POST /cgi-bin/message/custom/send with the mini-program's token. Returns nothing; throws
+   * WechatApiError with WeChat's errcode (45015 window over, 45047 too many, 48001 not
+   * authorized, 40003 bad openid, ...). A message is never sent twice by a retry.
+   */
+  async customSend(message: CustomMessage): Promise<void> {
+    await this.withToken(this.app.config.wechat.appid, {
+      op: 'customSend',
+      method: 'POST',
+      path: '/cgi-bin/message/custom/send',
+      body: message as unknown as Record<string, unknown>,
+      retry: 'unsent-only',
+    });
+  }
+
+  // -------------------------------------------------------------------------
+  // Official account (公众号), with the official account's own token
+
+  /** GET /cgi-bin/user/info for an official-account openid. */
+  async getOfficialAccountUser(openid: string): Promise<OfficialAccountUser> {
+    const reply = await this.withToken(this.officialAccountAppid(), {
+      op: 'oaUserInfo',
+      method: 'GET',
+      path: '/cgi-bin/user/info',
+      query: { openid, lang: 'zh_CN' },
+      retry: 'idempotent',
+    });
+    return { ...reply, subscribe: Number(reply.subscribe ?? 0), openid: String(reply.openid ?? openid) } as OfficialAccountUser;
+  }
+
+  /** GET /cgi-bin/user/get: one page (up to 10,000) of followers after `nextOpenid`. */
+  async listOfficialAccountFollowers(nextOpenid = ''): Promise<FollowerPage> {
+    const reply = await this.withToken(this.officialAccountAppid(), {
+      op: 'oaFollowers',
+      method: 'GET',
+      path: '/cgi-bin/user/get',
+      query: nextOpenid ? { next_openid: nextOpenid } : {},
+      retry: 'idempotent',
+    });
+    const openids = Array.isArray(reply.data?.openid) ? reply.data.openid.map(String) : [];
+    return {
+      total: Number(reply.total ?? 0),
+      count: Number(reply.count ?? openids.length),
+      openids,
+      nextOpenid: typeof reply.next_openid === 'string' ? reply.next_openid : '',
+    };
+  }
+
+  /** POST /cgi-bin/user/info/batchget: at most 100 openids per call. */
+  async batchGetOfficialAccountUsers(openids: string[]): Promise<OfficialAccountUser[]> {
+    if (openids.length === 0) return [];
+    if (openids.length > 100) throw new RangeError('batchGetOfficialAccountUsers takes at most 100 openids');
+    const reply = await this.withToken(this.officialAccountAppid(), {
+      op: 'oaBatchGet',
+      method: 'POST',
+      path: '/cgi-bin/user/info/batchget',
+      body: { user_list: openids.map(openid => ({ openid, lang: 'zh_CN' })) },
+      retry: 'idempotent',
+    });
+    const list = Array.isArray(reply.user_info_list) ? reply.user_info_list : [];
+    return list.map((u: any) => ({ ...u, subscribe: Number(u.subscribe ?? 0), openid: String(u.openid) }));
+  }
+
+  // -------------------------------------------------------------------------
+  // Internals
+
+  private officialAccountAppid(): string {
+    const { appid } = this.app.config.officialAccount;
+    if (!appid) throw new AppError('OA_NOT_CONFIGURED', 'the official account is not configured (OA_APPID)');
+    return appid;
+  }
+
+  /** Secrets per appid, from config: the mini-program's and the official account's. */
+  private secretFor(appid: string): string {
+    const { wechat, officialAccount } = this.app.config;
+    const secret = appid && appid === wechat.appid ? wechat.secret :
+      appid && appid === officialAccount.appid ? officialAccount.secret : '';
+    if (!secret) throw new WechatApiError('WECHAT_CONFIG_ERROR', `no secret configured for appid ${appid || '(empty)'}`);
+    return secret;
+  }
+
+  /**
+   * Every call that takes an access_token. On 40001/40014/42001 the token is handed back to the
+   * manager (which drops it and refreshes once) and the call is repeated once with the new
+   * token; whatever the repeat returns or throws is final.
+   */
+  private async withToken(appid: string, req: WechatRequest): Promise<Record<string, any>> {
+    const tokens = this.ctx.service.accessToken;
+    const token = await tokens.get(appid);
+    try {
+      return await this.request({ ...req, query: { ...req.query, access_token: token } });
+    } catch (err) {
+      if (!(err instanceof WechatApiError) || err.errcode === null || !TOKEN_REJECTED_ERRCODES.has(err.errcode)) throw err;
+      this.ctx.logger.warn('[wechat] %s: access_token rejected (%s), refreshing once', req.op, err.errcode);
+      const fresh = await tokens.invalidate(appid, token);
+      return await this.request({ ...req, query: { ...req.query, access_token: fresh } });
+    }
+  }
+
+  /** One logical call: attempts, timeout, JSON parsing, errcode mapping, redacted logs. */
+  private async request(req: WechatRequest): Promise<Record<string, any>> {
+    const { apiBase, httpTimeoutMs } = this.app.config.wechat;
+    const qs = new URLSearchParams(req.query ?? {}).toString();
+    const url = `${apiBase}${req.path}${qs ? `?${qs}` : ''}`;
+    for (let attempt = 1; ; attempt++) {
+      const started = Date.now();
+      let error: WechatApiError;
+      let retryable: boolean;
+      try {
+        const res = await this.ctx.curl(url, {
+          method: req.method,
+          timeout: httpTimeoutMs,
+          dataType: 'text',
+          ...(req.body ? { contentType: 'json', data: req.body } : {}),
+          headers: { accept: 'application/json' },
+        });
+        const ms = Date.now() - started;
+        if (res.status < 200 || res.status >= 300) {
+          error = new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${req.op}: HTTP ${res.status}`);
+          retryable = false;
+        } else {
+          let reply: unknown;
+          try {
+            reply = JSON.parse(String(res.data));
+          } catch {
+            reply = undefined;
+          }
+          if (!reply || typeof reply !== 'object' || Array.isArray(reply)) {
+            error = new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${req.op}: reply is not a JSON object`);
+            retryable = false;
+          } else {
+            const failure = errorFromReply(req.op, reply as Record<string, any>);
+            if (!failure) {
+              this.ctx.logger.info('[wechat] %s %s ok %dms (attempt %d)', req.op, req.path, ms, attempt);
+              return reply as Record<string, any>;
+            }
+            error = failure;
+            retryable = failure.errcode === -1 && req.retry === 'idempotent';
+          }
+        }
+        this.ctx.logger.warn('[wechat] %s %s failed %dms (attempt %d): %s', req.op, req.path, ms, attempt, error.message);
+      } catch (err: any) {
+        const ms = Date.now() - started;
+        const timeout = /Timeout/.test(String(err?.name));
+        error = new WechatApiError('WECHAT_UNAVAILABLE',
+          `WeChat ${req.op}: ${timeout ? `no reply within ${httpTimeoutMs} ms` : `network error ${err?.code || err?.name || ''}`.trim()}`);
+        retryable = req.retry === 'idempotent' || neverSent(err);
+        this.ctx.logger.warn('[wechat] %s %s failed %dms (attempt %d): %s %s: %s', req.op, req.path, ms, attempt,
+          err?.name, err?.code ?? '', redact(err?.message ?? ''));
+      }
+      if (!retryable || attempt >= (req.attempts ?? MAX_ATTEMPTS)) throw error;
+      await sleep(RETRY_BASE_DELAY_MS * 2 ** (attempt - 1) + Math.floor(Math.random() * RETRY_BASE_DELAY_MS));
+    }
+  }
+}

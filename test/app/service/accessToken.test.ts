@@ -1,0 +1,248 @@
+import assert from 'node:assert';
+import { app, mock } from 'egg-mock/bootstrap';
+import { MockApplication } from 'egg-mock';
+import { WechatApiError } from '../../../app/lib/errors';
+import { chinaDay, forceRefreshAllowed, refreshDelaySeconds } from '../../../app/service/accessToken';
+import { FakeWechat } from '../../fixtures/fakeWechat';
+import { TEST_ENV } from '../../fixtures/env';
+
+const APPID = TEST_ENV.WECHAT_APPID;
+const STABLE = '/cgi-bin/stable_token';
+
+async function rejection(promise: Promise<unknown>): Promise<WechatApiError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert(err instanceof WechatApiError, `expected a WechatApiError, got ${err}`);
+    return err;
+  }
+  throw new assert.AssertionError({ message: 'expected a rejection' });
+}
+
+describe('test/app/service/accessToken.test.ts', () => {
+  let fake: FakeWechat;
+  /** A second app instance: its own workers' memory, the same MongoDB (another server). */
+  let other: MockApplication;
+  // Anonymous contexts: egg-mock's mockContext() would reuse the current async context, which may
+  // belong to the other app instance.
+  const ctxA = () => app.createAnonymousContext();
+  const ctxB = () => other.createAnonymousContext();
+
+  before(async () => {
+    fake = await new FakeWechat().start();
+    other = mock.app({ baseDir: process.cwd(), cache: false });
+    await other.ready();
+    assert.notStrictEqual(ctxA().app.config, ctxB().app.config, 'two distinct app instances');
+  });
+  after(async () => {
+    await other?.close();
+    await fake.close();
+  });
+
+  beforeEach(async () => {
+    fake.reset();
+    mock(app.config.wechat, 'apiBase', fake.url);
+    mock(other.config.wechat, 'apiBase', fake.url);
+    await app.model.AccessToken.deleteMany({});
+    ctxA().service.accessToken.forgetLocal();
+    ctxB().service.accessToken.forgetLocal();
+  });
+
+  describe('pure helpers', () => {
+    it('refreshes ahead of expiry but never in a tight loop', () => {
+      assert.strictEqual(refreshDelaySeconds(7200, 300), 6900);
+      assert.strictEqual(refreshDelaySeconds(290, 300), 60);
+      assert.strictEqual(refreshDelaySeconds(40, 300), 20);
+    });
+
+    it('counts force_refresh per China day, 30 s apart, 20 a day', () => {
+      const now = new Date('2026-11-24T15:59:00Z'); // 23:59 in China
+      assert.strictEqual(chinaDay(now), '2026-11-24');
+      assert.strictEqual(chinaDay(new Date('2026-11-24T16:00:00Z')), '2026-11-25');
+      assert.deepStrictEqual(forceRefreshAllowed({}, now), { allowed: true, count: 0 });
+      const recent = forceRefreshAllowed({ lastForceRefreshAt: new Date(now.getTime() - 10_000), forceRefreshDay: '2026-11-24', forceRefreshCount: 1 }, now);
+      assert.deepStrictEqual(recent, { allowed: false, retryAfterSeconds: 20, why: 'force_refresh must be 30 s apart' });
+      const spent = forceRefreshAllowed({ lastForceRefreshAt: new Date(now.getTime() - 60_000), forceRefreshDay: '2026-11-24', forceRefreshCount: 20 }, now);
+      assert.deepStrictEqual(spent, { allowed: false, retryAfterSeconds: 60, why: 'daily force_refresh budget (20) used up' });
+      // a new day resets the budget
+      assert.deepStrictEqual(forceRefreshAllowed({ lastForceRefreshAt: new Date(now.getTime() - 60_000), forceRefreshDay: '2026-11-23', forceRefreshCount: 20 }, now), { allowed: true, count: 0 });
+    });
+  });
+
+  it('fetches a token once, stores it in MongoDB and serves it from memory afterwards', async () => {
+    const ctx = ctxA();
+    const token = await ctx.service.accessToken.get(APPID);
+    assert.strictEqual(token, fake.tokens.get(APPID)!.token);
+    assert.strictEqual(await ctx.service.accessToken.get(APPID), token);
+    assert.strictEqual(await ctxA().service.accessToken.get(APPID), token);
+    assert.strictEqual(fake.count(STABLE), 1);
+    const doc = await app.model.AccessToken.findOne({ appid: APPID }).lean();
+    assert.strictEqual(doc!.token, token);
+    assert.strictEqual(doc!.leaseOwner, null);
+    assert.strictEqual(doc!.leaseUntil, null);
+    const remaining = doc!.expiresAt!.getTime() - Date.now();
+    assert(remaining > 7000_000 && remaining <= 7200_000, `expiresAt ~2 h ahead, got ${remaining} ms`);
+    assert.strictEqual(doc!.refreshAt!.getTime() - doc!.expiresAt!.getTime(), -300_000);
+  });
+
+  it('many concurrent callers in two app instances cause exactly one upstream call', async () => {
+    fake.stableTokenDelayMs = 300;
+    const calls: Promise<string>[] = [];
+    for (let i = 0; i < 25; i++) {
+      calls.push(ctxA().service.accessToken.get(APPID));
+      calls.push(ctxB().service.accessToken.get(APPID));
+    }
+    const tokens = await Promise.all(calls);
+    assert.strictEqual(new Set(tokens).size, 1);
+    assert.strictEqual(fake.count(STABLE), 1);
+    assert.strictEqual(tokens[0], fake.tokens.get(APPID)!.token);
+  });
+
+  it('survives a restart: with the memory copy gone, the token comes from MongoDB', async () => {
+    const token = await ctxA().service.accessToken.get(APPID);
+    ctxA().service.accessToken.forgetLocal();
+    assert.strictEqual(await ctxA().service.accessToken.get(APPID), token);
+    // and a process that never had it reads the same document
+    assert.strictEqual(await ctxB().service.accessToken.get(APPID), token);
+    assert.strictEqual(fake.count(STABLE), 1);
+  });
+
+  it('refreshes ahead of expiry (less than 5 minutes left)', async () => {
+    const old = fake.issue(APPID, 200);
+    await app.model.AccessToken.create({
+      appid: APPID, token: old, expiresAt: new Date(Date.now() + 200_000), refreshAt: new Date(Date.now() - 1000),
+    });
+    const token = await ctxA().service.accessToken.get(APPID);
+    assert.notStrictEqual(token, old);
+    assert.strictEqual(token, fake.tokens.get(APPID)!.token);
+    assert.strictEqual(fake.count(STABLE), 1);
+  });
+
+  it('while another process refreshes, callers keep using the still-valid token instead of waiting', async () => {
+    const old = fake.issue(APPID, 200);
+    await app.model.AccessToken.create({
+      appid: APPID, token: old, expiresAt: new Date(Date.now() + 200_000), refreshAt: new Date(Date.now() - 1000),
+      leaseOwner: 'another-server', leaseUntil: new Date(Date.now() + 10_000),
+    });
+    const started = Date.now();
+    assert.strictEqual(await ctxA().service.accessToken.get(APPID), old);
+    assert(Date.now() - started < 1000);
+    assert.strictEqual(fake.count(STABLE), 0);
+  });
+
+  it('a crashed lease holder blocks callers only until its lease runs out', async () => {
+    await app.model.AccessToken.create({ appid: APPID, leaseOwner: 'crashed-worker', leaseUntil: new Date(Date.now() + 700) });
+    const started = Date.now();
+    const [ a, b ] = await Promise.all([
+      ctxA().service.accessToken.get(APPID),
+      ctxB().service.accessToken.get(APPID),
+    ]);
+    const waited = Date.now() - started;
+    assert.strictEqual(a, b);
+    assert(waited >= 600 && waited < 3000, `waited ${waited} ms`);
+    assert.strictEqual(fake.count(STABLE), 1);
+    const doc = await app.model.AccessToken.findOne({ appid: APPID }).lean();
+    assert.strictEqual(doc!.leaseOwner, null);
+  });
+
+  it('gives up with a clear WECHAT_UNAVAILABLE when nothing appears within waitMs', async () => {
+    mock(app.config.accessToken, 'waitMs', 400);
+    await app.model.AccessToken.create({ appid: APPID, leaseOwner: 'stuck-worker', leaseUntil: new Date(Date.now() + 60_000) });
+    const started = Date.now();
+    const err = await rejection(ctxA().service.accessToken.get(APPID));
+    assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
+    assert.match(err.message, /did not finish within 400 ms/);
+    assert(Date.now() - started < 1500);
+    assert.strictEqual(fake.count(STABLE), 0);
+  });
+
+  it('releases the lease and reports the failure when WeChat refuses (config error)', async () => {
+    fake.on(STABLE, () => ({ body: { errcode: 40125, errmsg: 'invalid appsecret' } }));
+    const err = await rejection(ctxA().service.accessToken.get(APPID));
+    assert.strictEqual(err.reason, 'WECHAT_CONFIG_ERROR');
+    const doc = await app.model.AccessToken.findOne({ appid: APPID }).lean();
+    assert.strictEqual(doc!.leaseOwner, null);
+    assert.strictEqual(doc!.lastErrorCode, 40125);
+    // the next caller tries again right away (no stale lease)
+    fake.reset();
+    assert.strictEqual(await ctxA().service.accessToken.get(APPID), fake.tokens.get(APPID)!.token);
+  });
+
+  describe('invalidate', () => {
+    it('uses the newer token another process already stored, without any upstream call', async () => {
+      const first = await ctxA().service.accessToken.get(APPID);
+      // elsewhere, a refresh replaced it
+      const newer = fake.issue(APPID);
+      await app.model.AccessToken.updateOne({ appid: APPID }, { $set: { token: newer } });
+      fake.calls.length = 0;
+      assert.strictEqual(await ctxA().service.accessToken.invalidate(APPID, first), newer);
+      assert.strictEqual(fake.count(STABLE), 0);
+    });
+
+    it('refreshes in normal mode once when WeChat already has a different token', async () => {
+      const first = await ctxA().service.accessToken.get(APPID);
+      fake.revoked.add(first);
+      const current = fake.issue(APPID);
+      fake.calls.length = 0;
+      assert.strictEqual(await ctxA().service.accessToken.invalidate(APPID, first), current);
+      assert.deepStrictEqual(fake.callsTo(STABLE).map(c => c.body.force_refresh), [ false ]);
+      // the other instance sees the new token too
+      assert.strictEqual(await ctxB().service.accessToken.get(APPID), current);
+      assert.strictEqual(fake.count(STABLE), 1);
+    });
+
+    it('uses force_refresh only when normal mode hands back the rejected token, and records it', async () => {
+      const first = await ctxA().service.accessToken.get(APPID);
+      fake.calls.length = 0;
+      const fresh = await ctxA().service.accessToken.invalidate(APPID, first);
+      assert.notStrictEqual(fresh, first);
+      assert.deepStrictEqual(fake.callsTo(STABLE).map(c => c.body.force_refresh), [ false, true ]);
+      const doc = await app.model.AccessToken.findOne({ appid: APPID }).lean();
+      assert.strictEqual(doc!.token, fresh);
+      assert.strictEqual(doc!.forceRefreshCount, 1);
+      assert.strictEqual(doc!.forceRefreshDay, chinaDay(new Date()));
+      assert(Date.now() - doc!.lastForceRefreshAt!.getTime() < 5000);
+      assert.strictEqual(doc!.rejectedTokenHash, null);
+    });
+
+    it('refuses a second force_refresh within 30 s, without looping', async () => {
+      const first = await ctxA().service.accessToken.get(APPID);
+      const second = await ctxA().service.accessToken.invalidate(APPID, first);
+      fake.calls.length = 0;
+      const err = await rejection(ctxA().service.accessToken.invalidate(APPID, second));
+      assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
+      assert.match(err.message, /30 s apart; retry in \d+ s/);
+      // one normal refresh, no forced one
+      assert.deepStrictEqual(fake.callsTo(STABLE).map(c => c.body.force_refresh), [ false ]);
+      const doc = await app.model.AccessToken.findOne({ appid: APPID }).lean();
+      assert.strictEqual(doc!.forceRefreshCount, 1);
+      assert.strictEqual(doc!.token, null, 'the rejected token is not handed out again');
+      assert.strictEqual(doc!.leaseOwner, null);
+    });
+
+    it('refuses force_refresh once the day\'s 20 are used', async () => {
+      const first = await ctxA().service.accessToken.get(APPID);
+      await app.model.AccessToken.updateOne({ appid: APPID }, {
+        $set: { forceRefreshDay: chinaDay(new Date()), forceRefreshCount: 20, lastForceRefreshAt: new Date(Date.now() - 3600_000) },
+      });
+      fake.calls.length = 0;
+      const err = await rejection(ctxA().service.accessToken.invalidate(APPID, first));
+      assert.match(err.message, /daily force_refresh budget \(20\) used up/);
+      assert.deepStrictEqual(fake.callsTo(STABLE).map(c => c.body.force_refresh), [ false ]);
+    });
+
+    it('concurrent invalidations of the same token in two instances refresh once', async () => {
+      const first = await ctxA().service.accessToken.get(APPID);
+      fake.revoked.add(first);
+      const current = fake.issue(APPID);
+      fake.calls.length = 0;
+      fake.stableTokenDelayMs = 200;
+      const results = await Promise.all([
+        ...Array.from({ length: 10 }, () => ctxA().service.accessToken.invalidate(APPID, first)),
+        ...Array.from({ length: 10 }, () => ctxB().service.accessToken.invalidate(APPID, first)),
+      ]);
+      assert.deepStrictEqual(new Set(results), new Set([ current ]));
+      assert.strictEqual(fake.count(STABLE), 1);
+    });
+  });
+});

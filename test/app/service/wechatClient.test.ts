@@ -1,0 +1,262 @@
+import assert from 'node:assert';
+import { app, mock } from 'egg-mock/bootstrap';
+import { WechatApiError } from '../../../app/lib/errors';
+import { neverSent, reasonForErrcode, redact } from '../../../app/service/wechatClient';
+import { FakeWechat } from '../../fixtures/fakeWechat';
+import { TEST_ENV } from '../../fixtures/env';
+
+const OA_APPID = 'wxoa0123456789oa';
+const OA_SECRET = 'oa-secret-0123456789abcdef';
+
+async function rejection(promise: Promise<unknown>): Promise<WechatApiError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert(err instanceof WechatApiError, `expected a WechatApiError, got ${err}`);
+    return err;
+  }
+  throw new assert.AssertionError({ message: 'expected a rejection' });
+}
+
+describe('test/app/service/wechatClient.test.ts', () => {
+  const fake = new FakeWechat();
+
+  before(() => fake.start());
+  after(() => fake.close());
+
+  beforeEach(async () => {
+    fake.reset();
+    mock(app.config.wechat, 'apiBase', fake.url);
+    await app.model.AccessToken.deleteMany({});
+    app.mockContext().service.accessToken.forgetLocal();
+  });
+
+  describe('pure helpers', () => {
+    it('maps errcodes to stable reasons', () => {
+      assert.strictEqual(reasonForErrcode(40029), 'WECHAT_CODE_INVALID');
+      assert.strictEqual(reasonForErrcode(40163), 'WECHAT_CODE_INVALID');
+      assert.strictEqual(reasonForErrcode(45011), 'WECHAT_RATE_LIMITED');
+      assert.strictEqual(reasonForErrcode(40226), 'WECHAT_USER_BLOCKED');
+      assert.strictEqual(reasonForErrcode(40013), 'WECHAT_CONFIG_ERROR');
+      assert.strictEqual(reasonForErrcode(40125), 'WECHAT_CONFIG_ERROR');
+      assert.strictEqual(reasonForErrcode(-1), 'WECHAT_UNAVAILABLE');
+      assert.strictEqual(reasonForErrcode(45015), 'WECHAT_API_ERROR');
+    });
+
+    it('redacts query strings', () => {
+      assert.strictEqual(redact('GET http://h/sns/jscode2session?appid=a&secret=s&js_code=c -1 (x)'), 'GET http://h/sns/jscode2session?[redacted] -1 (x)');
+    });
+
+    it('knows which network errors mean the request never left', () => {
+      assert.strictEqual(neverSent({ code: 'ECONNREFUSED' }), true);
+      assert.strictEqual(neverSent({ name: 'ConnectionTimeoutError' }), true);
+      assert.strictEqual(neverSent({ name: 'ResponseTimeoutError' }), false);
+      assert.strictEqual(neverSent({ code: 'ECONNRESET' }), false);
+    });
+  });
+
+  describe('code2Session', () => {
+    it('sends appid, secret and the code and returns openid, session_key and unionid', async () => {
+      fake.on('/sns/jscode2session', () => ({ body: { openid: 'o1', session_key: 'k1', unionid: 'u1' } }));
+      const result = await app.mockContext().service.wechatClient.code2Session('the-code');
+      assert.deepStrictEqual(result, { openid: 'o1', session_key: 'k1', unionid: 'u1' });
+      const [ call ] = fake.callsTo('/sns/jscode2session');
+      assert.strictEqual(call.method, 'GET');
+      assert.strictEqual(call.query.get('appid'), TEST_ENV.WECHAT_APPID);
+      assert.strictEqual(call.query.get('secret'), TEST_ENV.WECHAT_SECRET);
+      assert.strictEqual(call.query.get('js_code'), 'the-code');
+      assert.strictEqual(call.query.get('grant_type'), 'authorization_code');
+    });
+
+    it('treats a missing errcode as success and omits an absent unionid', async () => {
+      fake.on('/sns/jscode2session', () => ({ body: { openid: 'o1', session_key: 'k1' } }));
+      assert.deepStrictEqual(await app.mockContext().service.wechatClient.code2Session('c'), { openid: 'o1', session_key: 'k1' });
+    });
+
+    for (const [ errcode, reason ] of [
+      [ 40029, 'WECHAT_CODE_INVALID' ], [ 40163, 'WECHAT_CODE_INVALID' ], [ 45011, 'WECHAT_RATE_LIMITED' ],
+      [ 40226, 'WECHAT_USER_BLOCKED' ], [ 40013, 'WECHAT_CONFIG_ERROR' ], [ 40125, 'WECHAT_CONFIG_ERROR' ],
+      [ -1, 'WECHAT_UNAVAILABLE' ], [ 99999, 'WECHAT_API_ERROR' ],
+    ] as const) {
+      it(`maps errcode ${errcode} to ${reason} and never repeats the single-use code`, async () => {
+        fake.on('/sns/jscode2session', () => ({ body: { errcode, errmsg: 'boom' } }));
+        const err = await rejection(app.mockContext().service.wechatClient.code2Session('c'));
+        assert.strictEqual(err.reason, reason);
+        assert.strictEqual(err.errcode, errcode);
+        assert.strictEqual(fake.count('/sns/jscode2session'), 1);
+      });
+    }
+
+    it('maps a reply that is not JSON, an HTTP error and a reply without openid to WECHAT_UNAVAILABLE', async () => {
+      const ctx = app.mockContext();
+      fake.on('/sns/jscode2session', () => ({ body: '<html>502 Bad Gateway</html>' }));
+      assert.strictEqual((await rejection(ctx.service.wechatClient.code2Session('c'))).reason, 'WECHAT_UNAVAILABLE');
+      fake.on('/sns/jscode2session', () => ({ status: 503, body: { errcode: 0 } }));
+      assert.strictEqual((await rejection(ctx.service.wechatClient.code2Session('c'))).reason, 'WECHAT_UNAVAILABLE');
+      fake.on('/sns/jscode2session', () => ({ body: { errcode: 0 } }));
+      assert.strictEqual((await rejection(ctx.service.wechatClient.code2Session('c'))).reason, 'WECHAT_UNAVAILABLE');
+      fake.on('/sns/jscode2session', () => ({ body: '[1,2]' }));
+      assert.strictEqual((await rejection(ctx.service.wechatClient.code2Session('c'))).reason, 'WECHAT_UNAVAILABLE');
+    });
+
+    it('times out (WECHAT_UNAVAILABLE) and does not resend a code that may have arrived', async () => {
+      mock(app.config.wechat, 'httpTimeoutMs', 200);
+      fake.on('/sns/jscode2session', () => ({ body: { openid: 'o', session_key: 'k' }, delayMs: 600 }));
+      const err = await rejection(app.mockContext().service.wechatClient.code2Session('c'));
+      assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
+      assert.match(err.message, /no reply within 200 ms/);
+      assert.strictEqual(fake.count('/sns/jscode2session'), 1);
+    });
+
+    it('maps a connection refused to WECHAT_UNAVAILABLE after retrying (the code never left)', async () => {
+      mock(app.config.wechat, 'apiBase', 'http://127.0.0.1:9');
+      const started = Date.now();
+      const err = await rejection(app.mockContext().service.wechatClient.code2Session('c'));
+      assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
+      assert.match(err.message, /network error ECONNREFUSED/);
+      // two backoffs (100 ms, 200 ms, plus jitter) between three attempts
+      assert(Date.now() - started >= 300, 'retried with backoff');
+    });
+
+    it('never logs the secret, the code or the session_key', async () => {
+      app.mockLog();
+      fake.on('/sns/jscode2session', () => ({ body: { openid: 'o1', session_key: 'SESSIONKEY-SHOULD-NOT-LEAK' } }));
+      await app.mockContext().service.wechatClient.code2Session('CODE-SHOULD-NOT-LEAK');
+      fake.on('/sns/jscode2session', () => ({ body: { errcode: 40029, errmsg: 'invalid code' } }));
+      await rejection(app.mockContext().service.wechatClient.code2Session('CODE-SHOULD-NOT-LEAK'));
+      mock(app.config.wechat, 'apiBase', 'http://127.0.0.1:9');
+      await rejection(app.mockContext().service.wechatClient.code2Session('CODE-SHOULD-NOT-LEAK'));
+      app.expectLog('[wechat] code2Session /sns/jscode2session ok');
+      app.expectLog('ECONNREFUSED');
+      app.notExpectLog(TEST_ENV.WECHAT_SECRET);
+      app.notExpectLog('CODE-SHOULD-NOT-LEAK');
+      app.notExpectLog('SESSIONKEY-SHOULD-NOT-LEAK');
+    });
+  });
+
+  describe('token-taking calls', () => {
+    it('getStableToken posts appid/secret as JSON and repeats on -1 (safe in normal mode)', async () => {
+      let n = 0;
+      fake.on('/cgi-bin/stable_token', () => (++n === 1 ? { body: { errcode: -1, errmsg: 'system busy' } } : { body: { access_token: 'T', expires_in: 7200 } }));
+      const result = await app.mockContext().service.wechatClient.getStableToken(TEST_ENV.WECHAT_APPID);
+      assert.deepStrictEqual(result, { accessToken: 'T', expiresIn: 7200 });
+      const calls = fake.callsTo('/cgi-bin/stable_token');
+      assert.strictEqual(calls.length, 2);
+      assert.strictEqual(calls[0].method, 'POST');
+      assert.deepStrictEqual(calls[0].body, { grant_type: 'client_credential', appid: TEST_ENV.WECHAT_APPID, secret: TEST_ENV.WECHAT_SECRET, force_refresh: false });
+    });
+
+    it('getStableToken with forceRefresh is never repeated on -1', async () => {
+      fake.on('/cgi-bin/stable_token', () => ({ body: { errcode: -1 } }));
+      const err = await rejection(app.mockContext().service.wechatClient.getStableToken(TEST_ENV.WECHAT_APPID, { forceRefresh: true }));
+      assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
+      assert.strictEqual(fake.count('/cgi-bin/stable_token'), 1);
+      assert.strictEqual(fake.callsTo('/cgi-bin/stable_token')[0].body.force_refresh, true);
+    });
+
+    it('getStableToken refuses an appid without a configured secret', async () => {
+      const err = await rejection(app.mockContext().service.wechatClient.getStableToken('wx-unknown'));
+      assert.strictEqual(err.reason, 'WECHAT_CONFIG_ERROR');
+      assert.strictEqual(fake.count('/cgi-bin/stable_token'), 0);
+    });
+
+    it('customSend posts the message with the mini-program token and returns nothing', async () => {
+      fake.on('/cgi-bin/message/custom/send', call => fake.checkToken(call) ?? { body: { errcode: 0, errmsg: 'ok' } });
+      const message = { touser: 'o1', msgtype: 'text', text: { content: 'hi' } };
+      const result = await app.mockContext().service.wechatClient.customSend(message);
+      assert.strictEqual(result, undefined);
+      const [ call ] = fake.callsTo('/cgi-bin/message/custom/send');
+      assert.deepStrictEqual(call.body, message);
+      assert.strictEqual(call.query.get('access_token'), fake.tokens.get(TEST_ENV.WECHAT_APPID)!.token);
+    });
+
+    for (const errcode of [ 45015, 45047, 48001, 40003 ]) {
+      it(`customSend throws WechatApiError ${errcode} without resending`, async () => {
+        fake.on('/cgi-bin/message/custom/send', call => fake.checkToken(call) ?? { body: { errcode, errmsg: 'no' } });
+        const err = await rejection(app.mockContext().service.wechatClient.customSend({ touser: 'o1', msgtype: 'text', text: { content: 'x' } }));
+        assert.strictEqual(err.errcode, errcode);
+        assert.strictEqual(err.reason, 'WECHAT_API_ERROR');
+        assert.strictEqual(fake.count('/cgi-bin/message/custom/send'), 1);
+      });
+    }
+
+    it('customSend on -1 is not resent (the message may have been delivered)', async () => {
+      fake.on('/cgi-bin/message/custom/send', call => fake.checkToken(call) ?? { body: { errcode: -1 } });
+      const err = await rejection(app.mockContext().service.wechatClient.customSend({ touser: 'o1', msgtype: 'text', text: { content: 'x' } }));
+      assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
+      assert.strictEqual(fake.count('/cgi-bin/message/custom/send'), 1);
+    });
+
+    it('getPhoneNumber posts the code with the mini-program token', async () => {
+      fake.on('/wxa/business/getuserphonenumber', call => fake.checkToken(call) ?? {
+        body: { errcode: 0, errmsg: 'ok', phone_info: { phoneNumber: '+8613800000000', purePhoneNumber: '13800000000', countryCode: 86, watermark: { appid: TEST_ENV.WECHAT_APPID, timestamp: 1 } } },
+      });
+      const info = await app.mockContext().service.wechatClient.getPhoneNumber('phone-code');
+      assert.strictEqual(info.purePhoneNumber, '13800000000');
+      assert.deepStrictEqual(fake.callsTo('/wxa/business/getuserphonenumber')[0].body, { code: 'phone-code' });
+    });
+
+    it('official-account calls use the official account token, and fail clearly when it is not configured', async () => {
+      const noOa = await app.mockContext().service.wechatClient.getOfficialAccountUser('x').then(() => null, err => err);
+      assert.strictEqual(noOa.reason, 'OA_NOT_CONFIGURED');
+
+      mock(app.config.officialAccount, 'appid', OA_APPID);
+      mock(app.config.officialAccount, 'secret', OA_SECRET);
+      fake.on('/cgi-bin/user/info', call => fake.checkToken(call) ?? { body: { subscribe: 1, openid: call.query.get('openid'), unionid: 'u1' } });
+      fake.on('/cgi-bin/user/get', call => fake.checkToken(call) ?? { body: { total: 2, count: 2, data: { openid: [ 'a', 'b' ] }, next_openid: call.query.get('next_openid') ? '' : 'b' } });
+      fake.on('/cgi-bin/user/info/batchget', call => fake.checkToken(call) ?? {
+        body: { user_info_list: call.body.user_list.map((u: any) => ({ subscribe: 1, openid: u.openid })) },
+      });
+      const ctx = app.mockContext();
+      const user = await ctx.service.wechatClient.getOfficialAccountUser('oa-openid');
+      assert.deepStrictEqual(user, { subscribe: 1, openid: 'oa-openid', unionid: 'u1' });
+      assert.strictEqual(fake.callsTo('/cgi-bin/user/info')[0].query.get('access_token'), fake.tokens.get(OA_APPID)!.token);
+      assert.strictEqual(fake.callsTo('/cgi-bin/stable_token')[0].body.appid, OA_APPID);
+      assert.strictEqual(fake.callsTo('/cgi-bin/stable_token')[0].body.secret, OA_SECRET);
+
+      assert.deepStrictEqual(await ctx.service.wechatClient.listOfficialAccountFollowers(), { total: 2, count: 2, openids: [ 'a', 'b' ], nextOpenid: 'b' });
+      assert.strictEqual((await ctx.service.wechatClient.listOfficialAccountFollowers('b')).nextOpenid, '');
+      assert.strictEqual(fake.callsTo('/cgi-bin/user/get')[1].query.get('next_openid'), 'b');
+      const batch = await ctx.service.wechatClient.batchGetOfficialAccountUsers([ 'a', 'b' ]);
+      assert.deepStrictEqual(batch.map(u => u.openid), [ 'a', 'b' ]);
+      assert.deepStrictEqual(fake.callsTo('/cgi-bin/user/info/batchget')[0].body, { user_list: [{ openid: 'a', lang: 'zh_CN' }, { openid: 'b', lang: 'zh_CN' }] });
+      await assert.rejects(ctx.service.wechatClient.batchGetOfficialAccountUsers(new Array(101).fill('x')), RangeError);
+      // one token for the official account, fetched once
+      assert.strictEqual(fake.count('/cgi-bin/stable_token'), 1);
+    });
+
+    it('on 40001 refreshes the token once and repeats the call once', async () => {
+      const ctx = app.mockContext();
+      fake.on('/cgi-bin/message/custom/send', call => fake.checkToken(call) ?? { body: { errcode: 0 } });
+      await ctx.service.accessToken.get(TEST_ENV.WECHAT_APPID);
+      // Another system force-refreshed: our stored token is dead, normal mode now returns a new one.
+      fake.revoked.add(fake.tokens.get(TEST_ENV.WECHAT_APPID)!.token);
+      fake.issue(TEST_ENV.WECHAT_APPID);
+      fake.calls.length = 0;
+      await ctx.service.wechatClient.customSend({ touser: 'o1', msgtype: 'text', text: { content: 'x' } });
+      assert.strictEqual(fake.count('/cgi-bin/message/custom/send'), 2);
+      assert.strictEqual(fake.count('/cgi-bin/stable_token'), 1);
+      assert.strictEqual(fake.callsTo('/cgi-bin/stable_token')[0].body.force_refresh, false);
+    });
+
+    for (const errcode of [ 40014, 42001 ]) {
+      it(`treats ${errcode} like 40001, and never loops when the new token is rejected too`, async () => {
+        fake.on('/cgi-bin/message/custom/send', () => ({ body: { errcode, errmsg: 'token' } }));
+        const err = await rejection(app.mockContext().service.wechatClient.customSend({ touser: 'o1', msgtype: 'text', text: { content: 'x' } }));
+        assert.strictEqual(err.errcode, errcode);
+        assert.strictEqual(fake.count('/cgi-bin/message/custom/send'), 2);
+        // the first token; then normal mode hands back the rejected token, so one force_refresh
+        assert.deepStrictEqual(fake.callsTo('/cgi-bin/stable_token').map(c => c.body.force_refresh), [ false, false, true ]);
+      });
+    }
+
+    it('never logs access tokens', async () => {
+      app.mockLog();
+      fake.on('/cgi-bin/message/custom/send', () => ({ body: { errcode: 40001, errmsg: 'invalid credential, access_token is invalid or not latest' } }));
+      await rejection(app.mockContext().service.wechatClient.customSend({ touser: 'o1', msgtype: 'text', text: { content: 'x' } }));
+      app.expectLog('access_token rejected (40001)');
+      app.notExpectLog(/token-wx/);
+      app.notExpectLog(TEST_ENV.WECHAT_SECRET);
+    });
+  });
+});
