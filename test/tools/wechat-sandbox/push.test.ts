@@ -1,0 +1,257 @@
+import assert from 'node:assert';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { decryptMessage, sha1Signature } from '../../../app/lib/wechatCrypto';
+import { buildPush, pushMessage, verifyUrl, WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
+import { PushChannel } from '../../../tools/wechat-sandbox/push';
+
+const channel: PushChannel = {
+  appid: 'wxb11529c136998cb6',
+  token: 'pushToken123',
+  aesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+  originalId: 'gh_0123456789ab',
+};
+
+interface Received {
+  method: string;
+  url: URL;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+/** A tiny backend whose answer per request is scripted. */
+async function backend(answer: (n: number, req: Received, res: ServerResponse) => void): Promise<{ url: string; received: Received[]; close: () => Promise<void> }> {
+  const received: Received[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', c => chunks.push(c));
+    req.on('end', () => {
+      const r = { method: req.method as string, url: new URL(req.url as string, 'http://x'), headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      received.push(r);
+      answer(received.length, r, res);
+    });
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/message/check`,
+    received,
+    close: () => new Promise(resolve => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+const xml = new XMLParser({ parseTagValue: false, processEntities: false });
+
+describe('test/tools/wechat-sandbox/push.test.ts', () => {
+  describe('buildPush', () => {
+    it('plaintext JSON text message: WeChat fields in order, signature over token/timestamp/nonce', () => {
+      const built = buildPush({ kind: 'text', format: 'json', channel, openid: 'oUser', fields: { Content: 'hi "there"' }, msgId: '23456789012345678', createTime: 1700000000, nonce: '123456' });
+      assert.strictEqual(built.body, '{"ToUserName":"gh_0123456789ab","FromUserName":"oUser","CreateTime":1700000000,"MsgType":"text","Content":"hi \\"there\\"","MsgId":23456789012345678}');
+      assert.strictEqual(built.contentType, 'application/json');
+      assert.deepStrictEqual(Object.keys(built.query), [ 'signature', 'timestamp', 'nonce', 'openid' ]);
+      assert.strictEqual(built.query.timestamp, '1700000000');
+      assert.strictEqual(built.query.signature, sha1Signature(channel.token, '1700000000', '123456'));
+      assert.strictEqual(built.query.openid, 'oUser');
+    });
+
+    it('MsgId above 2^53 survives as exact digits in the JSON text', () => {
+      const built = buildPush({ kind: 'text', format: 'json', channel, openid: 'o1', msgId: 9007199254740993n });
+      assert.match(built.body, /"MsgId":9007199254740993}$/);
+      assert.notStrictEqual(String(JSON.parse(built.body).MsgId), '9007199254740993', 'JSON.parse would lose it');
+      const random = buildPush({ kind: 'text', format: 'json', channel, openid: 'o1' });
+      const digits = /"MsgId":(\d+)}$/.exec(random.body) as RegExpExecArray;
+      assert.ok(BigInt(digits[1]) > 2n ** 53n, 'default MsgIds exceed 2^53');
+      assert.strictEqual(BigInt(digits[1]), random.message.MsgId);
+    });
+
+    it('safe mode: Encrypt decrypts to the same message with our appid, msg_signature verifies', () => {
+      for (const format of [ 'json', 'xml' ] as const) {
+        const built = buildPush({ kind: 'text', mode: 'safe', format, channel, openid: 'oUser', fields: { Content: '你好 ]]> <b>' } });
+        assert.strictEqual(built.query.encrypt_type, 'aes');
+        const body = format === 'json' ? JSON.parse(built.body) : xml.parse(built.body).xml;
+        assert.deepStrictEqual(Object.keys(body), [ 'ToUserName', 'Encrypt' ]);
+        assert.strictEqual(body.ToUserName, channel.originalId);
+        assert.strictEqual(built.query.msg_signature, sha1Signature(channel.token, built.query.timestamp, built.query.nonce, body.Encrypt));
+        assert.strictEqual(built.query.signature, sha1Signature(channel.token, built.query.timestamp, built.query.nonce));
+        const { message, appid } = decryptMessage(channel.aesKey as string, body.Encrypt);
+        assert.strictEqual(appid, channel.appid);
+        assert.strictEqual(message, built.plaintext);
+        const inner = format === 'json' ? JSON.parse(message) : xml.parse(message).xml;
+        assert.strictEqual(inner.Content, '你好 ]]> <b>');
+        assert.strictEqual(built.contentType, format === 'json' ? 'application/json' : 'text/xml');
+      }
+    });
+
+    it('compatible mode carries the plaintext fields and Encrypt', () => {
+      const built = buildPush({ kind: 'image', mode: 'compatible', format: 'json', channel, openid: 'oUser', msgId: 18446744073709551615n });
+      assert.match(built.body, /"MsgId":18446744073709551615,"Encrypt":"[A-Za-z0-9+/=]+"}$/);
+      const body = JSON.parse(built.body);
+      assert.strictEqual(body.MsgType, 'image');
+      assert.ok(body.PicUrl && body.MediaId);
+      assert.strictEqual(decryptMessage(channel.aesKey as string, body.Encrypt).message, built.plaintext);
+      assert.strictEqual(built.query.msg_signature, sha1Signature(channel.token, built.query.timestamp, built.query.nonce, body.Encrypt));
+    });
+
+    it('XML is well-formed, strings in CDATA (with ]]> split), numbers bare', () => {
+      const built = buildPush({ kind: 'text', format: 'xml', channel, openid: 'oUser', fields: { Content: 'a ]]> b <c> & d' }, msgId: 12345678901234567890n, createTime: 1700000000 });
+      assert.strictEqual(XMLValidator.validate(built.body), true);
+      assert.match(built.body, /^<xml><ToUserName><!\[CDATA\[gh_0123456789ab\]\]><\/ToUserName><FromUserName><!\[CDATA\[oUser\]\]><\/FromUserName><CreateTime>1700000000<\/CreateTime><MsgType><!\[CDATA\[text\]\]><\/MsgType>/);
+      assert.match(built.body, /<MsgId>12345678901234567890<\/MsgId><\/xml>$/);
+      assert.strictEqual(xml.parse(built.body).xml.Content, 'a ]]> b <c> & d');
+    });
+
+    it('events: user_enter_tempsession, subscribe and unsubscribe (XML only), no MsgId', () => {
+      const enter = buildPush({ kind: 'user_enter_tempsession', format: 'json', channel, openid: 'oU', fields: { SessionFrom: 'order-42' } });
+      assert.deepStrictEqual(JSON.parse(enter.body), { ToUserName: 'gh_0123456789ab', FromUserName: 'oU', CreateTime: enter.message.CreateTime, MsgType: 'event', Event: 'user_enter_tempsession', SessionFrom: 'order-42' });
+      for (const kind of [ 'subscribe', 'unsubscribe' ] as const) {
+        const ev = buildPush({ kind, mode: 'safe', channel, openid: 'oU' });
+        const inner = xml.parse(decryptMessage(channel.aesKey as string, xml.parse(ev.body).xml.Encrypt).message).xml;
+        assert.deepStrictEqual(Object.keys(inner), [ 'ToUserName', 'FromUserName', 'CreateTime', 'MsgType', 'Event' ]);
+        assert.strictEqual(inner.Event, kind);
+        assert.throws(() => buildPush({ kind, format: 'json', channel, openid: 'oU' }), /XML only/);
+      }
+      const page = buildPush({ kind: 'miniprogrampage', format: 'json', channel, openid: 'oU' });
+      assert.deepStrictEqual(Object.keys(JSON.parse(page.body)), [ 'ToUserName', 'FromUserName', 'CreateTime', 'MsgType', 'Title', 'AppId', 'PagePath', 'ThumbUrl', 'ThumbMediaId', 'MsgId' ]);
+    });
+
+    it('refuses bad options', () => {
+      assert.throws(() => buildPush({ kind: 'voice' as any, channel, openid: 'o' }), /kind/);
+      assert.throws(() => buildPush({ kind: 'text', mode: 'safe', channel: { appid: 'wx', token: 't' }, openid: 'o' }), /aesKey/);
+      assert.throws(() => buildPush({ kind: 'text', channel, openid: 'o', msgId: '12a' }), /msgId/);
+      assert.throws(() => buildPush({ kind: 'text', channel }), /openid or user/);
+    });
+  });
+
+  describe('delivery and retries', () => {
+    const fast = { timeoutMs: 300 };
+
+    it('POSTs with the right Content-Type and query, one try when the backend answers success', async () => {
+      const b = await backend((_n, _r, res) => res.end('success'));
+      try {
+        const r = await pushMessage(b.url, { kind: 'text', mode: 'safe', format: 'xml', channel, user: 'alice', ...fast });
+        assert.strictEqual(r.accepted, true);
+        assert.strictEqual(r.attempts.length, 1);
+        assert.strictEqual(b.received.length, 1);
+        const got = b.received[0];
+        assert.strictEqual(got.method, 'POST');
+        assert.strictEqual(got.headers['content-type'], 'text/xml');
+        assert.strictEqual(got.url.pathname, '/message/check');
+        assert.strictEqual(got.url.searchParams.get('encrypt_type'), 'aes');
+        assert.strictEqual(got.url.searchParams.get('openid'), r.request.message.FromUserName);
+        assert.strictEqual(got.body, r.request.body);
+      } finally {
+        await b.close();
+      }
+    });
+
+    it('an empty 200 body also stops the retries', async () => {
+      const b = await backend((_n, _r, res) => res.end());
+      try {
+        const r = await pushMessage(b.url, { kind: 'text', format: 'json', channel, user: 'alice', ...fast });
+        assert.strictEqual(r.accepted, true);
+        assert.strictEqual(b.received[0].headers['content-type'], 'application/json');
+        assert.strictEqual(b.received.length, 1);
+      } finally {
+        await b.close();
+      }
+    });
+
+    it('retries a slow backend: three tries in all, the same message each time', async () => {
+      const b = await backend((n, _r, res) => {
+        if (n < 3) setTimeout(() => res.end('success'), 600);
+        else res.end('success');
+      });
+      try {
+        const r = await pushMessage(b.url, { kind: 'text', format: 'json', channel, user: 'alice', ...fast });
+        assert.strictEqual(r.accepted, true);
+        assert.deepStrictEqual(r.attempts.map(a => a.error ?? a.body), [ 'timeout', 'timeout', 'success' ]);
+        assert.ok(r.attempts[0].elapsedMs >= 290);
+        assert.strictEqual(b.received.length, 3);
+        assert.strictEqual(new Set(b.received.map(x => x.body + x.url.search)).size, 1, 'retries are identical (dedupe by MsgId)');
+      } finally {
+        await b.close();
+      }
+    });
+
+    it('retries wrong answers and gives up after 3 tries', async () => {
+      const b = await backend((n, _r, res) => {
+        if (n === 1) {
+          res.statusCode = 500;
+          res.end('success');
+        } else res.end(n === 2 ? 'ok' : '{"code":0}');
+      });
+      try {
+        const r = await pushMessage(b.url, { kind: 'text', channel, user: 'alice', ...fast });
+        assert.strictEqual(r.accepted, false);
+        assert.deepStrictEqual(r.attempts.map(a => [ a.status, a.body ]), [[ 500, 'success' ], [ 200, 'ok' ], [ 200, '{"code":0}' ]]);
+        assert.strictEqual(r.body, '{"code":0}');
+      } finally {
+        await b.close();
+      }
+    });
+
+    it('a backend that is down counts as failed tries', async () => {
+      const b = await backend((_n, _r, res) => res.end('success'));
+      await b.close();
+      const r = await pushMessage(b.url, { kind: 'text', channel, user: 'alice', ...fast, maxAttempts: 2 });
+      assert.strictEqual(r.accepted, false);
+      assert.strictEqual(r.attempts.length, 2);
+      assert.ok(r.attempts.every(a => a.error && a.error !== 'timeout'));
+    });
+
+    it('verifyUrl sends a signed GET and checks that echostr comes back', async () => {
+      const b = await backend((_n, req, res) => {
+        const q = req.url.searchParams;
+        const ok = q.get('signature') === sha1Signature(channel.token, q.get('timestamp') as string, q.get('nonce') as string);
+        res.end(ok ? q.get('echostr') : 'bad');
+      });
+      try {
+        const good = await verifyUrl(b.url, channel);
+        assert.strictEqual(good.ok, true);
+        assert.strictEqual(b.received[0].method, 'GET');
+        assert.strictEqual((await verifyUrl(b.url, { token: 'other' })).ok, false);
+      } finally {
+        await b.close();
+      }
+    });
+  });
+
+  describe('simulator linked to a sandbox', () => {
+    let sandbox: WechatSandbox;
+    beforeEach(async () => {
+      sandbox = new WechatSandbox({ port: 0 });
+      await sandbox.start();
+    });
+    afterEach(() => sandbox.stop());
+
+    it('pushes from the user openid to the account original id, with the sandbox channel', async () => {
+      const b = await backend((_n, _r, res) => res.end('success'));
+      try {
+        const sim = new WechatSimulator(sandbox);
+        const r = await sim.pushMessage(b.url, { kind: 'text', mode: 'safe', format: 'json', user: 'alice', fields: { Content: 'hello' } });
+        assert.strictEqual(r.accepted, true);
+        const mp = sandbox.miniProgram;
+        const body = JSON.parse(b.received[0].body);
+        assert.strictEqual(body.ToUserName, mp.originalId);
+        const inner = JSON.parse(decryptMessage(mp.msgAesKey, body.Encrypt).message);
+        assert.strictEqual(inner.FromUserName, sandbox.openid('alice'));
+        assert.strictEqual(decryptMessage(mp.msgAesKey, body.Encrypt).appid, mp.appid);
+
+        const sub = await new WechatSimulator(sandbox.url).pushMessage(b.url, { kind: 'subscribe', user: 'zoe' });
+        assert.strictEqual(sub.accepted, true);
+        const ev = xml.parse(b.received[1].body).xml;
+        assert.strictEqual(ev.ToUserName, sandbox.officialAccount.originalId);
+        assert.strictEqual(ev.FromUserName, sandbox.openid('zoe', 'officialAccount'));
+        assert.strictEqual(b.received[1].url.searchParams.get('signature'), sha1Signature(sandbox.officialAccount.msgToken, ev.CreateTime, b.received[1].url.searchParams.get('nonce') as string));
+        assert.strictEqual(sandbox.isFollower('zoe'), true, 'the sandbox follows the event');
+        await sim.pushMessage(b.url, { kind: 'unsubscribe', user: 'zoe' });
+        assert.strictEqual(sandbox.isFollower('zoe'), false);
+      } finally {
+        await b.close();
+      }
+    });
+  });
+});

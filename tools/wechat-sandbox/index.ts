@@ -1,0 +1,22 @@
+/**
+ * Offline WeChat sandbox (fake api.weixin.qq.com) and simulator, for development and tests only.
+ * See docs/wechat-sandbox.md.
+ *
+ *   const sandbox = new WechatSandbox({ port: 0 });
+ *   await sandbox.start();            // sandbox.url -> WECHAT_API_BASE
+ *   const sim = new WechatSimulator(sandbox);
+ *   const code = await sim.login('alice');
+ *   ...
+ *   await sandbox.stop();
+ */
+export { WechatSandbox, SandboxInputError } from './sandbox';
+export type { AccountKind, SandboxAccount, SandboxUserInfo, SentMessage, CreateUserOptions, PhoneInput } from './sandbox';
+export { SANDBOX_DEFAULTS } from './defaults';
+export type { SandboxOptions, SandboxAccountOptions, SandboxMiniProgramOptions, SandboxOfficialAccountOptions } from './defaults';
+export { ENDPOINTS } from './faults';
+export type { Endpoint, Fault, FaultKind } from './faults';
+export { openidFor, unionidFor, originalIdFor, userKeyOfOpenid, followerKey } from './identity';
+export { WechatSimulator, SimulatorError } from './simulator';
+export type { SimulatorPushOptions, SandboxInfo } from './simulator';
+export { buildPush, deliverPush, pushMessage, verifyUrl, serializeJson, serializeXml, PushBuildError } from './push';
+export type { BuildPushOptions, BuiltPush, PushChannel, PushKind, PushMode, PushFormat, PushResult, PushAttempt, VerifyResult } from './push';

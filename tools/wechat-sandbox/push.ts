@@ -1,0 +1,295 @@
+/**
+ * The WeChat-server side of message push (消息推送): builds a message exactly as WeChat does,
+ * signs and encrypts it, POSTs it to a backend and retries like WeChat (3 tries, 5 s each).
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { encryptMessage, sha1Signature } from '../../app/lib/wechatCrypto';
+import { DEFAULT_SEED, openidFor, originalIdFor } from './identity';
+
+export type PushKind = 'text' | 'image' | 'miniprogrampage' | 'user_enter_tempsession' | 'subscribe' | 'unsubscribe';
+export type PushMode = 'plaintext' | 'compatible' | 'safe';
+export type PushFormat = 'json' | 'xml';
+export type FieldValue = string | number | bigint;
+
+export const PUSH_KINDS: readonly PushKind[] = [ 'text', 'image', 'miniprogrampage', 'user_enter_tempsession', 'subscribe', 'unsubscribe' ];
+/** Official-account events: XML only. */
+export const XML_ONLY_KINDS: readonly PushKind[] = [ 'subscribe', 'unsubscribe' ];
+
+export interface PushChannel {
+  /** The account's appid: the trailing appid inside Encrypt */
+  appid: string;
+  /** The push Token of the console */
+  token: string;
+  /** EncodingAESKey (43 chars); needed for compatible/safe mode */
+  aesKey?: string;
+  /** ToUserName; derived from appid ('gh_' + 12 hex) when absent */
+  originalId?: string;
+}
+
+export interface BuildPushOptions {
+  kind: PushKind;
+  /** Default 'plaintext' */
+  mode?: PushMode;
+  /** Default 'xml' (WeChat's default; subscribe/unsubscribe are XML-only) */
+  format?: PushFormat;
+  channel: PushChannel;
+  /** FromUserName; or give `user` (a simulated user key) */
+  openid?: string;
+  user?: string;
+  /** Overrides or extra fields (kept in WeChat's order; null removes a field) */
+  fields?: Record<string, FieldValue | null>;
+  /** 64-bit MsgId; a random one above 2^53 by default (messages only, not events) */
+  msgId?: bigint | string | number;
+  /** CreateTime (seconds); now by default */
+  createTime?: number;
+  /** Query timestamp/nonce; CreateTime and a random nonce by default */
+  timestamp?: string;
+  nonce?: string;
+  /** Seed of the openid derivation of `user` (the sandbox's seed) */
+  seed?: string;
+}
+
+export interface BuiltPush {
+  /** The query parameters WeChat adds to the configured URL, in WeChat's order */
+  query: Record<string, string>;
+  /** The HTTP body */
+  body: string;
+  contentType: 'application/json' | 'text/xml';
+  /** The plaintext message in the chosen format (what Encrypt carries) */
+  plaintext: string;
+  /** The message fields in order (MsgId as bigint) */
+  message: Record<string, FieldValue>;
+  encrypt?: string;
+}
+
+export interface PushAttempt {
+  status?: number;
+  body?: string;
+  /** 'timeout' or the network error message */
+  error?: string;
+  elapsedMs: number;
+  accepted: boolean;
+}
+
+export interface PushResult {
+  /** The backend answered `success` or an empty body with HTTP 200 */
+  accepted: boolean;
+  attempts: PushAttempt[];
+  /** Of the last attempt */
+  status?: number;
+  body?: string;
+  elapsedMs: number;
+  url: string;
+  request: BuiltPush;
+}
+
+export interface DeliveryOptions {
+  /** How long WeChat waits for the reply of one try. Default 5000 ms. */
+  timeoutMs?: number;
+  /** Tries in all. Default 3. */
+  maxAttempts?: number;
+}
+
+export class PushBuildError extends Error {}
+
+function randomMsgId(): bigint {
+  // Real MsgIds are ~2.4e16, above 2^53: JSON.parse would round them.
+  // 2^53 + a random 62-bit number
+  return 9007199254740992n + BigInt(`0x${randomBytes(8).toString('hex')}`) % 4611686018427387904n;
+}
+
+function toMsgId(v: bigint | string | number): bigint {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  if (typeof v === 'string' && /^\d{1,20}$/.test(v)) return BigInt(v);
+  throw new PushBuildError('msgId must be a bigint, a digit string or a safe integer');
+}
+
+function messageFields(o: BuildPushOptions, fromUser: string, toUser: string, createTime: number): Record<string, FieldValue> {
+  const head: Record<string, FieldValue> = { ToUserName: toUser, FromUserName: fromUser, CreateTime: createTime };
+  const msgId = o.msgId === undefined ? randomMsgId() : toMsgId(o.msgId);
+  switch (o.kind) {
+    case 'text':
+      return { ...head, MsgType: 'text', Content: 'hello from the sandbox', MsgId: msgId };
+    case 'image':
+      return { ...head, MsgType: 'image', PicUrl: 'https://mmbiz.qpic.cn/sandbox/image/0', MediaId: `sandbox_media_${randomBytes(6).toString('hex')}`, MsgId: msgId };
+    case 'miniprogrampage':
+      return {
+        ...head,
+        MsgType: 'miniprogrampage',
+        Title: 'Sandbox page',
+        AppId: o.channel.appid,
+        PagePath: 'pages/index/index',
+        ThumbUrl: 'https://mmbiz.qpic.cn/sandbox/thumb/0',
+        ThumbMediaId: `sandbox_thumb_${randomBytes(6).toString('hex')}`,
+        MsgId: msgId,
+      };
+    case 'user_enter_tempsession':
+      return { ...head, MsgType: 'event', Event: 'user_enter_tempsession', SessionFrom: '' };
+    case 'subscribe':
+    case 'unsubscribe':
+      return { ...head, MsgType: 'event', Event: o.kind };
+    default:
+      throw new PushBuildError(`kind must be one of ${PUSH_KINDS.join(', ')}`);
+  }
+}
+
+/** JSON text with bigints written as unquoted integer literals (exact digits). */
+export function serializeJson(fields: Record<string, FieldValue>): string {
+  const parts = Object.entries(fields).map(([ k, v ]) => `${JSON.stringify(k)}:${typeof v === 'bigint' ? v.toString() : JSON.stringify(v)}`);
+  return `{${parts.join(',')}}`;
+}
+
+function cdata(s: string): string {
+  return `<![CDATA[${s.replace(/]]>/g, ']]]]><![CDATA[>')}]]>`;
+}
+
+/** WeChat's XML: strings in CDATA, numbers bare. */
+export function serializeXml(fields: Record<string, FieldValue>): string {
+  const parts = Object.entries(fields).map(([ k, v ]) => `<${k}>${typeof v === 'string' ? cdata(v) : v.toString()}</${k}>`);
+  return `<xml>${parts.join('')}</xml>`;
+}
+
+export function buildPush(o: BuildPushOptions): BuiltPush {
+  if (!PUSH_KINDS.includes(o.kind)) throw new PushBuildError(`kind must be one of ${PUSH_KINDS.join(', ')}`);
+  const mode = o.mode ?? 'plaintext';
+  const format = o.format ?? 'xml';
+  if (![ 'plaintext', 'compatible', 'safe' ].includes(mode)) throw new PushBuildError('mode must be plaintext, compatible or safe');
+  if (![ 'json', 'xml' ].includes(format)) throw new PushBuildError('format must be json or xml');
+  if (format === 'json' && XML_ONLY_KINDS.includes(o.kind)) throw new PushBuildError(`${o.kind} events are pushed as XML only`);
+  if (!o.channel || !o.channel.appid || !o.channel.token) throw new PushBuildError('channel needs appid and token');
+  if (mode !== 'plaintext' && !o.channel.aesKey) throw new PushBuildError(`${mode} mode needs channel.aesKey`);
+  let fromUser = o.openid;
+  if (!fromUser) {
+    if (!o.user) throw new PushBuildError('give openid or user');
+    fromUser = openidFor(o.channel.appid, o.user, o.seed ?? DEFAULT_SEED);
+  }
+  const createTime = o.createTime ?? Math.floor(Date.now() / 1000);
+  const message = messageFields(o, fromUser, o.channel.originalId ?? originalIdFor(o.channel.appid, o.seed ?? DEFAULT_SEED), createTime);
+  for (const [ k, v ] of Object.entries(o.fields ?? {})) {
+    if (v === null) delete message[k];
+    else message[k] = k === 'MsgId' ? toMsgId(v) : v;
+  }
+  const serialize = format === 'json' ? serializeJson : serializeXml;
+  const plaintext = serialize(message);
+  const timestamp = o.timestamp ?? String(createTime);
+  const nonce = o.nonce ?? String(randomInt(100_000_000, 2_147_483_647));
+  const query: Record<string, string> = {
+    signature: sha1Signature(o.channel.token, timestamp, nonce),
+    timestamp,
+    nonce,
+    openid: fromUser,
+  };
+  if (mode === 'plaintext') {
+    return { query, body: plaintext, contentType: format === 'json' ? 'application/json' : 'text/xml', plaintext, message };
+  }
+  const encrypt = encryptMessage(o.channel.aesKey as string, o.channel.appid, plaintext);
+  query.encrypt_type = 'aes';
+  query.msg_signature = sha1Signature(o.channel.token, timestamp, nonce, encrypt);
+  const envelope: Record<string, FieldValue> = mode === 'safe'
+    ? { ToUserName: message.ToUserName, Encrypt: encrypt }
+    : { ...message, Encrypt: encrypt };
+  return {
+    query,
+    body: serialize(envelope),
+    contentType: format === 'json' ? 'application/json' : 'text/xml',
+    plaintext,
+    message,
+    encrypt,
+  };
+}
+
+function withQuery(base: string, query: Record<string, string>): string {
+  const url = new URL(base);
+  for (const [ k, v ] of Object.entries(query)) url.searchParams.set(k, v);
+  return url.toString();
+}
+
+interface HttpReply {
+  status?: number;
+  body?: string;
+  error?: string;
+}
+
+function send(url: string, method: 'GET' | 'POST', timeoutMs: number, body?: string, contentType?: string): Promise<HttpReply> {
+  return new Promise(resolve => {
+    const target = new URL(url);
+    const requestFn = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const headers: Record<string, string | number> = { 'User-Agent': 'Mozilla/4.0', Accept: '*/*' };
+    if (body !== undefined) {
+      headers['Content-Type'] = contentType as string;
+      headers['Content-Length'] = Buffer.byteLength(body);
+    }
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (r: HttpReply) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(r);
+    };
+    const req = requestFn(target, { method, headers, agent: false }, res => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => finish({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', err => finish({ status: res.statusCode, error: err.message }));
+    });
+    timer = setTimeout(() => {
+      finish({ error: 'timeout' });
+      req.destroy();
+    }, timeoutMs);
+    req.on('error', err => finish({ error: err.message }));
+    req.end(body);
+  });
+}
+
+/** POSTs a built push like WeChat: up to 3 tries, each abandoned after 5 s, until `success` or ''. */
+export async function deliverPush(backendUrl: string, built: BuiltPush, opts: DeliveryOptions = {}): Promise<PushResult> {
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const maxAttempts = opts.maxAttempts ?? 3;
+  const url = withQuery(backendUrl, built.query);
+  const attempts: PushAttempt[] = [];
+  const started = Date.now();
+  for (let i = 0; i < maxAttempts; i++) {
+    const t0 = Date.now();
+    const r = await send(url, 'POST', timeoutMs, built.body, built.contentType);
+    const accepted = r.status === 200 && (r.body === '' || r.body === 'success');
+    attempts.push({ ...r, elapsedMs: Date.now() - t0, accepted });
+    if (accepted) break;
+  }
+  const last = attempts[attempts.length - 1];
+  return {
+    accepted: last.accepted,
+    attempts,
+    status: last.status,
+    body: last.body,
+    elapsedMs: Date.now() - started,
+    url,
+    request: built,
+  };
+}
+
+export async function pushMessage(backendUrl: string, opts: BuildPushOptions & DeliveryOptions): Promise<PushResult> {
+  return deliverPush(backendUrl, buildPush(opts), opts);
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  status?: number;
+  body?: string;
+  error?: string;
+  echostr: string;
+  url: string;
+}
+
+/** The GET verification WeChat does when the URL is saved in the console. */
+export async function verifyUrl(backendUrl: string, channel: Pick<PushChannel, 'token'>, opts: { timeoutMs?: number; echostr?: string } = {}): Promise<VerifyResult> {
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const nonce = String(randomInt(100_000_000, 2_147_483_647));
+  const echostr = opts.echostr ?? BigInt(`0x${randomBytes(7).toString('hex')}`).toString();
+  const url = withQuery(backendUrl, { signature: sha1Signature(channel.token, timestamp, nonce), echostr, timestamp, nonce });
+  const r = await send(url, 'GET', opts.timeoutMs ?? 5000);
+  return { ok: r.status === 200 && r.body === echostr, ...r, echostr, url };
+}

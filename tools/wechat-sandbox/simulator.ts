@@ -1,0 +1,178 @@
+/**
+ * The simulator: the mini-program client side (wx.login, encrypted open data, phone codes) and
+ * the WeChat-server side (message push to a backend). It drives a sandbox in-process
+ * (`new WechatSimulator(sandbox)`) or over its control API (`new WechatSimulator('http://127.0.0.1:9011')`).
+ */
+import { request as httpRequest } from 'node:http';
+import { AccountKind, CreateUserOptions, SandboxUserInfo, WechatSandbox } from './sandbox';
+import { openidFor } from './identity';
+import {
+  BuildPushOptions, DeliveryOptions, PushChannel, PushKind, PushResult, pushMessage, verifyUrl, VerifyResult, XML_ONLY_KINDS,
+} from './push';
+
+export interface SimulatorPushOptions extends Omit<BuildPushOptions, 'channel'>, DeliveryOptions {
+  /** A channel, or which sandbox account to push for (default: officialAccount for subscribe/unsubscribe, else miniProgram) */
+  channel?: PushChannel | AccountKind;
+}
+
+export interface SandboxAccountInfo {
+  appid: string;
+  secret: string;
+  msgToken: string;
+  msgAesKey: string;
+  originalId: string;
+  openPlatformBound: boolean;
+}
+
+export interface SandboxInfo {
+  url: string;
+  miniProgram: SandboxAccountInfo;
+  officialAccount: SandboxAccountInfo & { followers: number };
+  tokenTtlSeconds: number;
+  codeTtlSeconds: number;
+  replyWindow: boolean;
+  seed: string;
+}
+
+export class SimulatorError extends Error {}
+
+/** Calls the sandbox's control API. */
+async function control<T>(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const url = new URL(path, base);
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise<T>((resolve, reject) => {
+    const req = httpRequest(url, {
+      method,
+      headers: text === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) },
+      timeout: 10_000,
+    }, res => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        let parsed: any;
+        try {
+          parsed = JSON.parse(raw);
+        } catch {
+          return reject(new SimulatorError(`sandbox ${method} ${path}: HTTP ${res.statusCode}, not JSON`));
+        }
+        if (res.statusCode !== 200) return reject(new SimulatorError(`sandbox ${method} ${path}: ${parsed.error ?? `HTTP ${res.statusCode}`}`));
+        resolve(parsed as T);
+      });
+    });
+    req.on('timeout', () => req.destroy(new SimulatorError(`sandbox ${method} ${path}: timeout`)));
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
+export class WechatSimulator {
+  private readonly sandbox: WechatSandbox | null;
+  private readonly base: string | null;
+  private cachedInfo: SandboxInfo | null = null;
+
+  constructor(target: WechatSandbox | string) {
+    if (typeof target === 'string') {
+      this.sandbox = null;
+      this.base = target.replace(/\/+$/, '');
+    } else {
+      this.sandbox = target;
+      this.base = null;
+    }
+  }
+
+  private call<T>(inProcess: (s: WechatSandbox) => T, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    if (this.sandbox) {
+      try {
+        return Promise.resolve(inProcess(this.sandbox));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return control<T>(this.base as string, method, path, body);
+  }
+
+  /** The sandbox's accounts and settings (cached). */
+  async info(): Promise<SandboxInfo> {
+    if (this.sandbox) return this.sandbox.info() as SandboxInfo;
+    if (!this.cachedInfo) this.cachedInfo = await control<SandboxInfo>(this.base as string, 'GET', '/__sandbox/info');
+    return this.cachedInfo;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Mini-program client side
+
+  createUser(userKey: string, opts: CreateUserOptions = {}): Promise<SandboxUserInfo> {
+    return this.call(s => s.createUser(userKey, opts), 'POST', '/__sandbox/users', { userKey, ...opts });
+  }
+
+  /** wx.login(): a single-use code (5 minutes) bound to a new session_key. */
+  async login(userKey: string): Promise<string> {
+    if (this.sandbox) return this.sandbox.login(userKey);
+    return (await control<{ code: string }>(this.base as string, 'POST', '/__sandbox/login', { userKey })).code;
+  }
+
+  /** encryptedData + iv of the user's profile, with the user's current session_key. */
+  encryptedUserInfo(userKey: string, opts: { withUnionId?: boolean } = {}): Promise<{ encryptedData: string; iv: string }> {
+    return this.call(s => s.encryptedUserInfo(userKey, opts), 'POST', '/__sandbox/open-data/user-info', { userKey, ...opts });
+  }
+
+  /** The old phone flow: encryptedData + iv (countryCode a string inside). */
+  encryptedPhoneNumber(userKey: string, phone?: string): Promise<{ encryptedData: string; iv: string }> {
+    return this.call(s => s.encryptedPhoneNumber(userKey, phone), 'POST', '/__sandbox/open-data/phone', { userKey, phone });
+  }
+
+  /** The getPhoneNumber button's code, for /wxa/business/getuserphonenumber. */
+  async phoneCode(userKey: string, phone?: string): Promise<string> {
+    if (this.sandbox) return this.sandbox.phoneCode(userKey, phone);
+    return (await control<{ code: string }>(this.base as string, 'POST', '/__sandbox/phone-codes', { userKey, phone })).code;
+  }
+
+  /** The user's openid in an account of the sandbox. */
+  async openid(userKey: string, kind: AccountKind = 'miniProgram'): Promise<string> {
+    const info = await this.info();
+    return openidFor(info[kind].appid, userKey, info.seed);
+  }
+
+  // ---------------------------------------------------------------------------
+  // WeChat-server side
+
+  /** The push channel of a sandbox account. */
+  async channel(kind: AccountKind): Promise<PushChannel> {
+    const a = (await this.info())[kind];
+    return { appid: a.appid, token: a.msgToken, aesKey: a.msgAesKey, originalId: a.originalId };
+  }
+
+  /**
+   * Pushes a message or event to a backend as WeChat would. The sandbox learns of it first:
+   * a message or user_enter_tempsession opens the custom/send reply window, subscribe/unsubscribe
+   * change the follower state (so user/info agrees with the event).
+   */
+  async pushMessage(backendUrl: string, opts: SimulatorPushOptions): Promise<PushResult> {
+    const kind: AccountKind = typeof opts.channel === 'string'
+      ? opts.channel
+      : XML_ONLY_KINDS.includes(opts.kind) ? 'officialAccount' : 'miniProgram';
+    const channel = typeof opts.channel === 'object' ? opts.channel : await this.channel(kind);
+    const info = await this.info();
+    const user = opts.user ?? (opts.openid ? undefined : 'sandbox-user');
+    if (user !== undefined) await this.notify(opts.kind, user, kind);
+    else if (opts.openid) await this.notify(opts.kind, opts.openid, kind);
+    return pushMessage(backendUrl, { ...opts, user, channel, seed: info.seed });
+  }
+
+  private async notify(kind: PushKind, user: string, account: AccountKind): Promise<void> {
+    if (kind === 'subscribe' || kind === 'unsubscribe') {
+      const subscribed = kind === 'subscribe';
+      await this.call(s => s.setFollower(user, subscribed), 'POST', '/__sandbox/followers', { user, subscribed });
+    } else {
+      await this.call(s => s.recordUserMessage(user, account), 'POST', '/__sandbox/user-messages', { user, account });
+    }
+  }
+
+  async verifyUrl(backendUrl: string, channel: PushChannel | AccountKind = 'miniProgram', opts: { timeoutMs?: number } = {}): Promise<VerifyResult> {
+    return verifyUrl(backendUrl, typeof channel === 'string' ? await this.channel(channel) : channel, opts);
+  }
+}
+
+export { buildPush, deliverPush, pushMessage, verifyUrl, serializeJson, serializeXml } from './push';
+export type { BuildPushOptions, BuiltPush, PushChannel, PushKind, PushMode, PushFormat, PushResult, PushAttempt, VerifyResult } from './push';
