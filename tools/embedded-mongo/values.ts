@@ -42,9 +42,10 @@ export function toView(value: any): any {
     case 'Double':
       return value.valueOf();
     case 'Long': {
-      // Beyond 2^53 a number would merge distinct values: compare those exactly as bigint instead.
+      // Beyond 2^53 a number would merge distinct values, and mingo cannot handle bigint: such Longs
+      // stay Long objects, which mingo compares exactly for equality (through toString()).
       const n = (value as Long).toNumber();
-      return Number.isSafeInteger(n) ? n : BigInt(value.toString());
+      return Number.isSafeInteger(n) ? n : value;
     }
     case 'Decimal128':
       return Number.parseFloat(value.toString());
@@ -94,9 +95,12 @@ export function keyOf(value: any): string {
     case 'ObjectId':
     case 'ObjectID':
       return 'o' + (value as ObjectId).toHexString();
+    case 'Long': {
+      const n = (value as Long).toNumber();
+      return Number.isSafeInteger(n) ? keyOf(n) : 'n' + value.toString();
+    }
     case 'Int32':
     case 'Double':
-    case 'Long':
     case 'Decimal128':
       return keyOf(toView(value));
     case 'Binary':
@@ -212,7 +216,6 @@ function sameView(view: any, exact: any): boolean {
 
 /** Distinguishes values keyOf treats alike on purpose (1 vs Long 1) only where the view form differs. */
 function typeTag(value: any): string {
-  if (typeof value === 'bigint') return 'number';
   if (value === null || typeof value !== 'object') return typeof value;
   if (Array.isArray(value)) return 'array';
   const type = bsonType(value);

@@ -27,6 +27,12 @@ async function isEmbeddedServer(uri: string): Promise<boolean> {
   }
 }
 
+/** True when MONGODB_URI points at a real MongoDB (tests about the embedded server itself skip then). */
+export async function usingRealMongo(): Promise<boolean> {
+  const external = process.env.MONGODB_URI;
+  return Boolean(external) && !(await isEmbeddedServer(external!));
+}
+
 export async function startTarget(opts: EmbeddedMongoOptions = {}): Promise<TestTarget> {
   const run = randomBytes(4).toString('hex');
   let counter = 0;
