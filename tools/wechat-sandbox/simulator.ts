@@ -4,7 +4,7 @@
  * (`new WechatSimulator(sandbox)`) or over its control API (`new WechatSimulator('http://127.0.0.1:9011')`).
  */
 import { request as httpRequest } from 'node:http';
-import { AccountKind, CreateUserOptions, SandboxUserInfo, WechatSandbox } from './sandbox';
+import { AccountKind, CreateUserOptions, SandboxUserInfo, SentMessage, WechatSandbox } from './sandbox';
 import { openidFor } from './identity';
 import {
   BuildPushOptions, DeliveryOptions, PushChannel, PushKind, PushResult, pushMessage, verifyUrl, VerifyResult, XML_ONLY_KINDS,
@@ -134,6 +134,18 @@ export class WechatSimulator {
     return openidFor(info[kind].appid, userKey, info.seed);
   }
 
+  /** Makes a user (user key or OA openid) follow or unfollow the official account, without a push. */
+  setFollower(user: string, subscribed: boolean): Promise<SandboxUserInfo> {
+    return this.call(s => s.setFollower(user, subscribed), 'POST', '/__sandbox/followers', { user, subscribed });
+  }
+
+  /** Messages the backend sent with custom/send. */
+  async sentMessages(touser?: string): Promise<SentMessage[]> {
+    if (this.sandbox) return this.sandbox.sentMessages({ touser });
+    const path = `/__sandbox/messages${touser === undefined ? '' : `?touser=${encodeURIComponent(touser)}`}`;
+    return (await control<{ messages: SentMessage[] }>(this.base as string, 'GET', path)).messages;
+  }
+
   // ---------------------------------------------------------------------------
   // WeChat-server side
 
@@ -162,8 +174,7 @@ export class WechatSimulator {
 
   private async notify(kind: PushKind, user: string, account: AccountKind): Promise<void> {
     if (kind === 'subscribe' || kind === 'unsubscribe') {
-      const subscribed = kind === 'subscribe';
-      await this.call(s => s.setFollower(user, subscribed), 'POST', '/__sandbox/followers', { user, subscribed });
+      await this.setFollower(user, kind === 'subscribe');
     } else {
       await this.call(s => s.recordUserMessage(user, account), 'POST', '/__sandbox/user-messages', { user, account });
     }
