@@ -7,12 +7,11 @@ import { Doc, isPlainObject, toNumber } from './values';
 /** Stored documents matching a filter (view form), in natural order unless an index chose them. */
 export function matchDocuments(collection: Collection | undefined, filter: Doc): StoredDocument[] {
   if (!collection) return [];
-  const keys = Object.keys(filter);
-  const candidates = collection.candidates(filter);
-  if (!keys.length) return [ ...candidates ];
+  const { docs, exact } = collection.candidates(filter);
+  if (exact || !Object.keys(filter).length) return [ ...docs ];
   const query = new Query(filter);
   const out: StoredDocument[] = [];
-  for (const doc of candidates) if (query.test(doc.view)) out.push(doc);
+  for (const doc of docs) if (query.test(doc.view)) out.push(doc);
   return out;
 }
 

@@ -265,23 +265,30 @@ export class Collection {
 
   /**
    * Documents that may match a filter (view form): an index lookup when the filter has an equality on
-   * an indexed field, otherwise every document. Callers still test each candidate with mingo.
+   * an indexed field, otherwise every document. `exact` is true when the lookup alone decides the match
+   * (the filter is a single equality on that field), so callers can skip evaluating the filter.
    */
-  candidates(filter: Doc): Iterable<StoredDocument> {
+  candidates(filter: Doc): { docs: Iterable<StoredDocument>; exact: boolean } {
     const constraints = equalityConstraints(filter);
-    if (!constraints.size) return this.docs.values();
+    if (!constraints.size) return { docs: this.docs.values(), exact: false };
+    const filterKeys = Object.keys(filter);
+    const soleField = filterKeys.length === 1 && !filterKeys[0].includes('.') ? filterKeys[0] : undefined;
     let best: StoredDocument[] | null = null;
-    const consider = (found: StoredDocument[]) => {
-      if (!best || found.length < best.length) best = found;
+    let bestExact = false;
+    const consider = (found: StoredDocument[], field?: string) => {
+      if (!best || found.length < best.length) {
+        best = found;
+        bestExact = field !== undefined && field === soleField;
+      }
     };
     const ids = constraints.get('_id');
     if (ids) {
-      const found: StoredDocument[] = [];
+      const found = new Set<StoredDocument>();
       for (const id of ids) {
         const doc = this.docs.get(keyOf(id));
-        if (doc) found.push(doc);
+        if (doc) found.add(doc);
       }
-      consider(found);
+      consider([ ...found ], '_id');
     }
     for (const index of this.secondaryIndexes()) {
       if (!index.complete || !index.fields.every(f => constraints.has(f))) continue;
@@ -295,10 +302,10 @@ export class Collection {
         const key = index.fields.map(f => keyOf(constraints.get(f)![0])).join('\u0001');
         for (const doc of index.lookup(key) ?? []) found.add(doc);
       }
-      consider([ ...found ]);
+      consider([ ...found ], index.fields.length === 1 ? index.fields[0] : undefined);
     }
-    if (!best) return this.docs.values();
-    return (best as StoredDocument[]).sort((a, b) => a.seq - b.seq);
+    if (!best) return { docs: this.docs.values(), exact: false };
+    return { docs: (best as StoredDocument[]).sort((a, b) => a.seq - b.seq), exact: bestExact };
   }
 
   /** Creates an index; returns false when an identical one exists. */

@@ -133,6 +133,34 @@ describe('test/tools/embedded-mongo/driver.test.ts', () => {
     });
   });
 
+  describe('index lookups', () => {
+    it('return exactly what a collection scan returns', async () => {
+      const indexed = await fresh('lookup_indexed');
+      const scanned = await fresh('lookup_scanned');
+      await indexed.createIndex({ k: 1 });
+      await indexed.createIndex({ 'sub.k': 1 });
+      await indexed.createIndex({ a: 1, b: 1 });
+      const oid = new ObjectId();
+      const docs = [
+        { _id: 1, k: 1, a: 1, b: 'x' }, { _id: 2, k: Long.fromNumber(1), a: 1, b: 'y' }, { _id: 3, k: [ 1, 2 ], sub: [{ k: 'deep' }] },
+        { _id: 4, k: 'one', sub: { k: [ 'deep', 'er' ] } }, { _id: 5, k: null }, { _id: 6 }, { _id: 7, k: [ 'a', [ 'b' ]] },
+        { _id: 8, k: oid }, { _id: 9, k: new Date(5) }, { _id: 10, k: { x: 1 } }, { _id: 11, k: true }, { _id: 12, k: 1.5, a: 2, b: 'x' },
+      ];
+      await indexed.insertMany(docs as any[]);
+      await scanned.insertMany(docs as any[]);
+      const filters: object[] = [
+        { k: 1 }, { k: { $eq: 1 } }, { k: { $in: [ 1, 'one', 1.5 ] } }, { k: 'one' }, { k: oid }, { k: new Date(5) }, { k: true },
+        { k: null }, { k: [ 1, 2 ] }, { k: { x: 1 } }, { 'sub.k': 'deep' }, { a: 1, b: 'x' }, { a: 1, b: { $in: [ 'x', 'y' ] } },
+        { k: 1, a: 1 }, { $and: [{ k: 1 }, { b: 'y' }] }, { _id: { $in: [ 1, 1, 3 ] } }, { _id: 3, k: 2 }, { k: { $in: [] } },
+      ];
+      for (const filter of filters) {
+        const fromIndex = (await indexed.find(filter).toArray()).map(d => d._id);
+        const fromScan = (await scanned.find(filter).toArray()).map(d => d._id);
+        assert.deepStrictEqual(fromIndex, fromScan, `${JSON.stringify(filter)}: ${fromIndex} vs ${fromScan}`);
+      }
+    });
+  });
+
   describe('unique indexes', () => {
     it('enforces single, compound, sparse and partial unique indexes', async () => {
       const coll = await fresh('uniq');
