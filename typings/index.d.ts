@@ -7,6 +7,8 @@
  * .d.ts declarations is silenced by skipLibCheck, and the later, more specific one wins).
  */
 import 'egg';
+import { UserDoc } from '../app/model/User';
+import { SessionDoc } from '../app/model/Session';
 
 declare module 'egg' {
   interface Application {
@@ -15,5 +17,9 @@ declare module 'egg' {
 
   interface Context {
     model: IModel;
+    /** Set by the auth middleware (app/middleware/auth.ts) on authenticated routes */
+    user?: UserDoc;
+    /** The session behind the bearer token, set with `user` */
+    session?: SessionDoc;
   }
 }

@@ -1,0 +1,149 @@
+import { Service } from 'egg';
+import { AppError, InvalidParamError } from '../lib/errors';
+import { OpenDataInput, PhoneInput } from '../lib/authDto';
+import { decryptOpenData, WechatCryptoError } from '../lib/wechatCrypto';
+import { Code2SessionResult } from './wechatClient';
+import { UserDoc } from '../model/User';
+
+export interface LoginResult {
+  token: string;
+  expiresIn: number;
+  openId: string;
+  unionId: string | null;
+  isNewUser: boolean;
+}
+
+export interface UserProfile {
+  openId: string;
+  unionId: string | null;
+  phoneNumber: string | null;
+  countryCode: string | null;
+  createdAt: Date;
+  lastLoginAt: Date;
+}
+
+export interface PhoneResult {
+  phoneNumber: string;
+  purePhoneNumber: string;
+  /** Always a string ('86'), whichever flow WeChat used */
+  countryCode: string;
+}
+
+const STALE_KEY_HINT = 'a later wx.login replaces the session_key: call wx.login (then POST /api/login) again, fetch the data again and retry';
+
+/** Users: login, profile, unionId and phone number. */
+export default class UserService extends Service {
+  /**
+   * wx.login code -> code2Session -> user upsert (session_key replaced, unionId kept when WeChat
+   * returns one) -> a new session token.
+   */
+  async login(code: string, clientIp: string): Promise<LoginResult> {
+    const { service, app } = this.ctx;
+    await service.rateLimit.consume('login', clientIp, app.config.rateLimit.loginPerMinute);
+    const wx = await service.wechatClient.code2Session(code);
+    const { user, isNewUser } = await this.upsertOnLogin(wx);
+    const { token, expiresIn } = await service.session.issue(user);
+    this.ctx.logger.info('[user] login openId=%s new=%s', user.openId, isNewUser);
+    return { token, expiresIn, openId: user.openId, unionId: user.unionId ?? null, isNewUser };
+  }
+
+  profile(user: UserDoc): UserProfile {
+    return {
+      openId: user.openId,
+      unionId: user.unionId ?? null,
+      phoneNumber: user.phoneNumber ?? null,
+      countryCode: user.countryCode ?? null,
+      createdAt: user.createdAt,
+      lastLoginAt: user.lastLoginAt,
+    };
+  }
+
+  /** Decrypts getUserInfo-style open data with the user's current session_key and stores its unionId. */
+  async bindUnionId(user: UserDoc, input: OpenDataInput): Promise<{ unionId: string }> {
+    const plain = await this.decryptForUser(user, input);
+    const unionId = plain.unionId;
+    if (typeof unionId !== 'string' || unionId === '' || unionId.length > 128) {
+      throw new AppError('NO_UNIONID', 'the decrypted data holds no unionId (the mini-program is not bound to an Open Platform account)');
+    }
+    await this.ctx.model.User.updateOne({ _id: user._id }, { $set: { unionId } });
+    return { unionId };
+  }
+
+  /** The phone number from the getPhoneNumber button: `{ code }` (current) or `{ encryptedData, iv }` (older). */
+  async bindPhone(user: UserDoc, input: PhoneInput, clientIp: string): Promise<PhoneResult> {
+    const { service, app } = this.ctx;
+    await service.rateLimit.consume('phone', clientIp, app.config.rateLimit.phonePerMinute);
+    await service.rateLimit.consume('phone-user', user.openId, app.config.rateLimit.phonePerUserPerMinute);
+
+    let info: Record<string, any>;
+    if ('code' in input) {
+      info = await service.wechatClient.getPhoneNumber(input.code);
+      this.checkWatermark(info);
+    } else {
+      info = await this.decryptForUser(user, input);
+    }
+    const phone = toPhoneResult(info, 'code' in input ? 'code' : 'encryptedData');
+    await this.ctx.model.User.updateOne({ _id: user._id }, { $set: { ...phone, phoneUpdatedAt: new Date() } });
+    return phone;
+  }
+
+  private async upsertOnLogin(wx: Code2SessionResult): Promise<{ user: UserDoc; isNewUser: boolean }> {
+    const now = new Date();
+    const set: Partial<UserDoc> = { sessionKey: wx.session_key, lastLoginAt: now };
+    if (wx.unionid) set.unionId = wx.unionid;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const user = await this.ctx.model.User.findOneAndUpdate(
+          { openId: wx.openid },
+          { $set: set, $setOnInsert: { createdAt: now } },
+          { upsert: true, new: true },
+        ).setOptions({ sanitizeFilter: true }).lean<UserDoc>();
+        // $setOnInsert wrote `now` only if this call inserted the user.
+        return { user: user!, isNewUser: new Date(user!.createdAt).getTime() === now.getTime() };
+      } catch (err: any) {
+        // A concurrent first login of the same user inserted it first: update it instead.
+        if (err?.code === 11000 && attempt < 2) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Decrypts open data with the user's current session_key and checks its watermark and openId. */
+  private async decryptForUser(user: UserDoc, input: OpenDataInput): Promise<Record<string, any>> {
+    const stored = await this.ctx.model.User.findById(user._id).select('+sessionKey').lean<UserDoc>();
+    if (!stored?.sessionKey) throw new AppError('DECRYPT_FAILED', `no session_key for this user; ${STALE_KEY_HINT}`);
+    let plain: Record<string, any>;
+    try {
+      plain = decryptOpenData(stored.sessionKey, input.encryptedData, input.iv);
+    } catch (err) {
+      if (!(err instanceof WechatCryptoError)) throw err;
+      if (err.code === 'BAD_BASE64' || err.code === 'BAD_IV') {
+        const field = /iv/.test(err.message) ? 'iv' : 'encryptedData';
+        throw new InvalidParamError(err.message, [{ field, message: err.message }]);
+      }
+      throw new AppError('DECRYPT_FAILED', `encryptedData could not be decrypted with the current session_key; ${STALE_KEY_HINT}`);
+    }
+    this.checkWatermark(plain);
+    if (plain.openId !== undefined && plain.openId !== user.openId) {
+      throw new AppError('OPENID_MISMATCH', 'the decrypted data belongs to another user');
+    }
+    return plain;
+  }
+
+  /** The appid in the watermark must be ours (its timestamp is not checked for age). */
+  private checkWatermark(data: Record<string, any>) {
+    if (data?.watermark?.appid !== this.app.config.wechat.appid) {
+      throw new AppError('WATERMARK_MISMATCH', 'the data was not issued for this mini-program (watermark.appid)');
+    }
+  }
+}
+
+/** WeChat's phone fields, with countryCode as a string in both flows. */
+export function toPhoneResult(info: Record<string, any>, field: string): PhoneResult {
+  const { phoneNumber, purePhoneNumber, countryCode } = info ?? {};
+  const valid = (v: unknown) => (typeof v === 'string' && v !== '' && v.length <= 32) || (typeof v === 'number' && Number.isFinite(v));
+  if (!valid(phoneNumber) || !valid(purePhoneNumber) || !valid(countryCode)) {
+    throw new InvalidParamError('the data holds no phone number', [{ field, message: 'holds no phone number' }]);
+  }
+  return { phoneNumber: String(phoneNumber), purePhoneNumber: String(purePhoneNumber), countryCode: String(countryCode) };
+}
