@@ -25,7 +25,8 @@ function getWithTimeout(url: string, ms: number): Promise<{ status?: number; bod
   });
 }
 
-describe('test/tools/wechat-sandbox/faults.test.ts', () => {
+describe('test/tools/wechat-sandbox/faults.test.ts', function() {
+  this.timeout(20_000);
   let sandbox: WechatSandbox;
   beforeEach(async () => {
     ({ sandbox } = await startSandbox());
@@ -67,10 +68,10 @@ describe('test/tools/wechat-sandbox/faults.test.ts', () => {
     const hung = await getWithTimeout(`${sandbox.url}${tokenPath()}`, 300);
     assert.strictEqual(hung.outcome, 'timeout');
     sandbox.injectFault('/cgi-bin/token', { type: 'timeout', ms: 100, times: 1 });
-    const closed = await getWithTimeout(`${sandbox.url}${tokenPath()}`, 2000);
+    const closed = await getWithTimeout(`${sandbox.url}${tokenPath()}`, 5000);
     assert.strictEqual(closed.outcome, 'closed');
-    assert.ok(closed.elapsed >= 90 && closed.elapsed < 1500, String(closed.elapsed));
-    assert.strictEqual((await getWithTimeout(`${sandbox.url}${tokenPath()}`, 2000)).outcome, 'answered');
+    assert.ok(closed.elapsed >= 90, String(closed.elapsed));
+    assert.strictEqual((await getWithTimeout(`${sandbox.url}${tokenPath()}`, 5000)).outcome, 'answered');
     // A hanging request does not keep stop() waiting.
     sandbox.injectFault('/cgi-bin/token', { type: 'timeout' });
     const pending = getWithTimeout(`${sandbox.url}${tokenPath()}`, 5000);
@@ -80,13 +81,13 @@ describe('test/tools/wechat-sandbox/faults.test.ts', () => {
   });
 
   it('latency: answers normally after ms', async () => {
-    sandbox.injectFault('/cgi-bin/token', { type: 'latency', ms: 200, times: 1 });
-    const slow = await getWithTimeout(`${sandbox.url}${tokenPath()}`, 2000);
+    sandbox.injectFault('/cgi-bin/token', { type: 'latency', ms: 1000, times: 1 });
+    const slow = await getWithTimeout(`${sandbox.url}${tokenPath()}`, 5000);
     assert.strictEqual(slow.outcome, 'answered');
     assert.ok(JSON.parse(slow.body as string).access_token);
-    assert.ok(slow.elapsed >= 190, String(slow.elapsed));
-    const fast = await getWithTimeout(`${sandbox.url}${tokenPath()}`, 2000);
-    assert.ok(fast.elapsed < 150, String(fast.elapsed));
+    assert.ok(slow.elapsed >= 990, String(slow.elapsed));
+    const fast = await getWithTimeout(`${sandbox.url}${tokenPath()}`, 5000);
+    assert.ok(fast.elapsed < 900, `the fault was used up (${fast.elapsed} ms)`);
   });
 
   it('a fault does not consume state: the login code still works afterwards', async () => {

@@ -2,7 +2,8 @@ import assert from 'node:assert';
 import { WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
 import { http, qs, startSandbox, TestClock } from './helpers';
 
-describe('test/tools/wechat-sandbox/officialAccount.test.ts', () => {
+describe('test/tools/wechat-sandbox/officialAccount.test.ts', function() {
+  this.timeout(30_000);
   let sandbox: WechatSandbox;
   let clock: TestClock;
   let token: string;

@@ -45,7 +45,8 @@ async function backend(answer: (n: number, req: Received, res: ServerResponse) =
 
 const xml = new XMLParser({ parseTagValue: false, processEntities: false });
 
-describe('test/tools/wechat-sandbox/push.test.ts', () => {
+describe('test/tools/wechat-sandbox/push.test.ts', function() {
+  this.timeout(20_000);
   describe('buildPush', () => {
     it('plaintext JSON text message: WeChat fields in order, signature over token/timestamp/nonce', () => {
       const built = buildPush({ kind: 'text', format: 'json', channel, openid: 'oUser', fields: { Content: 'hi "there"' }, msgId: '23456789012345678', createTime: 1700000000, nonce: '123456' });
