@@ -216,6 +216,25 @@ describe('test/tools/embedded-mongo/driver.test.ts', () => {
     });
   });
 
+  describe('TTL indexes', () => {
+    it('expire documents by a date field or the earliest date of an array', async function() {
+      if (!target.embedded) this.skip(); // a real server's TTL monitor runs once a minute
+      const coll = await fresh('ttl');
+      await coll.createIndex({ at: 1 }, { expireAfterSeconds: 1 });
+      const now = Date.now();
+      await coll.insertMany([
+        { name: 'expired', at: new Date(now - 5000) },
+        { name: 'array-expired', at: [ new Date(now + 60_000), new Date(now - 5000) ] },
+        { name: 'fresh', at: new Date(now + 60_000) },
+        { name: 'not-a-date', at: 'yesterday' },
+        { name: 'no-field' },
+      ]);
+      const deadline = Date.now() + 3000;
+      while (await coll.countDocuments() > 3 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50));
+      assert.deepStrictEqual((await coll.find().toArray()).map(d => d.name), [ 'fresh', 'not-a-date', 'no-field' ]);
+    });
+  });
+
   describe('find and cursors', () => {
     let coll: Collection;
 
