@@ -22,6 +22,15 @@ export interface BizConfig {
     pollMs: number;
   };
   rateLimit: EnvSettings['rateLimit'];
+  /** Full sync of the official account's followers (docs/official-account.md) */
+  followerSync: {
+    /** The schedule starts a run when none started within this many hours (it resumes interrupted runs at every tick) */
+    everyHours: number;
+    /** A run's lease; the executing process renews it every third of this. A crashed holder's run is resumable after it. */
+    leaseSeconds: number;
+    /** /cgi-bin/user/info/batchget calls in flight at once */
+    batchConcurrency: number;
+  };
 }
 
 export type DefaultConfig = PowerPartial<EggAppConfig & BizConfig>;
@@ -96,6 +105,11 @@ export default (appInfo: EggAppInfo) => {
       pollMs: 100,
     },
     rateLimit: env.rateLimit,
+    followerSync: {
+      everyHours: 24,
+      leaseSeconds: 60,
+      batchConcurrency: 4,
+    },
   };
 
   return {
