@@ -1,0 +1,136 @@
+/**
+ * End to end against the WeChat sandbox (tools/wechat-sandbox): the mini-program side is the
+ * simulator, WeChat's API the sandbox, with its own appids, secrets and token rules.
+ */
+import assert from 'node:assert';
+import { app, mock } from 'egg-mock/bootstrap';
+import { WechatSandbox } from '../../../tools/wechat-sandbox';
+
+describe('test/app/controller/auth.sandbox.test.ts', () => {
+  const sandbox = new WechatSandbox({ port: 0 });
+
+  before(() => sandbox.start());
+  after(() => sandbox.stop());
+
+  beforeEach(async () => {
+    sandbox.reset();
+    const { miniProgram, officialAccount } = sandbox.info() as any;
+    mock(app.config.wechat, 'apiBase', sandbox.url);
+    mock(app.config.wechat, 'appid', miniProgram.appid);
+    mock(app.config.wechat, 'secret', miniProgram.secret);
+    mock(app.config.officialAccount, 'appid', officialAccount.appid);
+    mock(app.config.officialAccount, 'secret', officialAccount.secret);
+    await Promise.all([
+      app.model.User.deleteMany({}),
+      app.model.Session.deleteMany({}),
+      app.model.RateLimit.deleteMany({}),
+      app.model.AccessToken.deleteMany({}),
+    ]);
+    app.mockContext().service.accessToken.forgetLocal();
+  });
+
+  async function login(userKey: string) {
+    const res = await app.httpRequest().post('/api/login').send({ code: sandbox.login(userKey) })
+      .expect(200);
+    assert.strictEqual(res.body.code, 1, JSON.stringify(res.body));
+    return res.body.data;
+  }
+
+  const post = (path: string, token: string, body: object) =>
+    app.httpRequest().post(path).set('authorization', `Bearer ${token}`)
+      .send(body)
+      .expect(200);
+
+  it('login, profile, unionId and both phone flows', async () => {
+    const first = await login('alice');
+    assert.strictEqual(first.openId, sandbox.openid('alice'));
+    assert.strictEqual(first.unionId, sandbox.unionid('alice'));
+    assert.strictEqual(first.isNewUser, true);
+    const again = await login('alice');
+    assert.strictEqual(again.isNewUser, false);
+
+    const union = await post('/api/unionid', again.token, sandbox.encryptedUserInfo('alice'));
+    assert.deepStrictEqual(union.body.data, { unionId: sandbox.unionid('alice') });
+
+    const byCode = await post('/api/phone', again.token, { code: sandbox.phoneCode('alice', '13800138000') });
+    assert.deepStrictEqual(byCode.body.data, { phoneNumber: '13800138000', purePhoneNumber: '13800138000', countryCode: '86' });
+    const byData = await post('/api/phone', again.token, sandbox.encryptedPhoneNumber('alice', '+1 4155550100'));
+    assert.deepStrictEqual(byData.body.data, { phoneNumber: '+14155550100', purePhoneNumber: '4155550100', countryCode: '1' });
+
+    const profile = await app.httpRequest().get('/api/user').set('authorization', `Bearer ${first.token}`)
+      .expect(200);
+    assert.strictEqual(profile.body.data.phoneNumber, '+14155550100');
+    assert.strictEqual(profile.body.data.countryCode, '1');
+    assert.strictEqual(sandbox.callCount('/cgi-bin/stable_token'), 1);
+  });
+
+  it('data encrypted before a later wx.login no longer decrypts', async () => {
+    const { token } = await login('bob');
+    const stale = sandbox.encryptedUserInfo('bob');
+    await login('bob');
+    const res = await post('/api/unionid', token, stale);
+    assert.strictEqual(res.body.data.error, 'DECRYPT_FAILED');
+  });
+
+  it('maps the sandbox\'s errors and faults', async () => {
+    const code = sandbox.login('carol');
+    await app.httpRequest().post('/api/login').send({ code })
+      .expect(200);
+    let res = await app.httpRequest().post('/api/login').send({ code })
+      .expect(200);
+    assert.deepStrictEqual(res.body.data, { error: 'WECHAT_CODE_INVALID', errcode: 40163 });
+
+    sandbox.createUser('mallory', { blocked: true });
+    res = await app.httpRequest().post('/api/login').send({ code: sandbox.login('mallory') })
+      .expect(200);
+    assert.deepStrictEqual(res.body.data, { error: 'WECHAT_USER_BLOCKED', errcode: 40226 });
+
+    sandbox.injectFault('/sns/jscode2session', { type: 'garbage', times: 1 });
+    res = await app.httpRequest().post('/api/login').send({ code: sandbox.login('carol') })
+      .expect(200);
+    assert.deepStrictEqual(res.body.data, { error: 'WECHAT_UNAVAILABLE' });
+
+    mock(app.config.wechat, 'secret', 'wrong-secret');
+    res = await app.httpRequest().post('/api/login').send({ code: sandbox.login('carol') })
+      .expect(200);
+    assert.strictEqual(res.body.data.error, 'WECHAT_CONFIG_ERROR');
+  });
+
+  it('customSend and the official-account calls with their own tokens', async () => {
+    const ctx = app.mockContext();
+    sandbox.recordUserMessage('dave');
+    sandbox.createUser('erin');
+    await ctx.service.wechatClient.customSend({ touser: sandbox.openid('dave'), msgtype: 'text', text: { content: 'hello' } });
+    assert.strictEqual(sandbox.sentMessages({ touser: sandbox.openid('dave') }).length, 1);
+    await assert.rejects(
+      ctx.service.wechatClient.customSend({ touser: sandbox.openid('erin'), msgtype: 'text', text: { content: 'x' } }),
+      (err: any) => err.errcode === 45015,
+    );
+
+    const page = await ctx.service.wechatClient.listOfficialAccountFollowers();
+    assert.strictEqual(page.count, page.openids.length);
+    assert(page.total > 0);
+    const user = await ctx.service.wechatClient.getOfficialAccountUser(page.openids[0]);
+    assert.strictEqual(user.subscribe, 1);
+    const batch = await ctx.service.wechatClient.batchGetOfficialAccountUsers(page.openids.slice(0, 3));
+    assert.strictEqual(batch.length, 3);
+    // one token per account
+    assert.strictEqual(sandbox.callCount('/cgi-bin/stable_token'), 2);
+  });
+
+  it('recovers once from a token invalidated by a force_refresh elsewhere', async () => {
+    const ctx = app.mockContext();
+    sandbox.recordUserMessage('frank');
+    const { miniProgram } = sandbox.info() as any;
+    await ctx.service.accessToken.get(miniProgram.appid);
+    // another system force-refreshes the shared stable token
+    await app.curl(`${sandbox.url}/cgi-bin/stable_token`, {
+      method: 'POST', contentType: 'json', dataType: 'json',
+      data: { grant_type: 'client_credential', appid: miniProgram.appid, secret: miniProgram.secret, force_refresh: true },
+    });
+    const before = sandbox.callCount('/cgi-bin/stable_token');
+    await ctx.service.wechatClient.customSend({ touser: sandbox.openid('frank'), msgtype: 'text', text: { content: 'x' } });
+    assert.strictEqual(sandbox.callCount('/cgi-bin/stable_token') - before, 1);
+    assert.strictEqual(sandbox.sentMessages({ touser: sandbox.openid('frank') }).length, 1);
+  });
+});
