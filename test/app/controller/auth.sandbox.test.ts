@@ -11,6 +11,11 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
 
   before(() => sandbox.start());
   after(() => sandbox.stop());
+  // Leave no token from this file's fake WeChat behind for later test files (memory and MongoDB).
+  after(async () => {
+    app.mockContext().service.accessToken.forgetLocal();
+    await app.model.AccessToken.deleteMany({});
+  });
 
   beforeEach(async () => {
     sandbox.reset();

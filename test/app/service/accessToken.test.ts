@@ -37,6 +37,9 @@ describe('test/app/service/accessToken.test.ts', () => {
   after(async () => {
     await other?.close();
     await fake.close();
+    // Leave no token from this file's fake WeChat behind for later test files.
+    ctxA().service.accessToken.forgetLocal();
+    await app.model.AccessToken.deleteMany({});
   });
 
   beforeEach(async () => {

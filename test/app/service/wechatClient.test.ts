@@ -23,6 +23,11 @@ describe('test/app/service/wechatClient.test.ts', () => {
 
   before(() => fake.start());
   after(() => fake.close());
+  // Leave no token from this file's fake WeChat behind for later test files (memory and MongoDB).
+  after(async () => {
+    app.mockContext().service.accessToken.forgetLocal();
+    await app.model.AccessToken.deleteMany({});
+  });
 
   beforeEach(async () => {
     fake.reset();
