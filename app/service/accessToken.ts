@@ -147,18 +147,21 @@ export default class AccessTokenService extends Service {
       const doc = await this.model.findOne({ appid }).lean<AccessTokenDoc>();
       const acceptable = !!doc?.token && sha256(doc.token) !== rejectedHash;
       if (doc && acceptable && doc.refreshAt && now < new Date(doc.refreshAt).getTime()) return this.remember(appid, doc);
+      const stillValid = !!doc && acceptable && !!doc.expiresAt && now < new Date(doc.expiresAt).getTime() - EXPIRY_SAFETY_MS;
+
+      // The refresh we were waiting for failed: report it (or keep the still-valid token) rather
+      // than repeat the upstream call for every waiter.
+      if (doc?.lastErrorAt && new Date(doc.lastErrorAt).getTime() >= started) {
+        if (stillValid) return doc.token as string;
+        throw new WechatApiError((doc.lastErrorReason as ErrorReason) || 'WECHAT_UNAVAILABLE',
+          'access_token refresh failed in another process', doc.lastErrorCode ?? null);
+      }
 
       const lease = await this.tryLease(appid, owner, now);
       if (lease) return this.refreshHoldingLease(appid, owner, lease, rejectedHash);
 
       // Someone else is refreshing: keep using the current token while it is still valid.
-      if (doc && acceptable && doc.expiresAt && now < new Date(doc.expiresAt).getTime() - EXPIRY_SAFETY_MS) {
-        return doc.token as string;
-      }
-      if (doc?.lastErrorAt && new Date(doc.lastErrorAt).getTime() >= started) {
-        throw new WechatApiError((doc.lastErrorReason as ErrorReason) || 'WECHAT_UNAVAILABLE',
-          'access_token refresh failed in another process', doc.lastErrorCode ?? null);
-      }
+      if (stillValid) return doc!.token as string;
       if (now >= deadline) {
         throw new WechatApiError('WECHAT_UNAVAILABLE', `no access_token: another process's refresh did not finish within ${waitMs} ms`);
       }

@@ -171,6 +171,38 @@ describe('test/app/service/accessToken.test.ts', () => {
     assert.strictEqual(await ctxA().service.accessToken.get(APPID), fake.tokens.get(APPID)!.token);
   });
 
+  it('a waiter in another instance learns of the holder\'s failure instead of waiting it out', async () => {
+    fake.stableTokenDelayMs = 300;
+    fake.on(STABLE, async () => {
+      await new Promise(resolve => setTimeout(resolve, 300));
+      return { body: { errcode: 40013, errmsg: 'invalid appid' } };
+    });
+    const started = Date.now();
+    const first = ctxA().service.accessToken.get(APPID);
+    await new Promise(resolve => setTimeout(resolve, 50));
+    const results = await Promise.allSettled([ first, ctxB().service.accessToken.get(APPID) ]);
+    const reasons = results.map(r => (r.status === 'rejected' ? (r.reason as WechatApiError).reason : 'ok'));
+    assert.deepStrictEqual(reasons, [ 'WECHAT_CONFIG_ERROR', 'WECHAT_CONFIG_ERROR' ]);
+    assert.strictEqual(fake.count(STABLE), 1);
+    assert(Date.now() - started < 2000, 'no waiting for waitMs');
+  });
+
+  it('a holder slower than its lease still stores the token; the one who took over gets the same token', async () => {
+    mock(app.config.accessToken, 'leaseMs', 150);
+    mock(other.config.accessToken, 'leaseMs', 150);
+    fake.stableTokenDelayMs = 500;
+    const first = ctxA().service.accessToken.get(APPID);
+    await new Promise(resolve => setTimeout(resolve, 250));
+    const second = ctxB().service.accessToken.get(APPID);
+    const [ a, b ] = await Promise.all([ first, second ]);
+    assert.strictEqual(a, b);
+    // the lease ran out, so a second (normal-mode, harmless) call was allowed
+    assert.strictEqual(fake.count(STABLE), 2);
+    const doc = await app.model.AccessToken.findOne({ appid: APPID }).lean();
+    assert.strictEqual(doc!.token, a);
+    assert.strictEqual(doc!.leaseOwner, null);
+  });
+
   describe('invalidate', () => {
     it('uses the newer token another process already stored, without any upstream call', async () => {
       const first = await ctxA().service.accessToken.get(APPID);
