@@ -11,4 +11,18 @@ export default (app: Application) => {
   router.get('/api/user', auth, controller.user.show);
   router.post('/api/unionid', auth, controller.user.unionId);
   router.post('/api/phone', auth, controller.user.phone);
+
+  // WeChat message push (docs/message-push.md); /oa/message reuses these with channel 'officialAccount'.
+  const miniprogramPush = app.middleware.pushChannel({ channel: 'miniprogram' });
+  router.get('/message/check', miniprogramPush, controller.message.verify);
+  router.post('/message/check', miniprogramPush, controller.message.receive);
+
+  // Admin API (docs/message-push.md): NOT_FOUND unless ADMIN_TOKEN is set.
+  const adminAuth = app.middleware.adminAuth();
+  router.get('/admin/reply-rules', adminAuth, controller.admin.listRules);
+  router.post('/admin/reply-rules', adminAuth, controller.admin.createRule);
+  router.get('/admin/reply-rules/:id', adminAuth, controller.admin.showRule);
+  router.put('/admin/reply-rules/:id', adminAuth, controller.admin.replaceRule);
+  router.delete('/admin/reply-rules/:id', adminAuth, controller.admin.deleteRule);
+  router.get('/admin/messages', adminAuth, controller.admin.listMessages);
 };

@@ -22,6 +22,20 @@ export interface BizConfig {
     pollMs: number;
   };
   rateLimit: EnvSettings['rateLimit'];
+  /** Durable push inbox: retention, leases, retries (docs/message-push.md) */
+  inbox: {
+    ttlSeconds: number;
+    /** How long a claimed item stays locked; must exceed wechat.httpTimeoutMs */
+    leaseSeconds: number;
+    /** Attempts before an item whose reply keeps failing transiently is given up */
+    maxAttempts: number;
+    /** Backoff before attempt n+1: min(base * 2^(n-1), max) seconds */
+    backoffBaseSeconds: number;
+    backoffMaxSeconds: number;
+    /** Items the sweeper processes per run */
+    sweepBatch: number;
+  };
+  autoReply: EnvSettings['autoReply'];
   /** Full sync of the official account's followers (docs/official-account.md) */
   followerSync: {
     /** The schedule starts a run when none started within this many hours (it resumes interrupted runs at every tick) */
@@ -105,6 +119,15 @@ export default (appInfo: EggAppInfo) => {
       pollMs: 100,
     },
     rateLimit: env.rateLimit,
+    inbox: {
+      ttlSeconds: env.inbox.ttlSeconds,
+      leaseSeconds: 60,
+      maxAttempts: 8,
+      backoffBaseSeconds: 10,
+      backoffMaxSeconds: 1800,
+      sweepBatch: 50,
+    },
+    autoReply: env.autoReply,
     followerSync: {
       everyHours: 24,
       leaseSeconds: 60,

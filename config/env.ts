@@ -36,6 +36,10 @@ export interface EnvSettings {
     /** POST /api/phone per user (openId) */
     phonePerUserPerMinute: number;
   };
+  /** Durable push inbox (docs/message-push.md) */
+  inbox: { ttlSeconds: number };
+  /** The built-in auto-reply rule: a link card for any text message, active when `url` is set */
+  autoReply: { defaultLink: { title: string; description: string; url: string; thumbUrl: string } };
 }
 
 type Env = Record<string, string | undefined>;
@@ -78,6 +82,27 @@ function aesKey(env: Env, name: string): string {
   return key;
 }
 
+function httpUrl(env: Env, name: string): string {
+  const value = str(env, name);
+  if (value && !/^https?:\/\/[^\s/?#]+[^\s]*$/i.test(value)) {
+    throw new EnvConfigError(`${name} must be an http(s) URL, got "${value}"`);
+  }
+  return value;
+}
+
+function defaultLink(env: Env): EnvSettings['autoReply']['defaultLink'] {
+  const link = {
+    title: str(env, 'AUTO_REPLY_DEFAULT_LINK_TITLE'),
+    description: str(env, 'AUTO_REPLY_DEFAULT_LINK_DESCRIPTION'),
+    url: httpUrl(env, 'AUTO_REPLY_DEFAULT_LINK_URL'),
+    thumbUrl: httpUrl(env, 'AUTO_REPLY_DEFAULT_LINK_THUMB_URL'),
+  };
+  if (link.url && !link.title) {
+    throw new EnvConfigError('AUTO_REPLY_DEFAULT_LINK_TITLE is required when AUTO_REPLY_DEFAULT_LINK_URL is set');
+  }
+  return link;
+}
+
 export function readEnv(env: Env = process.env): EnvSettings {
   return {
     port: int(env, 'PORT', 7001, 1),
@@ -104,6 +129,8 @@ export function readEnv(env: Env = process.env): EnvSettings {
       phonePerMinute: int(env, 'RATE_LIMIT_PHONE_PER_MINUTE', 30),
       phonePerUserPerMinute: int(env, 'RATE_LIMIT_PHONE_PER_USER_PER_MINUTE', 5),
     },
+    inbox: { ttlSeconds: int(env, 'INBOX_TTL_SECONDS', 7 * 24 * 3600, 60) },
+    autoReply: { defaultLink: defaultLink(env) },
   };
 }
 

@@ -26,11 +26,18 @@ export const TRANSIENT_ERRCODES: ReadonlySet<number> = new Set([
 const UNSENT_NETWORK_RE = /network error (ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b/;
 const HTTP_STATUS_RE = /: HTTP \d{3}$/;
 
+/**
+ * Recognised by shape, not `instanceof`: the class may come from another copy of the module
+ * (egg's loader and a test can each load app/lib/errors.ts).
+ */
+export function isWechatApiError(err: unknown): err is WechatApiError {
+  return err instanceof WechatApiError ||
+    (err instanceof Error && err.name === 'WechatApiError' && typeof (err as any).reason === 'string' && 'errcode' in err);
+}
+
 export function classifySendError(err: unknown): SendOutcome {
-  if (!(err instanceof WechatApiError)) {
-    // Thrown before any request to custom/send (token manager, database): nothing went out.
-    return err instanceof Error && err.name === 'WechatApiError' ? 'unknown' : 'unsent';
-  }
+  // Anything else is thrown before any request to custom/send (token manager, database).
+  if (!isWechatApiError(err)) return 'unsent';
   if (err.errcode !== null) return TRANSIENT_ERRCODES.has(err.errcode) ? 'unsent' : 'permanent';
   // No errcode: a failure of the transport. Those raised while obtaining the access_token name
   // another operation and happen before the send.

@@ -1,0 +1,66 @@
+import { Application } from 'egg';
+
+/**
+ * The durable push inbox (docs/message-push.md). One document per push message, unique per
+ * `dedupeKey`, written before WeChat gets its `success`; processed afterwards by
+ * app/service/inbox.ts. Removed by MongoDB's TTL monitor at `expireAt`.
+ */
+export default (app: Application) => {
+  const { mongoose } = app;
+  const { Schema } = mongoose;
+
+  const ReplySchema = new Schema({
+    // none: nothing sent yet (or a send proven not to have gone out); sending: a send is in
+    // flight; sent / failed (permanent WeChat error) / unknown (outcome unknown, never resent);
+    // skipped: no rule matched.
+    state: { type: String, enum: [ 'none', 'sending', 'sent', 'failed', 'unknown', 'skipped' ], default: 'none' },
+    ruleId: { type: String },
+    msgtype: { type: String },
+    errcode: { type: Number },
+    errmsg: { type: String },
+    // Identifies the one send in flight; its result is written against it.
+    sendToken: { type: String },
+    sendStartedAt: { type: Date },
+    sentAt: { type: Date },
+  }, { _id: false });
+
+  const InboxMessageSchema = new Schema({
+    channel: { type: String, enum: [ 'miniprogram', 'officialAccount' ], required: true },
+    dedupeKey: { type: String, required: true, unique: true },
+    mode: { type: String, enum: [ 'plaintext', 'compatible', 'safe' ] },
+    format: { type: String, enum: [ 'json', 'xml' ] },
+    toUser: { type: String },
+    fromUser: { type: String, required: true },
+    msgType: { type: String, required: true },
+    event: { type: String },
+    // Exact decimal digits: 64-bit ids do not fit a JS number.
+    msgId: { type: String },
+    createTime: { type: Number },
+    content: { type: String },
+    // Top-level scalar fields as received (safe names only, see app/lib/pushEnvelope.ts).
+    fields: { type: Schema.Types.Mixed },
+
+    // pending -> processing (claimed, lease until lockedUntil) -> done | failed; back to pending
+    // after a transient failure, with nextAttemptAt = now + backoff.
+    status: { type: String, enum: [ 'pending', 'processing', 'done', 'failed' ], default: 'pending' },
+    attempts: { type: Number, default: 0 },
+    nextAttemptAt: { type: Date, default: () => new Date() },
+    lockedUntil: { type: Date },
+    lockToken: { type: String },
+    lastError: { type: String },
+    processedAt: { type: Date },
+    reply: { type: ReplySchema, default: () => ({}) },
+
+    expireAt: { type: Date, required: true },
+  }, { timestamps: true });
+
+  // The sweeper's two queries: due pending items, and processing items whose lease expired.
+  InboxMessageSchema.index({ status: 1, nextAttemptAt: 1 });
+  InboxMessageSchema.index({ status: 1, lockedUntil: 1 });
+  // Admin listing: recent first.
+  InboxMessageSchema.index({ createdAt: -1 });
+  // Retention (INBOX_TTL_SECONDS): each document carries its own expiry.
+  InboxMessageSchema.index({ expireAt: 1 }, { expireAfterSeconds: 0 });
+
+  return (app.mongooseDB as any).model('InboxMessage', InboxMessageSchema, 'inbox_messages');
+};

@@ -1,0 +1,89 @@
+import { Service } from 'egg';
+import { NotFoundError, InvalidParamError } from '../lib/errors';
+import {
+  defaultLinkRule, MatchableMessage, ReplyRule, ReplyRuleInput, ruleMatches, selectRule,
+} from '../lib/replyRules';
+
+/** At most this many rules exist, so matching one message stays cheap. */
+export const MAX_RULES = 500;
+
+export interface ReplyRuleView extends ReplyRule {
+  createdAt?: Date;
+  updatedAt?: Date;
+}
+
+function toView(doc: any): ReplyRuleView {
+  const match: any = { msgType: doc.match.msgType };
+  if (doc.match.event) match.event = doc.match.event;
+  if (doc.match.keyword) {
+    match.keyword = { mode: doc.match.keyword.mode, value: doc.match.keyword.value, caseSensitive: !!doc.match.keyword.caseSensitive };
+  }
+  return {
+    id: String(doc._id),
+    name: doc.name,
+    enabled: doc.enabled,
+    priority: doc.priority,
+    match,
+    reply: doc.reply,
+    createdAt: doc.createdAt,
+    updatedAt: doc.updatedAt,
+  };
+}
+
+/** Auto-reply rules in MongoDB plus the default rule from config. */
+export default class AutoReplyService extends Service {
+  private get model() {
+    return this.ctx.model.ReplyRule;
+  }
+
+  /** The rule that answers `message`: stored rules by priority, then the configured default. */
+  async match(message: MatchableMessage): Promise<ReplyRule | null> {
+    const docs = await this.model
+      .find({ enabled: true, 'match.msgType': String(message.msgType) })
+      .setOptions({ sanitizeFilter: true })
+      .sort({ priority: -1, createdAt: 1, _id: 1 })
+      .limit(MAX_RULES)
+      .lean();
+    const stored = selectRule<ReplyRuleView>(docs.map(toView), message);
+    if (stored) return stored;
+    const fallback = defaultLinkRule(this.app.config.autoReply.defaultLink);
+    return fallback && ruleMatches(fallback, message) ? fallback : null;
+  }
+
+  async list(): Promise<ReplyRuleView[]> {
+    const docs = await this.model.find({}).sort({ priority: -1, createdAt: 1, _id: 1 }).limit(MAX_RULES)
+      .lean();
+    return docs.map(toView);
+  }
+
+  async get(id: string): Promise<ReplyRuleView> {
+    const doc = await this.model.findOne({ _id: id }).setOptions({ sanitizeFilter: true }).lean();
+    if (!doc) throw new NotFoundError(`no reply rule ${id}`);
+    return toView(doc);
+  }
+
+  async create(input: ReplyRuleInput): Promise<ReplyRuleView> {
+    const count = await this.model.countDocuments({});
+    if (count >= MAX_RULES) throw new InvalidParamError(`at most ${MAX_RULES} reply rules can exist; delete some first`);
+    const doc = await this.model.create(input);
+    return toView(doc.toObject());
+  }
+
+  /** Replaces a rule entirely (PUT semantics). */
+  async replace(id: string, input: ReplyRuleInput): Promise<ReplyRuleView> {
+    // `match` and `reply` are replaced whole, so a dropped keyword or event disappears too.
+    const update = { $set: { name: input.name, enabled: input.enabled, priority: input.priority, match: input.match, reply: input.reply } };
+    const doc = await this.model
+      .findOneAndUpdate({ _id: id }, update, { new: true, runValidators: true })
+      .setOptions({ sanitizeFilter: true })
+      .lean();
+    if (!doc) throw new NotFoundError(`no reply rule ${id}`);
+    return toView(doc);
+  }
+
+  async remove(id: string): Promise<{ id: string; deleted: true }> {
+    const res = await this.model.deleteOne({ _id: id }).setOptions({ sanitizeFilter: true });
+    if (res.deletedCount !== 1) throw new NotFoundError(`no reply rule ${id}`);
+    return { id, deleted: true };
+  }
+}

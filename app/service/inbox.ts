@@ -1,0 +1,255 @@
+import { randomUUID } from 'node:crypto';
+import { Service } from 'egg';
+import { OpenedPush, PushChannelName } from '../lib/pushEnvelope';
+import { customSendBody } from '../lib/replyRules';
+import { backoffSeconds, classifySendError, isWechatApiError } from '../lib/sendOutcome';
+
+export const INBOX_STATUSES = [ 'pending', 'processing', 'done', 'failed' ] as const;
+export type InboxStatus = typeof INBOX_STATUSES[number];
+
+export interface RecordResult {
+  id: string | null;
+  duplicate: boolean;
+}
+
+export interface ProcessResult {
+  /** What happened to the item: sent, skipped (no rule), retry (transient failure), failed, unknown, lost (lease taken over) */
+  outcome: 'sent' | 'skipped' | 'retry' | 'failed' | 'unknown' | 'lost';
+}
+
+export interface InboxItemView {
+  id: string;
+  channel: string;
+  msgType: string;
+  event?: string;
+  msgId?: string;
+  fromUser: string;
+  createTime?: number;
+  content?: string;
+  status: InboxStatus;
+  attempts: number;
+  nextAttemptAt?: Date;
+  lastError?: string;
+  reply: { state: string; ruleId?: string; msgtype?: string; errcode?: number; errmsg?: string; sentAt?: Date };
+  createdAt: Date;
+  processedAt?: Date;
+}
+
+const CONTENT_PREVIEW = 200;
+
+function describe(err: any): string {
+  if (isWechatApiError(err)) return `${err.reason}${err.errcode === null ? '' : ` ${err.errcode}`}: ${err.message}`.slice(0, 300);
+  return `${err?.name ?? 'Error'}: ${String(err?.message ?? err)}`.slice(0, 300);
+}
+
+/**
+ * The durable push inbox. `record` runs before WeChat gets its `success`; everything else runs
+ * afterwards, from the stored item:
+ * - `claim` moves one due item to `processing` with one atomic findOneAndUpdate (a fresh
+ *   lockToken, a lease until lockedUntil, attempts + 1). Due: pending with nextAttemptAt <= now,
+ *   or processing with an expired lease (a crashed or restarted worker).
+ * - `process` matches a rule and sends the reply at most once: `reply.state` goes
+ *   none -> sending (atomically, fenced by the lockToken) before the call, then sent / failed /
+ *   unknown. A send proven not to have left goes back to none and pending with backoff; an
+ *   item found in `sending` (its worker died mid-send) is marked unknown and never resent.
+ */
+export default class InboxService extends Service {
+  private get model() {
+    return this.ctx.model.InboxMessage;
+  }
+
+  /** Stores a verified push; a second delivery of the same message is reported as duplicate. */
+  async record(channel: PushChannelName, opened: OpenedPush): Promise<RecordResult> {
+    const { message } = opened;
+    const now = Date.now();
+    try {
+      const doc = await this.model.create({
+        channel,
+        dedupeKey: opened.dedupeKey,
+        mode: opened.mode,
+        format: opened.format,
+        toUser: message.toUserName,
+        fromUser: message.fromUserName,
+        msgType: message.msgType,
+        event: message.event,
+        msgId: message.msgId,
+        createTime: message.createTime,
+        content: message.content,
+        fields: message.fields,
+        status: 'pending',
+        attempts: 0,
+        nextAttemptAt: new Date(now),
+        reply: { state: 'none' },
+        expireAt: new Date(now + this.app.config.inbox.ttlSeconds * 1000),
+      });
+      return { id: String(doc._id), duplicate: false };
+    } catch (err: any) {
+      if (err?.code === 11000) return { id: null, duplicate: true };
+      throw err;
+    }
+  }
+
+  /**
+   * Claims one due item (or the given one if it is due); null when there is none. `exclude`:
+   * items this sweep already handled, so that a zero backoff cannot spin one item.
+   */
+  async claim(id?: string, exclude: unknown[] = []): Promise<any | null> {
+    const now = new Date();
+    const { leaseSeconds } = this.app.config.inbox;
+    const filter: any = {
+      $or: [
+        { status: 'pending', nextAttemptAt: { $lte: now } },
+        { status: 'processing', lockedUntil: { $lt: now } },
+      ],
+    };
+    if (id !== undefined) filter._id = id;
+    else if (exclude.length > 0) filter._id = { $nin: exclude };
+    return this.model.findOneAndUpdate(
+      filter,
+      {
+        $set: { status: 'processing', lockToken: randomUUID(), lockedUntil: new Date(now.getTime() + leaseSeconds * 1000) },
+        $inc: { attempts: 1 },
+      },
+      { new: true, sort: { nextAttemptAt: 1, _id: 1 } },
+    ).lean();
+  }
+
+  /** Right after recording (in the background): process this item if nobody else has. */
+  async processById(id: string): Promise<ProcessResult | null> {
+    try {
+      const item = await this.claim(id);
+      return item ? await this.process(item) : null;
+    } catch (err) {
+      // The item stays pending or leased; the sweeper picks it up again.
+      this.ctx.logger.error('[inbox] processing %s failed, left for the sweeper: %s', id, describe(err));
+      return null;
+    }
+  }
+
+  /** The sweeper: claims and processes due items, at most `limit` per run. */
+  async sweep(limit = this.app.config.inbox.sweepBatch): Promise<{ processed: number; outcomes: Record<string, number> }> {
+    const outcomes: Record<string, number> = {};
+    let processed = 0;
+    const seen: unknown[] = [];
+    while (processed < limit) {
+      const item = await this.claim(undefined, seen);
+      if (!item) break;
+      seen.push(item._id);
+      processed++;
+      let outcome = 'error';
+      try {
+        outcome = (await this.process(item)).outcome;
+      } catch (err) {
+        this.ctx.logger.error('[inbox] processing %s failed, left for a later sweep: %s', item._id, describe(err));
+      }
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    }
+    if (processed > 0) this.ctx.logger.info('[inbox] sweep processed %d: %j', processed, outcomes);
+    return { processed, outcomes };
+  }
+
+  /** Processes one claimed item (see the class comment for the states). */
+  async process(item: any): Promise<ProcessResult> {
+    const { ctx } = this;
+    const fence = { _id: item._id, lockToken: item.lockToken, status: 'processing' };
+    const now = new Date();
+
+    if (item.reply?.state === 'sending') {
+      // The worker that was sending died or lost its lease: WeChat may have the message.
+      const res = await this.model.updateOne(fence, {
+        $set: { status: 'failed', 'reply.state': 'unknown', lastError: 'SEND_OUTCOME_UNKNOWN: a send was interrupted; not resent', processedAt: now },
+        $unset: { lockedUntil: 1, lockToken: 1 },
+      });
+      return { outcome: res.modifiedCount === 1 ? 'unknown' : 'lost' };
+    }
+
+    const rule = await ctx.service.autoReply.match({ msgType: item.msgType, event: item.event, content: item.content });
+    if (!rule) {
+      const res = await this.model.updateOne(fence, {
+        $set: { status: 'done', 'reply.state': 'skipped', processedAt: now },
+        $unset: { lockedUntil: 1, lockToken: 1 },
+      });
+      return { outcome: res.modifiedCount === 1 ? 'skipped' : 'lost' };
+    }
+
+    const sendToken = randomUUID();
+    const marked = await this.model.updateOne({ ...fence, 'reply.state': 'none' }, {
+      $set: { 'reply.state': 'sending', 'reply.ruleId': rule.id, 'reply.msgtype': rule.reply.msgtype, 'reply.sendToken': sendToken, 'reply.sendStartedAt': now },
+    });
+    if (marked.modifiedCount !== 1) return { outcome: 'lost' };
+
+    // Later writes are fenced by sendToken, not by the lease: the truth about this send wins
+    // even if another worker has meanwhile marked it unknown.
+    const mine = { _id: item._id, 'reply.sendToken': sendToken };
+    try {
+      await ctx.service.wechatClient.customSend(customSendBody(rule.reply, item.fromUser));
+    } catch (err: any) {
+      const outcome = classifySendError(err);
+      const errcode = isWechatApiError(err) ? err.errcode : null;
+      const lastError = describe(err);
+      const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.inbox;
+      if (outcome === 'unsent' && item.attempts < maxAttempts) {
+        const delay = backoffSeconds(item.attempts, backoffBaseSeconds, backoffMaxSeconds);
+        await this.model.updateOne(mine, {
+          $set: {
+            status: 'pending', 'reply.state': 'none', nextAttemptAt: new Date(Date.now() + delay * 1000), lastError,
+            ...(errcode === null ? {} : { 'reply.errcode': errcode }),
+          },
+          $unset: { lockedUntil: 1, lockToken: 1, 'reply.sendToken': 1 },
+        });
+        ctx.logger.warn('[inbox] reply to %s not sent (attempt %d), retry in %ds: %s', item._id, item.attempts, delay, lastError);
+        return { outcome: 'retry' };
+      }
+      const state = outcome === 'unknown' ? 'unknown' : 'failed';
+      await this.model.updateOne(mine, {
+        $set: {
+          status: 'failed', 'reply.state': state, processedAt: new Date(),
+          lastError: outcome === 'unknown' ? `SEND_OUTCOME_UNKNOWN: ${lastError}` : lastError,
+          ...(errcode === null ? {} : { 'reply.errcode': errcode, 'reply.errmsg': err.message.slice(0, 200) }),
+        },
+        $unset: { lockedUntil: 1, lockToken: 1 },
+      });
+      ctx.logger.warn('[inbox] reply to %s %s after %d attempt(s): %s', item._id, state === 'unknown' ? 'has an unknown outcome' : 'failed', item.attempts, lastError);
+      return { outcome: state };
+    }
+    await this.model.updateOne(mine, {
+      $set: { status: 'done', 'reply.state': 'sent', 'reply.errcode': 0, 'reply.sentAt': new Date(), processedAt: new Date() },
+      $unset: { lockedUntil: 1, lockToken: 1, lastError: 1 },
+    });
+    return { outcome: 'sent' };
+  }
+
+  /** Recent items for the admin API: no lock tokens, no raw fields. */
+  async list(options: { status?: InboxStatus; limit: number }): Promise<InboxItemView[]> {
+    const filter: any = {};
+    if (options.status) filter.status = options.status;
+    const docs = await this.model.find(filter).setOptions({ sanitizeFilter: true })
+      .sort({ createdAt: -1, _id: -1 })
+      .limit(options.limit)
+      .lean();
+    return docs.map((d: any): InboxItemView => ({
+      id: String(d._id),
+      channel: d.channel,
+      msgType: d.msgType,
+      ...(d.event ? { event: d.event } : {}),
+      ...(d.msgId ? { msgId: d.msgId } : {}),
+      fromUser: d.fromUser,
+      createTime: d.createTime,
+      ...(d.content !== undefined ? { content: String(d.content).slice(0, CONTENT_PREVIEW) } : {}),
+      status: d.status,
+      attempts: d.attempts,
+      nextAttemptAt: d.status === 'pending' ? d.nextAttemptAt : undefined,
+      ...(d.lastError ? { lastError: d.lastError } : {}),
+      reply: {
+        state: d.reply?.state ?? 'none',
+        ...(d.reply?.ruleId ? { ruleId: d.reply.ruleId } : {}),
+        ...(d.reply?.msgtype ? { msgtype: d.reply.msgtype } : {}),
+        ...(typeof d.reply?.errcode === 'number' ? { errcode: d.reply.errcode } : {}),
+        ...(d.reply?.errmsg ? { errmsg: d.reply.errmsg } : {}),
+        ...(d.reply?.sentAt ? { sentAt: d.reply.sentAt } : {}),
+      },
+      createdAt: d.createdAt,
+      ...(d.processedAt ? { processedAt: d.processedAt } : {}),
+    }));
+  }
+}

@@ -1,0 +1,100 @@
+import assert from 'node:assert';
+import { app, mock } from 'egg-mock/bootstrap';
+import { FakeWechat } from '../../fixtures/fakeWechat';
+import { buildPush, nowSeconds, PushFields, RawNumber, textMessage, customSends, onCustomSend } from '../../fixtures/push';
+import { TEST_ENV } from '../../fixtures/env';
+
+const AUTH = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
+
+async function addRule(body: object) {
+  const res = await app.httpRequest().post('/admin/reply-rules').set('authorization', AUTH)
+    .send(body);
+  assert.strictEqual(res.body.code, 1, JSON.stringify(res.body));
+  return res.body.data;
+}
+
+let serial = 0;
+function msg(fields: PushFields): PushFields {
+  serial++;
+  return { ToUserName: 'gh_x', FromUserName: `oRule${serial}`, CreateTime: nowSeconds(), MsgId: new RawNumber(String(7_000_000_000_000_000_000n + BigInt(serial))), ...fields };
+}
+
+describe('test/app/service/autoReply.test.ts', () => {
+  const fake = new FakeWechat();
+
+  before(() => fake.start());
+  after(() => fake.close());
+
+  beforeEach(async () => {
+    fake.calls.length = 0;
+    onCustomSend(fake);
+    mock(app.config.wechat, 'apiBase', fake.url);
+    mock(app.config.autoReply, 'defaultLink', { title: '', description: '', url: '', thumbUrl: '' });
+    await app.model.InboxMessage.deleteMany({});
+    await app.model.ReplyRule.deleteMany({});
+  });
+
+  async function push(message: PushFields): Promise<any> {
+    const count = customSends(fake).length;
+    const built = buildPush(message, { mode: 'safe', format: 'xml' });
+    const res = await app.httpRequest().post('/message/check').query(built.query)
+      .set('content-type', built.contentType)
+      .send(built.body);
+    assert.strictEqual(res.text, 'success', res.text);
+    await app.backgroundTasksFinished();
+    const sends = customSends(fake);
+    assert(sends.length <= count + 1, 'at most one reply per message');
+    return sends.length > count ? sends[sends.length - 1].body : null;
+  }
+
+  it('answers each message type with its rule, in every reply type', async () => {
+    await addRule({ name: 'hi', match: { msgType: 'text', keyword: { mode: 'exact', value: 'hi' } }, reply: { msgtype: 'text', text: { content: 'hello there' } } });
+    await addRule({ name: 'price', match: { msgType: 'text', keyword: { mode: 'contains', value: '价格' } }, reply: { msgtype: 'link', link: { title: 'Prices', description: 'all prices', url: 'https://shop.test/prices', thumb_url: 'https://shop.test/p.png' } } });
+    await addRule({ name: 'order', match: { msgType: 'text', keyword: { mode: 'regex', value: '^order\\s*\\d{4,}$' } }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 'Your order', pagepath: 'pages/order/index', thumb_media_id: 'THUMB_1' } } });
+    await addRule({ name: 'image', match: { msgType: 'image' }, reply: { msgtype: 'image', image: { media_id: 'MEDIA_1' } } });
+    await addRule({ name: 'card', match: { msgType: 'miniprogrampage' }, reply: { msgtype: 'text', text: { content: 'thanks for the card' } } });
+    await addRule({ name: 'enter', match: { msgType: 'event', event: 'user_enter_tempsession' }, reply: { msgtype: 'text', text: { content: 'welcome' } } });
+
+    const hi = msg({ MsgType: 'text', Content: 'HI' });
+    assert.deepStrictEqual(await push(hi), { touser: hi.FromUserName, msgtype: 'text', text: { content: 'hello there' } });
+    const price = msg({ MsgType: 'text', Content: '请问价格是多少' });
+    assert.deepStrictEqual(await push(price), { touser: price.FromUserName, msgtype: 'link', link: { title: 'Prices', description: 'all prices', url: 'https://shop.test/prices', thumb_url: 'https://shop.test/p.png' } });
+    const order = msg({ MsgType: 'text', Content: 'Order 12345' });
+    assert.deepStrictEqual(await push(order), { touser: order.FromUserName, msgtype: 'miniprogrampage', miniprogrampage: { title: 'Your order', pagepath: 'pages/order/index', thumb_media_id: 'THUMB_1' } });
+    const image = msg({ MsgType: 'image', PicUrl: 'https://mmbiz.test/x', MediaId: 'm' });
+    assert.deepStrictEqual(await push(image), { touser: image.FromUserName, msgtype: 'image', image: { media_id: 'MEDIA_1' } });
+    const card = msg({ MsgType: 'miniprogrampage', Title: 't', AppId: 'wx1', PagePath: 'p', ThumbUrl: 'u', ThumbMediaId: 'm' });
+    assert.deepStrictEqual(await push(card), { touser: card.FromUserName, msgtype: 'text', text: { content: 'thanks for the card' } });
+    const enter = { ToUserName: 'gh_x', FromUserName: 'oEnter', CreateTime: nowSeconds(), MsgType: 'event', Event: 'user_enter_tempsession', SessionFrom: 'home' };
+    assert.deepStrictEqual(await push(enter), { touser: 'oEnter', msgtype: 'text', text: { content: 'welcome' } });
+
+    // No rule matches: nothing is sent, and the item says so.
+    assert.strictEqual(await push(msg({ MsgType: 'text', Content: 'something else' })), null);
+    assert.strictEqual(await push(msg({ MsgType: 'voice', MediaId: 'v' })), null);
+    const skipped = await app.model.InboxMessage.find({ 'reply.state': 'skipped' }).lean();
+    assert.strictEqual(skipped.length, 2);
+    assert(skipped.every((d: any) => d.status === 'done'));
+  });
+
+  it('prefers higher priority, then the older rule, and ignores disabled rules', async () => {
+    await addRule({ name: 'low', priority: 1, match: { msgType: 'text' }, reply: { msgtype: 'text', text: { content: 'low' } } });
+    const older = await addRule({ name: 'high-older', priority: 5, match: { msgType: 'text', keyword: { mode: 'contains', value: 'help' } }, reply: { msgtype: 'text', text: { content: 'high older' } } });
+    await addRule({ name: 'high-newer', priority: 5, match: { msgType: 'text', keyword: { mode: 'contains', value: 'help' } }, reply: { msgtype: 'text', text: { content: 'high newer' } } });
+    await addRule({ name: 'off', priority: 100, enabled: false, match: { msgType: 'text' }, reply: { msgtype: 'text', text: { content: 'off' } } });
+    assert.strictEqual((await push(msg({ MsgType: 'text', Content: 'need help' }))).text.content, 'high older');
+    assert.strictEqual((await push(msg({ MsgType: 'text', Content: 'other' }))).text.content, 'low');
+    const item: any = await app.model.InboxMessage.findOne({ content: 'need help' }).lean();
+    assert.strictEqual(item.reply.ruleId, older.id);
+  });
+
+  it('falls back to the configured default link card for text, after stored rules', async () => {
+    mock(app.config.autoReply, 'defaultLink', { title: 'Help', description: 'd', url: 'https://help.test/', thumbUrl: '' });
+    await addRule({ name: 'hi', match: { msgType: 'text', keyword: { mode: 'exact', value: 'hi' } }, reply: { msgtype: 'text', text: { content: 'hello' } } });
+    assert.strictEqual((await push(msg({ MsgType: 'text', Content: 'hi' }))).msgtype, 'text');
+    const fallback = await push(textMessage('anything'));
+    assert.deepStrictEqual(fallback.link, { title: 'Help', description: 'd', url: 'https://help.test/', thumb_url: '' });
+    const item: any = await app.model.InboxMessage.findOne({ content: 'anything' }).lean();
+    assert.strictEqual(item.reply.ruleId, 'default');
+    assert.strictEqual(await push(msg({ MsgType: 'image', MediaId: 'x' })), null, 'the default rule is for text only');
+  });
+});
