@@ -25,4 +25,10 @@ export default (app: Application) => {
   router.put('/admin/reply-rules/:id', adminAuth, controller.admin.replaceRule);
   router.delete('/admin/reply-rules/:id', adminAuth, controller.admin.deleteRule);
   router.get('/admin/messages', adminAuth, controller.admin.listMessages);
+
+  // Official account: follow check and follower sync (docs/official-account.md)
+  router.get('/api/subscription', auth, controller.officialAccount.subscription);
+  router.get('/api/oa/followers/:unionId', adminAuth, controller.officialAccount.follower);
+  router.post('/admin/oa/sync', adminAuth, controller.officialAccount.startSync);
+  router.get('/admin/oa/sync', adminAuth, controller.officialAccount.syncStatus);
 };
