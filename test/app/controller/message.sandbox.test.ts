@@ -1,0 +1,138 @@
+/**
+ * End to end against the WeChat sandbox (tools/wechat-sandbox): WeChat's push side is the
+ * simulator (signing, encrypting, retrying like WeChat), WeChat's API is the sandbox (tokens,
+ * reply window, custom/send, injected faults).
+ */
+import assert from 'node:assert';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { app, mock } from 'egg-mock/bootstrap';
+import { buildPush as buildSimulatedPush, deliverPush, WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
+
+describe('test/app/controller/message.sandbox.test.ts', () => {
+  const sandbox = new WechatSandbox({ port: 0 });
+  const simulator = new WechatSimulator(sandbox);
+  let server: Server;
+  const target = { url: '' };
+
+  before(async () => {
+    await sandbox.start();
+    server = createServer(app.callback());
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+    target.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/message/check`;
+  });
+  after(async () => {
+    await new Promise(resolve => server.close(resolve));
+    await sandbox.stop();
+  });
+  // Leave no sandbox token behind for later test files (memory and MongoDB).
+  after(async () => {
+    app.mockContext().service.accessToken.forgetLocal();
+    await app.model.AccessToken.deleteMany({});
+  });
+
+  beforeEach(async () => {
+    sandbox.reset();
+    const { miniProgram } = sandbox.info() as any;
+    mock(app.config.wechat, 'apiBase', sandbox.url);
+    mock(app.config.wechat, 'appid', miniProgram.appid);
+    mock(app.config.wechat, 'secret', miniProgram.secret);
+    mock(app.config.wechat, 'msgToken', miniProgram.msgToken);
+    mock(app.config.wechat, 'msgAesKey', miniProgram.msgAesKey);
+    mock(app.config.autoReply, 'defaultLink', { title: 'Help', description: 'd', url: 'https://help.example.com/', thumbUrl: '' });
+    await app.model.InboxMessage.deleteMany({});
+    await app.model.ReplyRule.deleteMany({});
+    await app.model.AccessToken.deleteMany({});
+    app.mockContext().service.accessToken.forgetLocal();
+  });
+
+  async function settle() {
+    await app.backgroundTasksFinished();
+    // Requests through `server` run outside egg-mock's task tracking: wait for the inbox.
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if (await app.model.InboxMessage.countDocuments({ status: { $in: [ 'pending', 'processing' ] }, attempts: 0 }) === 0 &&
+          await app.model.InboxMessage.countDocuments({ status: 'processing' }) === 0) return;
+      await new Promise(resolve => setTimeout(resolve, 50));
+    }
+  }
+
+  it('passes the URL check of the console', async () => {
+    const result = await simulator.verifyUrl(target.url);
+    assert.strictEqual(result.ok, true);
+  });
+
+  for (const mode of [ 'plaintext', 'compatible', 'safe' ] as const) {
+    for (const format of [ 'json', 'xml' ] as const) {
+      it(`${mode} ${format}: accepted at once and answered once through custom/send`, async () => {
+        const result = await simulator.pushMessage(target.url, { kind: 'text', mode, format, user: `u-${mode}-${format}`, maxAttempts: 1 });
+        assert.strictEqual(result.accepted, true, JSON.stringify(result.attempts));
+        await settle();
+        const sent = sandbox.sentMessages({ touser: sandbox.openid(`u-${mode}-${format}`) });
+        assert.strictEqual(sent.length, 1);
+        assert.strictEqual(sent[0].msgtype, 'link');
+      });
+    }
+  }
+
+  it('answers the events and message kinds WeChat sends, one reply each', async () => {
+    for (const kind of [ 'image', 'miniprogrampage', 'user_enter_tempsession' ] as const) {
+      const result = await simulator.pushMessage(target.url, { kind, mode: 'safe', format: 'json', user: `k-${kind}`, maxAttempts: 1 });
+      assert.strictEqual(result.accepted, true, `${kind}: ${JSON.stringify(result.attempts)}`);
+    }
+    await settle();
+    const items = await app.model.InboxMessage.find({}).lean();
+    assert.deepStrictEqual(items.map((i: any) => i.msgType).sort(), [ 'event', 'image', 'miniprogrampage' ]);
+    // No rule for these kinds, and the default link card is for text only.
+    assert(items.every((i: any) => i.reply.state === 'skipped'));
+  });
+
+  it('three deliveries of one push produce one reply', async () => {
+    const info = sandbox.info() as any;
+    sandbox.recordUserMessage('dup-user', 'miniProgram');
+    const built = buildSimulatedPush({
+      kind: 'text', mode: 'safe', format: 'xml', user: 'dup-user', seed: info.seed,
+      channel: { appid: info.miniProgram.appid, token: info.miniProgram.msgToken, aesKey: info.miniProgram.msgAesKey },
+    });
+    for (let i = 0; i < 3; i++) {
+      const result = await deliverPush(target.url, built, { maxAttempts: 1 });
+      assert.strictEqual(result.accepted, true);
+    }
+    await settle();
+    assert.strictEqual(sandbox.sentMessages({ touser: sandbox.openid('dup-user') }).length, 1);
+  });
+
+  it('keeps answering while custom/send fails, and replies once WeChat recovers', async () => {
+    mock(app.config.inbox, 'backoffBaseSeconds', 0);
+    sandbox.injectFault('/cgi-bin/message/custom/send', { type: 'http', status: 502 });
+    const result = await simulator.pushMessage(target.url, { kind: 'text', mode: 'safe', format: 'json', user: 'patient', maxAttempts: 1 });
+    assert.strictEqual(result.accepted, true);
+    assert(result.elapsedMs < 2000, `answered in ${result.elapsedMs} ms`);
+    await settle();
+    let item: any = await app.model.InboxMessage.findOne({}).lean();
+    assert.strictEqual(item.status, 'pending');
+    assert.strictEqual(sandbox.sentMessages().length, 0);
+
+    sandbox.clearFaults();
+    await app.runSchedule('inboxSweeper');
+    item = await app.model.InboxMessage.findOne({}).lean();
+    assert.strictEqual(item.reply.state, 'sent');
+    assert.strictEqual(sandbox.sentMessages({ touser: sandbox.openid('patient') }).length, 1);
+  });
+
+  it('records WeChat\'s refusal when the reply window is closed, without retrying', async () => {
+    const info = sandbox.info() as any;
+    // A known user, pushed without the user writing first: the sandbox's window is closed.
+    sandbox.createUser('silent');
+    const built = buildSimulatedPush({
+      kind: 'text', mode: 'plaintext', format: 'json', user: 'silent', seed: info.seed,
+      channel: { appid: info.miniProgram.appid, token: info.miniProgram.msgToken, aesKey: info.miniProgram.msgAesKey },
+    });
+    assert.strictEqual((await deliverPush(target.url, built, { maxAttempts: 1 })).accepted, true);
+    await settle();
+    const item: any = await app.model.InboxMessage.findOne({}).lean();
+    assert.strictEqual(item.status, 'failed');
+    assert.strictEqual(item.reply.state, 'failed');
+    assert.strictEqual(item.reply.errcode, 45015);
+  });
+});
