@@ -4,6 +4,7 @@ import { sha1Signature } from '../../../app/lib/wechatCrypto';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { buildPush, BuiltPush, nowSeconds, RawNumber, textMessage, toJson, toXml, customSends, onCustomSend } from '../../fixtures/push';
 import { TEST_ENV } from '../../fixtures/env';
+import { embeddedMongo } from '../../.setup';
 
 
 function post(push: BuiltPush) {
@@ -237,6 +238,33 @@ describe('test/app/controller/message.test.ts', () => {
       assertSuccess(await post(buildPush({ ...event, CreateTime: event.CreateTime + 1 })));
       await app.backgroundTasksFinished();
       assert.strictEqual(await app.model.InboxMessage.countDocuments({}), 2);
+    });
+  });
+
+  describe('MongoDB down', () => {
+    it('does not answer success for a message it could not store, so WeChat retries it', async function() {
+      // Stopping the database is only possible with the embedded server.
+      if (!embeddedMongo) this.skip();
+      this.timeout(60000);
+      const push = buildPush(textMessage('kept for later'));
+      await embeddedMongo!.stop();
+      let res: any;
+      try {
+        res = await post(push);
+      } finally {
+        await embeddedMongo!.start();
+      }
+      assertFailure(res, 'DATABASE_UNAVAILABLE');
+      // WeChat's retry, once the database is back, is stored and answered.
+      const deadline = Date.now() + 20000;
+      let retry: any = await post(push);
+      while (retry.text !== 'success' && Date.now() < deadline) {
+        await new Promise(resolve => setTimeout(resolve, 250));
+        retry = await post(push);
+      }
+      assertSuccess(retry);
+      await app.backgroundTasksFinished();
+      assert.strictEqual(customSends(fake).length, 1);
     });
   });
 
