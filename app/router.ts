@@ -12,10 +12,13 @@ export default (app: Application) => {
   router.post('/api/unionid', auth, controller.user.unionId);
   router.post('/api/phone', auth, controller.user.phone);
 
-  // WeChat message push (docs/message-push.md); /oa/message reuses these with channel 'officialAccount'.
+  // WeChat message push (docs/message-push.md): the mini-program's, and the official account's (docs/official-account.md).
   const miniprogramPush = app.middleware.pushChannel({ channel: 'miniprogram' });
   router.get('/message/check', miniprogramPush, controller.message.verify);
   router.post('/message/check', miniprogramPush, controller.message.receive);
+  const officialAccountPush = app.middleware.pushChannel({ channel: 'officialAccount' });
+  router.get('/oa/message', officialAccountPush, controller.message.verify);
+  router.post('/oa/message', officialAccountPush, controller.message.receive);
 
   // Admin API (docs/message-push.md): NOT_FOUND unless ADMIN_TOKEN is set.
   const adminAuth = app.middleware.adminAuth();

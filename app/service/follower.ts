@@ -154,6 +154,15 @@ export default class FollowerService extends Service {
     return { outcome: applied ? 'applied' : 'stale', unionId };
   }
 
+  /**
+   * An official-account push from the inbox (app/service/inbox.ts): subscribe and unsubscribe
+   * events update the store; any other message or event is ignored (null).
+   */
+  async handlePush(message: { msgType: string; event?: string; fromUser: string; createTime?: number }): Promise<EventResult | null> {
+    if (message.msgType !== 'event' || (message.event !== 'subscribe' && message.event !== 'unsubscribe')) return null;
+    return this.applyEvent(message.fromUser, message.event, message.createTime);
+  }
+
   // -------------------------------------------------------------------------
   // Full sync (called by app/service/followerSync.ts)
 

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { Service } from 'egg';
 import { Types } from 'mongoose';
 import { WechatApiError } from '../lib/errors';
+import { isWechatApiError } from '../lib/sendOutcome';
 import { FollowerSyncRunDoc, SyncRunStatus } from '../model/FollowerSyncRun';
 import { FollowerPage, OfficialAccountUser } from './wechatClient';
 
@@ -65,7 +66,7 @@ function chunk<T>(list: T[], size: number): T[][] {
 }
 
 function describe(err: any): string {
-  if (err instanceof WechatApiError) return `${err.reason}${err.errcode === null ? '' : ` ${err.errcode}`}: ${err.message}`.slice(0, 300);
+  if (isWechatApiError(err)) return `${err.reason}${err.errcode === null ? '' : ` ${err.errcode}`}: ${err.message}`.slice(0, 300);
   return `${err?.reason ?? err?.name ?? 'Error'}: ${String(err?.message ?? err)}`.slice(0, 300);
 }
 
@@ -322,7 +323,7 @@ export default class FollowerSyncService extends Service {
     try {
       return await this.ctx.service.wechatClient.listOfficialAccountFollowers(run.cursor);
     } catch (err) {
-      if (err instanceof WechatApiError && err.errcode === 40003 && run.cursor !== '') throw new CursorRejectedError(err);
+      if (isWechatApiError(err) && err.errcode === 40003 && run.cursor !== '') throw new CursorRejectedError(err);
       throw err;
     } finally {
       run.calls.userGet++;

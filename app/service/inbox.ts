@@ -163,6 +163,9 @@ export default class InboxService extends Service {
       return { outcome: res.modifiedCount === 1 ? 'unknown' : 'lost' };
     }
 
+    // Official-account items feed the follower store; they are never answered.
+    if (item.channel === 'officialAccount') return this.processOfficialAccount(item, fence);
+
     const rule = await ctx.service.autoReply.match({ msgType: item.msgType, event: item.event, content: item.content });
     if (!rule) {
       const res = await this.model.updateOne(fence, {
@@ -217,6 +220,42 @@ export default class InboxService extends Service {
       $unset: { lockedUntil: 1, lockToken: 1, lastError: 1 },
     });
     return { outcome: 'sent' };
+  }
+
+  /**
+   * An official-account item: subscribe/unsubscribe update the follower store
+   * (app/service/follower.ts, docs/official-account.md); other messages are only recorded.
+   * A failure (e.g. /cgi-bin/user/info unavailable) is retried with backoff, like a send.
+   */
+  private async processOfficialAccount(item: any, fence: Record<string, unknown>): Promise<ProcessResult> {
+    const { ctx } = this;
+    const release = { lockedUntil: 1, lockToken: 1 };
+    try {
+      await ctx.service.follower.handlePush({ msgType: item.msgType, event: item.event, fromUser: item.fromUser, createTime: item.createTime });
+    } catch (err: any) {
+      const lastError = describe(err);
+      const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.inbox;
+      if (err?.reason !== 'INVALID_PARAM' && item.attempts < maxAttempts) {
+        const delay = backoffSeconds(item.attempts, backoffBaseSeconds, backoffMaxSeconds);
+        const res = await this.model.updateOne(fence, {
+          $set: { status: 'pending', nextAttemptAt: new Date(Date.now() + delay * 1000), lastError },
+          $unset: release,
+        });
+        ctx.logger.warn('[inbox] official-account item %s failed (attempt %d), retry in %ds: %s', item._id, item.attempts, delay, lastError);
+        return { outcome: res.modifiedCount === 1 ? 'retry' : 'lost' };
+      }
+      const res = await this.model.updateOne(fence, {
+        $set: { status: 'failed', 'reply.state': 'skipped', processedAt: new Date(), lastError },
+        $unset: release,
+      });
+      ctx.logger.warn('[inbox] official-account item %s failed after %d attempt(s): %s', item._id, item.attempts, lastError);
+      return { outcome: res.modifiedCount === 1 ? 'failed' : 'lost' };
+    }
+    const res = await this.model.updateOne(fence, {
+      $set: { status: 'done', 'reply.state': 'skipped', processedAt: new Date() },
+      $unset: { ...release, lastError: 1 },
+    });
+    return { outcome: res.modifiedCount === 1 ? 'skipped' : 'lost' };
   }
 
   /** Recent items for the admin API: no lock tokens, no raw fields. */

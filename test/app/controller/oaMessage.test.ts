@@ -1,0 +1,173 @@
+import assert from 'node:assert';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { app, mock } from 'egg-mock/bootstrap';
+import { buildPush, deliverPush, WechatSimulator } from '../../../tools/wechat-sandbox';
+import { TEST_ENV } from '../../fixtures/env';
+import { createOaSandbox, eventually, useOaSandbox } from '../../fixtures/oaSandbox';
+
+const ADMIN = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
+const USER_INFO = '/cgi-bin/user/info';
+
+/** The official account's message push, /oa/message, driven by the sandbox's WeChat-server simulator. */
+describe('test/app/controller/oaMessage.test.ts', () => {
+  const sandbox = createOaSandbox(0);
+  const sim = new WechatSimulator(sandbox);
+  let server: Server;
+  /** http://127.0.0.1:<port>/oa/message, once listening */
+  const target = { url: '' };
+
+  before(async () => {
+    await sandbox.start();
+    // WeChat's servers call a real URL: serve the app on a local port.
+    server = createServer(app.callback());
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+    target.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/oa/message`;
+  });
+  after(async () => {
+    await new Promise(resolve => server.close(resolve));
+    await sandbox.stop();
+  });
+  beforeEach(async () => {
+    await useOaSandbox(sandbox);
+    await app.model.InboxMessage.deleteMany({});
+  });
+
+  const follower = (user: string) => app.model.Follower.findOne({ openid: sandbox.openid(user, 'officialAccount') }).lean();
+  const processed = (user: string, event: string) => eventually(async () => {
+    const item = await app.model.InboxMessage.findOne({ fromUser: sandbox.openid(user, 'officialAccount'), event }).lean();
+    return item && item.status !== 'pending' && item.status !== 'processing' && item;
+  }, 10000, `the ${event} of ${user} to be processed`);
+
+  it('answers the URL verification with the official account\'s token', async () => {
+    const result = await sim.verifyUrl(target.url, 'officialAccount');
+    assert.strictEqual(result.ok, true, JSON.stringify(result));
+    const wrong = await sim.verifyUrl(target.url, 'miniProgram');
+    assert.strictEqual(wrong.ok, false);
+  });
+
+  for (const mode of [ 'plaintext', 'compatible', 'safe' ] as const) {
+    it(`subscribe then unsubscribe (${mode} mode, XML) update the follower store`, async () => {
+      const user = `dave-${mode}`;
+      const subscribe = await sim.pushMessage(target.url, { kind: 'subscribe', user, mode, format: 'xml', channel: 'officialAccount' });
+      assert.strictEqual(subscribe.accepted, true, JSON.stringify(subscribe.attempts));
+      assert.strictEqual(subscribe.body, 'success');
+      assert.strictEqual((await processed(user, 'subscribe')).status, 'done');
+      const subscribed = await follower(user);
+      assert(subscribed);
+      assert.strictEqual(subscribed.subscribed, true);
+      assert.strictEqual(subscribed.unionId, sandbox.unionid(user), 'unionid from /cgi-bin/user/info');
+      assert.strictEqual(subscribed.appid, sandbox.officialAccount.appid);
+      assert(subscribed.subscribedAt instanceof Date);
+      assert.strictEqual(sandbox.callCount(USER_INFO), 1);
+
+      const check = await app.httpRequest().get(`/api/oa/followers/${sandbox.unionid(user)}`).set('authorization', ADMIN)
+        .expect(200);
+      assert.strictEqual(check.body.data.subscribed, true);
+
+      // A second second: CreateTime has one-second resolution and orders the events.
+      await new Promise(resolve => setTimeout(resolve, 1100));
+      const unsubscribe = await sim.pushMessage(target.url, { kind: 'unsubscribe', user, mode, format: 'xml', channel: 'officialAccount' });
+      assert.strictEqual(unsubscribe.body, 'success');
+      assert.strictEqual((await processed(user, 'unsubscribe')).status, 'done');
+      const gone = await follower(user);
+      assert.strictEqual(gone?.subscribed, false);
+      assert(gone?.unsubscribedAt instanceof Date);
+      assert.strictEqual(gone?.unionId, sandbox.unionid(user), 'the openid -> unionId mapping is kept');
+      assert.strictEqual(sandbox.callCount(USER_INFO), 1, 'unsubscribe needs no WeChat call');
+      const after = await app.httpRequest().get(`/api/oa/followers/${sandbox.unionid(user)}`).set('authorization', ADMIN)
+        .expect(200);
+      assert.strictEqual(after.body.data.subscribed, false);
+      assert.strictEqual(after.body.data.known, true);
+      // Nothing was sent to the user.
+      assert.strictEqual(sandbox.sentMessages().length, 0);
+    });
+  }
+
+  it('a user who logged in to the mini-program sees the follow at once through GET /api/subscription', async () => {
+    mock(app.config.wechat, 'appid', sandbox.miniProgram.appid);
+    mock(app.config.wechat, 'secret', sandbox.miniProgram.secret);
+    const login = await app.httpRequest().post('/api/login').send({ code: sandbox.login('erin') })
+      .expect(200);
+    const bearer = `Bearer ${login.body.data.token}`;
+    const before = await app.httpRequest().get('/api/subscription').set('authorization', bearer)
+      .expect(200);
+    assert.deepStrictEqual(before.body.data, { subscribed: false, subscribedAt: null, unionId: sandbox.unionid('erin') });
+    await sim.pushMessage(target.url, { kind: 'subscribe', user: 'erin', mode: 'safe', channel: 'officialAccount' });
+    await processed('erin', 'subscribe');
+    const res = await app.httpRequest().get('/api/subscription').set('authorization', bearer)
+      .expect(200);
+    assert.strictEqual(res.body.data.subscribed, true);
+    assert.strictEqual(res.body.data.unionId, sandbox.unionid('erin'));
+  });
+
+  it('stores a repeated delivery once', async () => {
+    const channel = await sim.channel('officialAccount');
+    sandbox.setFollower('frank', true);
+    const built = buildPush({ kind: 'subscribe', user: 'frank', mode: 'safe', channel, seed: sandbox.info().seed });
+    for (let i = 0; i < 3; i++) assert.strictEqual((await deliverPush(target.url, built)).body, 'success');
+    await processed('frank', 'subscribe');
+    assert.strictEqual(await app.model.InboxMessage.countDocuments({}), 1);
+    assert.strictEqual(await app.model.Follower.countDocuments({}), 1);
+    assert.strictEqual(sandbox.callCount(USER_INFO), 1);
+  });
+
+  it('keeps the subscription and retries when /cgi-bin/user/info fails', async () => {
+    sandbox.injectFault(USER_INFO, { type: 'errcode', errcode: 45009 });
+    await sim.pushMessage(target.url, { kind: 'subscribe', user: 'gina', mode: 'plaintext', channel: 'officialAccount' });
+    const item = await eventually(async () => {
+      const doc = await app.model.InboxMessage.findOne({ event: 'subscribe' }).lean();
+      return doc && doc.status === 'pending' && doc.lastError && doc;
+    }, 10000, 'the item to wait for a retry');
+    assert.match(String(item.lastError), /45009/);
+    const pendingFollower = await follower('gina');
+    assert.strictEqual(pendingFollower?.subscribed, true, 'the subscription is recorded before user/info');
+    assert.strictEqual(pendingFollower?.unionId, null);
+
+    sandbox.clearFaults();
+    await app.model.InboxMessage.updateOne({ _id: item._id }, { $set: { nextAttemptAt: new Date() } });
+    await app.runSchedule('inboxSweeper');
+    assert.strictEqual((await processed('gina', 'subscribe')).status, 'done');
+    assert.strictEqual((await follower('gina'))?.unionId, sandbox.unionid('gina'));
+  });
+
+  it('never lets a late (retried) subscribe undo a newer unsubscribe', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    sandbox.setFollower('hank', true);
+    await sim.pushMessage(target.url, { kind: 'unsubscribe', user: 'hank', channel: 'officialAccount', createTime: now });
+    await processed('hank', 'unsubscribe');
+    await sim.pushMessage(target.url, { kind: 'subscribe', user: 'hank', channel: 'officialAccount', createTime: now - 30 });
+    await processed('hank', 'subscribe');
+    assert.strictEqual((await follower('hank'))?.subscribed, false);
+  });
+
+  it('records other official-account messages without answering them', async () => {
+    const res = await sim.pushMessage(target.url, { kind: 'text', user: 'ivy', channel: 'officialAccount', format: 'xml' });
+    assert.strictEqual(res.body, 'success');
+    const item = await eventually(async () => {
+      const doc = await app.model.InboxMessage.findOne({ msgType: 'text' }).lean();
+      return doc && doc.status === 'done' && doc;
+    }, 10000, 'the text to be processed');
+    assert.strictEqual(item.channel, 'officialAccount');
+    assert.strictEqual(await app.model.Follower.countDocuments({}), 0);
+    assert.strictEqual(sandbox.sentMessages().length, 0);
+  });
+
+  it('rejects a push signed with another token and stores nothing', async () => {
+    const channel = { ...(await sim.channel('officialAccount')), token: TEST_ENV.WECHAT_MSG_TOKEN };
+    const res = await deliverPush(target.url, buildPush({ kind: 'subscribe', user: 'jack', channel, seed: sandbox.info().seed }), { maxAttempts: 1 });
+    assert.notStrictEqual(res.body, 'success');
+    assert.strictEqual(JSON.parse(String(res.body)).data.error, 'SIGNATURE_INVALID');
+    assert.strictEqual(await app.model.InboxMessage.countDocuments({}), 0);
+    assert.strictEqual(await app.model.Follower.countDocuments({}), 0);
+  });
+
+  it('answers OA_NOT_CONFIGURED without OA_APPID', async () => {
+    mock(app.config.officialAccount, 'appid', '');
+    const res = await sim.pushMessage(target.url, { kind: 'subscribe', user: 'kim', channel: 'officialAccount', maxAttempts: 1 });
+    assert.strictEqual(JSON.parse(String(res.body)).data.error, 'OA_NOT_CONFIGURED');
+    const verify = await sim.verifyUrl(target.url, 'officialAccount');
+    assert.strictEqual(verify.ok, false);
+    assert.strictEqual(await app.model.InboxMessage.countDocuments({}), 0);
+  });
+});
