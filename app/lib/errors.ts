@@ -90,12 +90,26 @@ export class DatabaseUnavailableError extends AppError {
   }
 }
 
+/**
+ * How far a failed WeChat call got: it provably never left (`not_sent`), WeChat answered with an
+ * errcode or an HTTP error status (`answered`), or the request went out and no usable verdict came
+ * back (`unknown`: a reply timeout, a reset connection, an unreadable reply). Callers that must not
+ * repeat a side effect (customer-service messages) decide on this, never on message text.
+ */
+export type WechatDelivery = 'not_sent' | 'answered' | 'unknown';
+
 /** A failure reported by (or while talking to) WeChat's API. `errcode` is WeChat's own. */
 export class WechatApiError extends AppError {
   readonly errcode: number | null;
+  /** The WeChat operation that failed (e.g. 'customSend'); null when no call was made. */
+  readonly op: string | null;
+  readonly delivery: WechatDelivery;
 
-  constructor(reason: ErrorReason, message: string, errcode: number | null = null) {
+  constructor(reason: ErrorReason, message: string, errcode: number | null = null,
+    meta: { op?: string; delivery?: WechatDelivery } = {}) {
     super(reason, message, errcode === null ? {} : { errcode });
     this.errcode = errcode;
+    this.op = meta.op ?? null;
+    this.delivery = meta.delivery ?? (errcode === null ? 'not_sent' : 'answered');
   }
 }

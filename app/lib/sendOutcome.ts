@@ -23,28 +23,23 @@ export const TRANSIENT_ERRCODES: ReadonlySet<number> = new Set([
   40013, 40125, 40164, 41002, 41004, // configuration (appid, secret, IP whitelist): fixable by ops
 ]);
 
-const UNSENT_NETWORK_RE = /network error (ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b/;
-const HTTP_STATUS_RE = /: HTTP \d{3}$/;
-
 /**
  * Recognised by shape, not `instanceof`: the class may come from another copy of the module
  * (egg's loader and a test can each load app/lib/errors.ts).
  */
 export function isWechatApiError(err: unknown): err is WechatApiError {
   return err instanceof WechatApiError ||
-    (err instanceof Error && err.name === 'WechatApiError' && typeof (err as any).reason === 'string' && 'errcode' in err);
+    (err instanceof Error && err.name === 'WechatApiError' && typeof (err as any).reason === 'string' && 'errcode' in err && 'delivery' in err);
 }
 
 export function classifySendError(err: unknown): SendOutcome {
   // Anything else is thrown before any request to custom/send (token manager, database).
   if (!isWechatApiError(err)) return 'unsent';
   if (err.errcode !== null) return TRANSIENT_ERRCODES.has(err.errcode) ? 'unsent' : 'permanent';
-  // No errcode: a failure of the transport. Those raised while obtaining the access_token name
+  // No errcode: a failure of the transport. Failures while obtaining the access_token belong to
   // another operation and happen before the send.
-  if (!/\bcustomSend\b/.test(err.message)) return 'unsent';
-  if (UNSENT_NETWORK_RE.test(err.message)) return 'unsent';
-  if (HTTP_STATUS_RE.test(err.message)) return 'unsent';
-  return 'unknown';
+  if (err.op !== 'customSend') return 'unsent';
+  return err.delivery === 'unknown' ? 'unknown' : 'unsent';
 }
 
 /** Seconds to wait before the attempt after `attempts` failed ones: base * 2^(attempts-1), capped. */

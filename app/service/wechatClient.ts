@@ -125,9 +125,9 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 function errorFromReply(op: string, reply: Record<string, any>): WechatApiError | null {
   const errcode = reply.errcode === undefined || reply.errcode === null ? 0 : Number(reply.errcode);
   if (errcode === 0) return null;
-  if (!Number.isInteger(errcode)) return new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${op}: malformed errcode`);
+  if (!Number.isInteger(errcode)) return new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${op}: malformed errcode`, null, { op, delivery: 'unknown' });
   const errmsg = typeof reply.errmsg === 'string' ? redact(reply.errmsg).slice(0, 200) : '';
-  return new WechatApiError(reasonForErrcode(errcode), `WeChat ${op} failed: ${errcode} ${errmsg}`.trim(), errcode);
+  return new WechatApiError(reasonForErrcode(errcode), `WeChat ${op} failed: ${errcode} ${errmsg}`.trim(), errcode, { op, delivery: 'answered' });
 }
 
 export default class WechatClientService extends Service {
@@ -313,7 +313,7 @@ export default class WechatClientService extends Service {
         });
         const ms = Date.now() - started;
         if (res.status < 200 || res.status >= 300) {
-          error = new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${req.op}: HTTP ${res.status}`);
+          error = new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${req.op}: HTTP ${res.status}`, null, { op: req.op, delivery: 'answered' });
           retryable = false;
         } else {
           let reply: unknown;
@@ -323,7 +323,7 @@ export default class WechatClientService extends Service {
             reply = undefined;
           }
           if (!reply || typeof reply !== 'object' || Array.isArray(reply)) {
-            error = new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${req.op}: reply is not a JSON object`);
+            error = new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${req.op}: reply is not a JSON object`, null, { op: req.op, delivery: 'unknown' });
             retryable = false;
           } else {
             const failure = errorFromReply(req.op, reply as Record<string, any>);
@@ -339,9 +339,11 @@ export default class WechatClientService extends Service {
       } catch (err: any) {
         const ms = Date.now() - started;
         const timeout = /Timeout/.test(String(err?.name));
+        const sent = !neverSent(err);
         error = new WechatApiError('WECHAT_UNAVAILABLE',
-          `WeChat ${req.op}: ${timeout ? `no reply within ${httpTimeoutMs} ms` : `network error ${err?.code || err?.name || ''}`.trim()}`);
-        retryable = req.retry === 'idempotent' || neverSent(err);
+          `WeChat ${req.op}: ${timeout ? `no reply within ${httpTimeoutMs} ms` : `network error ${err?.code || err?.name || ''}`.trim()}`,
+          null, { op: req.op, delivery: sent ? 'unknown' : 'not_sent' });
+        retryable = req.retry === 'idempotent' || !sent;
         this.ctx.logger.warn('[wechat] %s %s failed %dms (attempt %d): %s %s: %s', req.op, req.path, ms, attempt,
           err?.name, err?.code ?? '', redact(err?.message ?? ''));
       }

@@ -2,23 +2,26 @@ import assert from 'node:assert';
 import { AppError, WechatApiError } from '../../../app/lib/errors';
 import { backoffSeconds, classifySendError } from '../../../app/lib/sendOutcome';
 
+const send = { op: 'customSend' };
+
 describe('test/app/lib/sendOutcome.test.ts', () => {
   it('treats WeChat refusals of the message as permanent', () => {
     for (const errcode of [ 45015, 45047, 48001, 40003, 43004 ]) {
-      assert.strictEqual(classifySendError(new WechatApiError('WECHAT_API_ERROR', `WeChat customSend failed: ${errcode}`, errcode)), 'permanent');
+      assert.strictEqual(classifySendError(new WechatApiError('WECHAT_API_ERROR', `WeChat customSend failed: ${errcode}`, errcode, send)), 'permanent');
     }
   });
 
   it('retries what provably did not go out or was not taken', () => {
     const unsent = [
-      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend failed: -1 system busy', -1),
-      new WechatApiError('WECHAT_API_ERROR', 'WeChat customSend failed: 42001', 42001),
-      new WechatApiError('WECHAT_RATE_LIMITED', 'WeChat customSend failed: 45009', 45009),
-      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend: HTTP 503'),
-      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend: network error ECONNREFUSED'),
-      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend: network error ENOTFOUND'),
+      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend failed: -1 system busy', -1, send),
+      new WechatApiError('WECHAT_API_ERROR', 'WeChat customSend failed: 42001', 42001, send),
+      new WechatApiError('WECHAT_RATE_LIMITED', 'WeChat customSend failed: 45009', 45009, send),
+      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend: HTTP 503', null, { ...send, delivery: 'answered' }),
+      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend: network error ECONNREFUSED', null, { ...send, delivery: 'not_sent' }),
+      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend: connect timeout', null, { ...send, delivery: 'not_sent' }),
       // the access_token could not be obtained: the send never started
-      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat stableToken: no reply within 5000 ms'),
+      new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat stableToken: no reply within 5000 ms', null, { op: 'getStableToken', delivery: 'unknown' }),
+      new WechatApiError('WECHAT_CONFIG_ERROR', 'no secret configured'),
       new AppError('DATABASE_UNAVAILABLE', 'db down'),
       new Error('connection closed'),
     ];
@@ -27,7 +30,7 @@ describe('test/app/lib/sendOutcome.test.ts', () => {
 
   it('never resends when the outcome is unknown', () => {
     for (const message of [ 'WeChat customSend: no reply within 5000 ms', 'WeChat customSend: network error ECONNRESET', 'WeChat customSend: reply is not a JSON object' ]) {
-      assert.strictEqual(classifySendError(new WechatApiError('WECHAT_UNAVAILABLE', message)), 'unknown', message);
+      assert.strictEqual(classifySendError(new WechatApiError('WECHAT_UNAVAILABLE', message, null, { ...send, delivery: 'unknown' })), 'unknown', message);
     }
   });
 
