@@ -4,7 +4,7 @@ import { PushChannelName } from '../lib/pushEnvelope';
 
 /**
  * WeChat's message push. One controller for every channel: the route's pushChannel middleware
- * names it (`/message/check` is the mini-program; `/oa/message` will be the official account).
+ * names it (`/message/check` is the mini-program; `/oa/message` the official account).
  */
 export default class MessageController extends Controller {
   private channelName(): PushChannelName {

@@ -10,7 +10,7 @@ export interface ReceiveResult {
 }
 
 /**
- * Message push channels: the mini-program's `/message/check` and (later) the official
+ * Message push channels: the mini-program's `/message/check` and the official
  * account's `/oa/message` share this code, each with its own token, key and appid.
  */
 export default class PushService extends Service {
