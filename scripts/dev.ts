@@ -5,43 +5,21 @@
  * - WECHAT_API_BASE unset -> the offline WeChat sandbox, with its appid, secret, push token and key
  * Then egg-bin dev runs the app (TypeScript, reload on change) and a banner says what to try.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { EmbeddedMongoServer } from '../tools/embedded-mongo';
 import { SANDBOX_DEFAULTS, WechatSandbox } from '../tools/wechat-sandbox';
-
-const root = path.join(__dirname, '..');
-
-interface Stoppable { stop(): Promise<void> }
-
-function setIfUnset(env: NodeJS.ProcessEnv, name: string, value: string) {
-  if (!env[name]) env[name] = value;
-}
-
-async function waitForHealth(url: string, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url);
-      if (res.ok) return true;
-    } catch {
-      // not listening yet
-    }
-    await new Promise(resolve => setTimeout(resolve, 500));
-  }
-  return false;
-}
+import { DEV_DEFAULTS, ROOT, setIfUnset, spawnEggDev, Stoppable, waitForHealth } from './stack';
 
 async function main() {
   const env = { ...process.env };
   const started: Stoppable[] = [];
-  const port = Number(env.PORT || 7001);
+  const port = Number(env.PORT || DEV_DEFAULTS.appPort);
   const notes: string[] = [];
 
   if (!env.MONGODB_URI) {
     const mongo = new EmbeddedMongoServer({
-      port: Number(env.EMBEDDED_MONGO_PORT || 27018),
-      dbpath: path.join(root, '.data/mongo'),
+      port: Number(env.EMBEDDED_MONGO_PORT || DEV_DEFAULTS.embeddedMongoPort),
+      dbpath: path.join(ROOT, '.data/mongo'),
     });
     await mongo.start();
     started.push(mongo);
@@ -70,7 +48,7 @@ async function main() {
       },
       officialAccount: {
         ...oa,
-        followers: Number(env.SANDBOX_FOLLOWERS || 1000),
+        followers: Number(env.SANDBOX_FOLLOWERS || DEV_DEFAULTS.followers),
         appid: env.OA_APPID!, secret: env.OA_SECRET!, msgToken: env.OA_MSG_TOKEN!, msgAesKey: env.OA_MSG_AES_KEY!,
       },
     });
@@ -81,14 +59,10 @@ async function main() {
   } else {
     notes.push(`WeChat API   ${env.WECHAT_API_BASE}`);
   }
-  setIfUnset(env, 'ADMIN_TOKEN', 'dev-admin-token');
-  // Type-checking every file while the worker loads blocks its event loop for many seconds,
-  // long enough to time out the first MongoDB connection; `npm run typecheck` and the editor
-  // do the type-checking instead.
-  setIfUnset(env, 'TS_NODE_TRANSPILE_ONLY', 'true');
+  setIfUnset(env, 'ADMIN_TOKEN', DEV_DEFAULTS.adminToken);
 
-  const eggBin = require.resolve('egg-bin/dist/bin/cli.js');
-  const child = spawn(process.execPath, [ eggBin, 'dev', '--port', String(port) ], { cwd: root, env, stdio: 'inherit' });
+  // TS_NODE_TRANSPILE_ONLY=true unless set (see spawnEggDev).
+  const child = spawnEggDev(port, env);
 
   let stopping = false;
   const stopAll = async (code: number) => {

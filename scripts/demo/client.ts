@@ -1,0 +1,80 @@
+/**
+ * The demo's HTTP client for the backend: what a mini-program (bearer session token) or an
+ * operator (admin token) sends, over real HTTP, with the standard reply shape checked.
+ */
+import { StepFailure } from './report';
+
+export interface CallOptions {
+  body?: unknown;
+  /** A session token from POST /api/login */
+  token?: string;
+  /** Send the admin token */
+  admin?: boolean;
+  timeoutMs?: number;
+}
+
+export interface Reply {
+  status: number;
+  json: any;
+  text: string;
+}
+
+export class AppClient {
+  constructor(readonly base: string, private readonly adminToken: string) {}
+
+  async call(method: 'GET' | 'POST' | 'DELETE', path: string, opts: CallOptions = {}): Promise<Reply> {
+    const headers: Record<string, string> = {};
+    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+    if (opts.admin) headers.Authorization = `Bearer ${this.adminToken}`;
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${path}`, {
+        method,
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
+      });
+    } catch (err) {
+      throw new StepFailure(`${method} ${path}: ${(err as Error).message}`);
+    }
+    const text = await res.text();
+    let json: any = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // not JSON; callers that expect JSON say so
+    }
+    return { status: res.status, json, text };
+  }
+
+  /** Calls and expects `{ code: 1, data }` with HTTP 200; returns `data`. */
+  async ok(method: 'GET' | 'POST' | 'DELETE', path: string, opts: CallOptions = {}): Promise<any> {
+    const reply = await this.call(method, path, opts);
+    return expectOk(`${method} ${path}`, reply);
+  }
+}
+
+export function expectOk(what: string, reply: Reply): any {
+  const { status, json, text } = reply;
+  if (status === 200 && json && json.code === 1 && json.data !== undefined) return json.data;
+  if (json && json.code === 0 && json.data?.error) {
+    throw new StepFailure(`${what}: ${json.data.error} (${json.message})`);
+  }
+  throw new StepFailure(`${what}: HTTP ${status}, ${text.length > 160 ? `${text.slice(0, 160)}…` : text || 'empty body'}`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, ms));
+}
+
+/** Calls `probe` every `intervalMs` until it returns a value other than undefined, or `timeoutMs` passes (undefined). */
+export async function poll<T>(probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 100): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() >= deadline) return undefined;
+    await sleep(intervalMs);
+  }
+}

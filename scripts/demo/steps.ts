@@ -1,0 +1,219 @@
+/**
+ * The nine steps of `npm run demo`: every feature used as a mini-program (the simulator's
+ * wx.login codes, encryptedData, phone codes) and WeChat's servers (signed, encrypted pushes)
+ * would use it, over real HTTP. Each step checks what it gets and says what it saw.
+ */
+import { buildPush, deliverPush, PushResult, SandboxUserInfo, WechatSimulator } from '../../tools/wechat-sandbox';
+import { AppClient, poll, sleep } from './client';
+import { check, formatMs, Report, StepFailure } from './report';
+
+export interface ExpectedLink {
+  title: string;
+  url: string;
+}
+
+export interface DemoContext {
+  app: AppClient;
+  sim: WechatSimulator;
+  /** The simulated user (sandbox user key), fresh for each run */
+  userKey: string;
+  user: SandboxUserInfo;
+  /** The sandbox's seed (openids of built pushes) */
+  seed: string;
+  /** Does code2Session return unionids (mini-program bound to the Open Platform)? */
+  miniProgramBound: boolean;
+  /** The auto-reply the text push must get */
+  link: ExpectedLink;
+  /** Create the auto-reply rule through the admin API (a running stack) instead of relying on AUTO_REPLY_DEFAULT_LINK_* */
+  createReplyRule: boolean;
+  /** Undone at teardown, last first */
+  cleanups: Array<() => Promise<void>>;
+}
+
+export const STEPS = {
+  login: '1. login',
+  user: '2. GET /api/user',
+  unionId: '3. unionId by decryption',
+  phoneCode: '4. phone number by code',
+  phoneEncrypted: '5. phone number by encryptedData',
+  follow: '6. official account follow check',
+  autoReply: '7. message push + auto-reply',
+  duplicate: '8. duplicate push ignored',
+  forged: '9. forged signature rejected',
+} as const;
+
+export const STEP_NAMES = Object.values(STEPS);
+
+const PHONE_BY_CODE = { input: '13800138000', phoneNumber: '13800138000', purePhoneNumber: '13800138000', countryCode: '86' };
+const PHONE_BY_DATA = { input: '+1 4155550100', phoneNumber: '+14155550100', purePhoneNumber: '4155550100', countryCode: '1' };
+
+function describePush(r: PushResult): string {
+  const tries = r.attempts.map(a => (a.error ? a.error : `HTTP ${a.status} ${JSON.stringify((a.body ?? '').slice(0, 120))}`));
+  return `${r.attempts.length} tr${r.attempts.length === 1 ? 'y' : 'ies'}: ${tries.join('; ')}`;
+}
+
+/** Answered `success` on the first try, as WeChat needs within 5 s. */
+function checkAnsweredAtOnce(what: string, r: PushResult): number {
+  check(r.accepted && r.attempts.length === 1 && r.attempts[0].body === 'success',
+    `${what} was not answered "success" on the first try (${describePush(r)})`);
+  return r.attempts[0].elapsedMs;
+}
+
+export async function runSteps(ctx: DemoContext, report: Report): Promise<void> {
+  const { app, sim, userKey, user } = ctx;
+  let token = '';
+  let loginUnionId: string | null = null;
+  let textPush: { msgId: bigint; content: string } | null = null;
+  const pushUrl = `${app.base}/message/check`;
+  const sentToUser = () => sim.sentMessages(user.openid);
+
+  await report.step(STEPS.login, [], async () => {
+    const code = await sim.login(userKey);
+    const data = await app.ok('POST', '/api/login', { body: { code } });
+    check(typeof data.token === 'string' && data.token.length >= 32, `no session token in ${JSON.stringify(data)}`);
+    check(data.openId === user.openid, `openId ${data.openId}, expected the simulator's ${user.openid}`);
+    check(data.isNewUser === true, 'isNewUser is not true for a user who never logged in');
+    if (ctx.miniProgramBound) {
+      check(data.unionId === user.unionid, `unionId ${data.unionId}, expected ${user.unionid}`);
+    } else {
+      check(data.unionId === null, `unionId ${data.unionId} although code2Session returns none`);
+    }
+    token = data.token;
+    loginUnionId = data.unionId;
+    return `openId ${data.openId}, new user, ${data.unionId ? 'unionId returned by code2Session' : 'no unionId from code2Session'}`;
+  });
+
+  await report.step(STEPS.user, [ STEPS.login ], async () => {
+    const data = await app.ok('GET', '/api/user', { token });
+    check(data.openId === user.openid, `openId ${data.openId}, expected ${user.openid}`);
+    check(data.unionId === loginUnionId, `unionId ${data.unionId}, expected ${loginUnionId}`);
+    check(data.phoneNumber === null, `phoneNumber ${data.phoneNumber} for a new user`);
+    const unauthenticated = await app.call('GET', '/api/user');
+    check(unauthenticated.json?.data?.error === 'UNAUTHORIZED', `without a token: ${unauthenticated.text.slice(0, 120)}`);
+    return `openId ${data.openId}, unionId ${data.unionId}, phone ${data.phoneNumber}; no token -> UNAUTHORIZED`;
+  });
+
+  await report.step(STEPS.unionId, [ STEPS.login ], async () => {
+    const { encryptedData, iv } = await sim.encryptedUserInfo(userKey);
+    const data = await app.ok('POST', '/api/unionid', { token, body: { encryptedData, iv } });
+    check(data.unionId === user.unionid, `unionId ${data.unionId}, expected ${user.unionid}`);
+    const stored = await app.ok('GET', '/api/user', { token });
+    check(stored.unionId === user.unionid, `GET /api/user then shows unionId ${stored.unionId}`);
+    const how = loginUnionId ? 'same as login returned' : 'login had returned none';
+    return `unionId ${data.unionId} decrypted with the session_key (${how}), stored on the user`;
+  });
+
+  await report.step(STEPS.phoneCode, [ STEPS.login ], async () => {
+    const code = await sim.phoneCode(userKey, PHONE_BY_CODE.input);
+    const data = await app.ok('POST', '/api/phone', { token, body: { code } });
+    for (const field of [ 'phoneNumber', 'purePhoneNumber', 'countryCode' ] as const) {
+      check(data[field] === PHONE_BY_CODE[field], `${field} ${JSON.stringify(data[field])}, expected ${JSON.stringify(PHONE_BY_CODE[field])}`);
+    }
+    const reused = await app.call('POST', '/api/phone', { token, body: { code } });
+    check(reused.json?.data?.error === 'WECHAT_CODE_INVALID', `reusing the code: ${reused.text.slice(0, 120)}`);
+    return `${data.phoneNumber} (+${data.countryCode}) via getuserphonenumber; code reused -> WECHAT_CODE_INVALID`;
+  });
+
+  await report.step(STEPS.phoneEncrypted, [ STEPS.login ], async () => {
+    const { encryptedData, iv } = await sim.encryptedPhoneNumber(userKey, PHONE_BY_DATA.input);
+    const data = await app.ok('POST', '/api/phone', { token, body: { encryptedData, iv } });
+    for (const field of [ 'phoneNumber', 'purePhoneNumber', 'countryCode' ] as const) {
+      check(data[field] === PHONE_BY_DATA[field], `${field} ${JSON.stringify(data[field])}, expected ${JSON.stringify(PHONE_BY_DATA[field])}`);
+    }
+    const stored = await app.ok('GET', '/api/user', { token });
+    check(stored.phoneNumber === PHONE_BY_DATA.phoneNumber && stored.countryCode === PHONE_BY_DATA.countryCode,
+      `GET /api/user then shows ${stored.phoneNumber} (+${stored.countryCode})`);
+    return `${data.phoneNumber} (+${data.countryCode}) decrypted, stored on the user`;
+  });
+
+  await report.step(STEPS.follow, [ STEPS.login, STEPS.unionId ], async () => {
+    const before = await app.ok('GET', '/api/subscription', { token });
+    check(before.subscribed === false, `before the subscribe event: subscribed ${before.subscribed}`);
+    const pushed = await sim.pushMessage(`${app.base}/oa/message`, { kind: 'subscribe', mode: 'safe', format: 'xml', user: userKey });
+    const eventMs = checkAnsweredAtOnce('the subscribe event', pushed);
+
+    const started = await app.ok('POST', '/admin/oa/sync', { admin: true });
+    const runId = started.run?.runId;
+    check(typeof runId === 'string', `POST /admin/oa/sync returned no run: ${JSON.stringify(started)}`);
+    const t0 = Date.now();
+    const run = await poll(async () => {
+      const { run: latest } = await app.ok('GET', '/admin/oa/sync', { admin: true });
+      return latest && latest.runId === runId && latest.status !== 'running' ? latest : undefined;
+    }, 60_000, 300);
+    check(run, `the sync ${runId} was still running after 60 s`);
+    check(run.status === 'completed', `the sync ended ${run.status}: ${run.lastError}`);
+    const syncMs = Date.now() - t0;
+
+    const after = await app.ok('GET', '/api/subscription', { token });
+    check(after.subscribed === true, `after the subscribe event and the sync: subscribed ${after.subscribed}`);
+    check(after.unionId === user.unionid, `unionId ${after.unionId}, expected ${user.unionid}`);
+    return `subscribe event answered in ${formatMs(eventMs)}; sync of ${run.followersSoFar} followers done in ${formatMs(syncMs)}; subscribed false -> true`;
+  });
+
+  await report.step(STEPS.autoReply, [], async () => {
+    const content = `Hello from npm run demo (${userKey})`;
+    if (ctx.createReplyRule) {
+      const rule = await app.ok('POST', '/admin/reply-rules', {
+        admin: true,
+        body: {
+          name: `npm run demo ${userKey}`,
+          priority: 1000,
+          match: { msgType: 'text', keyword: { mode: 'exact', value: content } },
+          reply: { msgtype: 'link', link: { title: ctx.link.title, description: 'Sent by the auto-reply of npm run demo', url: ctx.link.url, thumb_url: '' } },
+        },
+      });
+      check(typeof rule.id === 'string', `POST /admin/reply-rules returned no id: ${JSON.stringify(rule)}`);
+      ctx.cleanups.push(async () => {
+        await app.ok('DELETE', `/admin/reply-rules/${rule.id}`, { admin: true });
+      });
+    }
+    check((await sentToUser()).length === 0, 'the sandbox already holds messages for this new user');
+    const t0 = Date.now();
+    const pushed = await sim.pushMessage(pushUrl, { kind: 'text', mode: 'safe', format: 'json', user: userKey, fields: { Content: content } });
+    const answerMs = checkAnsweredAtOnce('the text message', pushed);
+    textPush = { msgId: pushed.request.message.MsgId as bigint, content };
+    const sent = await poll(async () => {
+      const messages = await sentToUser();
+      return messages.length > 0 ? messages : undefined;
+    }, 20_000);
+    check(sent, 'no custom/send reply reached the sandbox within 20 s');
+    const replyMs = Date.now() - t0;
+    const [ reply ] = sent;
+    check(reply.msgtype === 'link', `the reply is a ${reply.msgtype}, expected a link`);
+    check(reply.body.link?.url === ctx.link.url && reply.body.link?.title === ctx.link.title,
+      `the reply links to ${reply.body.link?.url} ("${reply.body.link?.title}"), expected ${ctx.link.url} ("${ctx.link.title}")`);
+    return `safe-mode JSON answered "success" in ${formatMs(answerMs)}; link reply in the sandbox after ${formatMs(replyMs)}`;
+  });
+
+  await report.step(STEPS.duplicate, [ STEPS.autoReply ], async () => {
+    if (!textPush) throw new StepFailure('no earlier push to repeat');
+    const pushed = await sim.pushMessage(pushUrl, {
+      kind: 'text', mode: 'safe', format: 'json', user: userKey, msgId: textPush.msgId, fields: { Content: textPush.content },
+    });
+    const answerMs = checkAnsweredAtOnce('the repeated message', pushed);
+    const waitMs = 2000;
+    await sleep(waitMs);
+    const sent = await sentToUser();
+    check(sent.length === 1, `${sent.length} replies in the sandbox after the duplicate, expected 1`);
+    return `MsgId ${textPush.msgId} again: "success" in ${formatMs(answerMs)}; still 1 reply after ${formatMs(waitMs)}`;
+  });
+
+  await report.step(STEPS.forged, [], async () => {
+    const channel = await sim.channel('miniProgram');
+    // Signed with a token that is not the configured one: both signature and msg_signature are wrong.
+    const built = buildPush({
+      kind: 'text', mode: 'safe', format: 'json', user: userKey, seed: ctx.seed,
+      channel: { ...channel, token: `${channel.token}-forged` }, fields: { Content: 'forged' },
+    });
+    const r = await deliverPush(pushUrl, built, { maxAttempts: 1 });
+    check(!r.accepted, `a forged push was answered "${r.body}"`);
+    let reason: unknown;
+    try {
+      reason = JSON.parse(r.body ?? '').data?.error;
+    } catch {
+      reason = undefined;
+    }
+    check(reason === 'SIGNATURE_INVALID', `expected SIGNATURE_INVALID, got ${describePush(r)}`);
+    return `HTTP ${r.status}, SIGNATURE_INVALID`;
+  });
+}
