@@ -41,15 +41,15 @@ interface LocalState {
   flights: Map<string, Promise<string>>;
 }
 
-const STATES = new WeakMap<object, LocalState>();
+// Kept on the application object itself (a symbol property), not in a WeakMap keyed by it:
+// wrappers such as egg-mock's proxy forward property access to the real application, so every
+// view of one app instance sees the same state, and another instance has its own.
+const LOCAL_STATE = Symbol('accessToken.localState');
 
 function localState(app: object): LocalState {
-  let state = STATES.get(app);
-  if (!state) {
-    state = { tokens: new Map(), flights: new Map() };
-    STATES.set(app, state);
-  }
-  return state;
+  const holder = app as { [LOCAL_STATE]?: LocalState };
+  if (!holder[LOCAL_STATE]) holder[LOCAL_STATE] = { tokens: new Map(), flights: new Map() };
+  return holder[LOCAL_STATE];
 }
 
 /** The China calendar day (UTC+8) WeChat's daily quotas count in. */
