@@ -8,6 +8,7 @@ const DATABASE_ERROR_NAMES = new Set([
   'MongooseServerSelectionError',
   'MongoNetworkError',
   'MongoNetworkTimeoutError',
+  'MongoPoolClearedError',
   'MongoNotConnectedError',
   'MongoTopologyClosedError',
 ]);

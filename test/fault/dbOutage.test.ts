@@ -1,0 +1,147 @@
+/**
+ * The database connection drops mid-run (embedded server stopped, then started again on the same
+ * port with its data): requests during the outage fail with DATABASE_UNAVAILABLE in the standard
+ * shape within a bounded time, the app reconnects by itself, and nothing it acknowledged is lost;
+ * a push answered with a failure during the outage is delivered again by WeChat (the simulator)
+ * and recorded exactly once.
+ * Only possible with the embedded server: skipped when MONGODB_URI points at a real MongoDB.
+ */
+import assert from 'node:assert';
+import { app, mock } from 'egg-mock/bootstrap';
+import { embeddedMongo } from '../.setup';
+import { toAppError } from '../../app/middleware/errorHandler';
+import { buildPush, deliverPush } from '../../tools/wechat-sandbox';
+import { TEST_ENV } from '../fixtures/env';
+import { assertFailure, assertOk, createSandbox, eventually, forgetTokens, Listening, listen } from './helpers';
+
+/**
+ * How long a request may take to fail during the outage: the driver's server selection timeout
+ * (10 s in config.unittest.ts; mongoose's command buffer times out after 10 s too) plus slack.
+ */
+const OUTAGE_REPLY_BOUND_MS = 14000;
+const DEFAULT_LINK = { title: 'Help', description: 'Tap', url: 'https://help.example.com/', thumbUrl: '' };
+
+describe('test/fault/dbOutage.test.ts', function() {
+  this.timeout(90000);
+  const sandbox = createSandbox();
+  const channel = { appid: TEST_ENV.WECHAT_APPID, token: TEST_ENV.WECHAT_MSG_TOKEN, aesKey: TEST_ENV.WECHAT_MSG_AES_KEY };
+  let server: Listening;
+
+  before(async function() {
+    if (!embeddedMongo) {
+      // eslint-disable-next-line no-console
+      console.log('    skipped: MONGODB_URI points at a real MongoDB, which a test cannot stop and restart');
+      this.skip();
+    }
+    await sandbox.start();
+    server = await listen(app);
+  });
+
+  after(async () => {
+    await embeddedMongo?.start();
+    await server?.close();
+    await sandbox.stop();
+  });
+
+  beforeEach(async () => {
+    mock(app.config.wechat, 'apiBase', sandbox.url);
+    mock(app.config.rateLimit, 'loginPerMinute', 0);
+    mock(app.config.autoReply, 'defaultLink', DEFAULT_LINK);
+    await app.model.AccessToken.deleteMany({});
+    forgetTokens(app);
+  });
+
+  function push(user: string, content: string) {
+    sandbox.recordUserMessage(user);
+    return buildPush({ kind: 'text', mode: 'safe', format: 'json', channel, user, fields: { Content: content } });
+  }
+
+  async function login(user: string) {
+    return fetch(`${server.url}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: sandbox.login(user) }),
+    }).then(async res => ({ status: res.status, headers: Object.fromEntries(res.headers), text: await res.text() }))
+      .then(r => ({ ...r, body: JSON.parse(r.text) }));
+  }
+
+  it('maps the driver errors of a dropped connection to DATABASE_UNAVAILABLE', () => {
+    // The pool's wait queue is failed with this one when the server goes away mid-request.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { PoolClearedError } = require('mongodb/lib/cmap/errors');
+    const cleared = new PoolClearedError({ address: '127.0.0.1:27017', serverError: new Error('connection closed') });
+    assert.strictEqual(cleared.name, 'MongoPoolClearedError');
+    assert.strictEqual(toAppError(cleared)?.reason, 'DATABASE_UNAVAILABLE');
+  });
+
+  it('fails cleanly during the outage, reconnects by itself, and loses nothing acknowledged', async () => {
+    const db = embeddedMongo!;
+    // Before: a login and a push, acknowledged.
+    const before = await login('outage-before');
+    assertOk(before);
+    const pushBefore = push('outage-push-before', 'before the outage');
+    assert((await deliverPush(`${server.url}/message/check`, pushBefore, { maxAttempts: 1 })).accepted);
+    await app.backgroundTasksFinished();
+
+    await db.stop();
+    let restarted = false;
+    try {
+      // During: every kind of request fails with DATABASE_UNAVAILABLE, in bounded time, in parallel.
+      const pushDuring = push('outage-push-during', 'during the outage');
+      const started = Date.now();
+      const [ loginDuring, userDuring, pushTry, health ] = await Promise.all([
+        login('outage-during'),
+        fetch(`${server.url}/api/user`, { headers: { authorization: `Bearer ${before.body.data.token}` } })
+          .then(async res => ({ status: res.status, headers: Object.fromEntries(res.headers), text: await res.text() }))
+          .then(r => ({ ...r, body: JSON.parse(r.text) })),
+        deliverPush(`${server.url}/message/check`, pushDuring, { maxAttempts: 1, timeoutMs: OUTAGE_REPLY_BOUND_MS + 5000 }),
+        fetch(`${server.url}/health`).then(res => res.json() as Promise<any>),
+      ]);
+      const elapsed = Date.now() - started;
+      assertFailure(loginDuring, 'DATABASE_UNAVAILABLE');
+      assertFailure(userDuring, 'DATABASE_UNAVAILABLE');
+      assert.strictEqual(pushTry.accepted, false, 'WeChat is not told `success` without a durable record');
+      assert.strictEqual(pushTry.status, 200);
+      const pushReply = JSON.parse(pushTry.body!);
+      assert.strictEqual(pushReply.code, 0);
+      assert.strictEqual(pushReply.data.error, 'DATABASE_UNAVAILABLE');
+      assert.strictEqual(health.data.mongo, 'down');
+      assert(elapsed < OUTAGE_REPLY_BOUND_MS, `failures took ${elapsed} ms`);
+
+      // After: the same server, same port, same data; the app reconnects without help.
+      await db.start();
+      restarted = true;
+      await eventually('the app to reconnect', async () => {
+        const res = await fetch(`${server.url}/health`);
+        return ((await res.json()) as any).data.mongo === 'up';
+      }, 30000);
+
+      // WeChat delivers the failed push again: recorded once, answered once.
+      const retry = await deliverPush(`${server.url}/message/check`, pushDuring, { maxAttempts: 3 });
+      assert(retry.accepted, JSON.stringify(retry.attempts));
+      const again = await deliverPush(`${server.url}/message/check`, pushDuring, { maxAttempts: 1 });
+      assert(again.accepted, 'a later duplicate is acknowledged too');
+      const after = await login('outage-after');
+      assertOk(after);
+      await app.backgroundTasksFinished();
+
+      // Nothing acknowledged was lost: both logins' users and sessions, every push exactly once.
+      for (const user of [ 'outage-before', 'outage-after' ]) {
+        assert.strictEqual(await app.model.User.countDocuments({ openId: sandbox.openid(user, 'miniProgram') }), 1, user);
+      }
+      assert.strictEqual(await app.model.User.countDocuments({ openId: sandbox.openid('outage-during', 'miniProgram') }), 0);
+      const session = await fetch(`${server.url}/api/user`, { headers: { authorization: `Bearer ${before.body.data.token}` } });
+      assert.strictEqual(((await session.json()) as any).code, 1, 'the session issued before the outage still works');
+      for (const [ built, content ] of [[ pushBefore, 'before the outage' ], [ pushDuring, 'during the outage' ]] as const) {
+        const items = await app.model.InboxMessage.find({ msgId: String(built.message.MsgId) }).lean();
+        assert.strictEqual(items.length, 1, content);
+        assert.strictEqual(items[0].content, content);
+        await eventually(`the reply to "${content}"`, async () =>
+          (await app.model.InboxMessage.findById(items[0]._id).lean())?.reply?.state === 'sent' || (await app.runSchedule('inboxSweeper'), false));
+        assert.strictEqual(sandbox.sentMessages({ touser: String(built.message.FromUserName) }).length, 1, `one reply to "${content}"`);
+      }
+    } finally {
+      if (!restarted) await db.start();
+    }
+  });
+});
