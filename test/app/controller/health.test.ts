@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { app } from 'egg-mock/bootstrap';
+import pkg from '../../../package.json';
 import { embeddedMongo } from '../../.setup';
 
 async function health() {
@@ -14,7 +15,7 @@ describe('test/app/controller/health.test.ts', () => {
     assert.strictEqual(data.status, 'ok');
     assert.strictEqual(data.mongo, 'up');
     assert.strictEqual(typeof data.uptime, 'number');
-    assert.strictEqual(data.version, require('../../../package.json').version);
+    assert.strictEqual(data.version, pkg.version);
   });
 
   it('keeps answering, quickly, while MongoDB is down, and recovers by itself', async function() {

@@ -42,7 +42,7 @@ describe('test/app/lib/wechatCrypto.test.ts', () => {
 
     it('rejects tampered, truncated and malformed input with a code', () => {
       const encrypted = Buffer.from(MSG_ENCRYPTED, 'base64');
-      encrypted[encrypted.length - 1] ^= 0xff;
+      encrypted[encrypted.length - 1] = 255 - encrypted[encrypted.length - 1];
       assert.match(cryptoCode(() => decryptMessage(MSG_KEY, encrypted.toString('base64'))), /BAD_PADDING|BAD_PAYLOAD/);
       assert.strictEqual(cryptoCode(() => decryptMessage(MSG_KEY, MSG_ENCRYPTED.slice(0, 20))), 'BAD_PADDING');
       assert.strictEqual(cryptoCode(() => decryptMessage(MSG_KEY, MSG_ENCRYPTED.slice(0, 21))), 'BAD_BASE64');

@@ -35,19 +35,22 @@ describe('test/app/middleware/errorHandler.test.ts', () => {
       assert.match(res.headers['content-type'], /json/);
       assertFailure(res.body, 'NOT_FOUND');
     }
-    const res = await app.httpRequest().post('/api/does-not-exist').send({ a: 1 }).expect(200);
+    const res = await app.httpRequest().post('/api/does-not-exist').send({ a: 1 })
+      .expect(200);
     assertFailure(res.body, 'NOT_FOUND');
   });
 
   it('maps validation failures to INVALID_PARAM with the offending fields', async () => {
-    const res = await app.httpRequest().post('/__test/validate').send({ name: 'x'.repeat(11), age: 'old' }).expect(200);
+    const res = await app.httpRequest().post('/__test/validate').send({ name: 'x'.repeat(11), age: 'old' })
+      .expect(200);
     assertFailure(res.body, 'INVALID_PARAM');
     const fields = res.body.data.fields.map((f: any) => f.field).sort();
     assert.deepStrictEqual(fields, [ 'age', 'name' ]);
   });
 
   it('passes valid input through to the controller', async () => {
-    const res = await app.httpRequest().post('/__test/validate').send({ name: 'ann', age: 3 }).expect(200);
+    const res = await app.httpRequest().post('/__test/validate').send({ name: 'ann', age: 3 })
+      .expect(200);
     assert.deepStrictEqual(res.body, { code: 1, data: { accepted: true }, message: 'ok' });
   });
 
@@ -69,25 +72,32 @@ describe('test/app/middleware/errorHandler.test.ts', () => {
   });
 
   it('rejects an oversized body with PAYLOAD_TOO_LARGE', async () => {
-    const res = await app.httpRequest().post('/__test/echo').send({ big: 'x'.repeat(100 * 1024) }).expect(200);
+    const res = await app.httpRequest().post('/__test/echo').send({ big: 'x'.repeat(100 * 1024) })
+      .expect(200);
     assertFailure(res.body, 'PAYLOAD_TOO_LARGE');
     const xml = await app.httpRequest().post('/__test/echo').set('content-type', 'text/xml')
-      .send(`<xml><a>${'x'.repeat(100 * 1024)}</a></xml>`).expect(200);
+      .send(`<xml><a>${'x'.repeat(100 * 1024)}</a></xml>`)
+      .expect(200);
     assertFailure(xml.body, 'PAYLOAD_TOO_LARGE');
   });
 
   it('rejects malformed JSON with INVALID_PARAM', async () => {
-    const res = await app.httpRequest().post('/__test/echo').set('content-type', 'application/json').send('{"a":').expect(200);
+    const res = await app.httpRequest().post('/__test/echo').set('content-type', 'application/json')
+      .send('{"a":')
+      .expect(200);
     assertFailure(res.body, 'INVALID_PARAM');
   });
 
   it('accepts XML bodies as text for the push endpoints, and JSON without a CSRF token', async () => {
     for (const type of [ 'text/xml', 'application/xml' ]) {
-      const res = await app.httpRequest().post('/__test/echo').set('content-type', type).send('<xml><a>1</a></xml>').expect(200);
+      const res = await app.httpRequest().post('/__test/echo').set('content-type', type)
+        .send('<xml><a>1</a></xml>')
+        .expect(200);
       assert.strictEqual(res.body.code, 1);
       assert.strictEqual(res.body.data.body, '<xml><a>1</a></xml>');
     }
-    const res = await app.httpRequest().post('/__test/echo').send({ a: 1 }).expect(200);
+    const res = await app.httpRequest().post('/__test/echo').send({ a: 1 })
+      .expect(200);
     assert.deepStrictEqual(res.body.data.body, { a: 1 });
   });
 });
