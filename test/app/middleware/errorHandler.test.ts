@@ -3,25 +3,6 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { Context } from 'egg';
 import { AppError } from '../../../app/lib/errors';
 
-// Routes that exist only in this test, to drive each error mapping through real HTTP.
-before(() => {
-  if ((app as any).__errorTestRoutes) return;
-  (app as any).__errorTestRoutes = true;
-  app.router.post('/__test/validate', async (ctx: Context) => {
-    ctx.validate({ name: { type: 'string', max: 10 }, age: { type: 'int', min: 0 } }, ctx.request.body);
-    ctx.ok({ accepted: true });
-  });
-  app.router.get('/__test/boom', async () => {
-    throw new Error('database password is hunter2');
-  });
-  app.router.get('/__test/app-error', async () => {
-    throw new AppError('RATE_LIMITED', 'slow down', { retryAfterSeconds: 3 });
-  });
-  app.router.post('/__test/echo', async (ctx: Context) => {
-    ctx.ok({ type: ctx.request.type, body: ctx.request.body });
-  });
-});
-
 function assertFailure(body: any, reason: string) {
   assert.strictEqual(body.code, 0);
   assert.strictEqual(body.data.error, reason);
@@ -29,6 +10,29 @@ function assertFailure(body: any, reason: string) {
 }
 
 describe('test/app/middleware/errorHandler.test.ts', () => {
+  // Routes that exist only in this test, to drive each error mapping through real HTTP.
+  before(() => {
+    app.router.post('/__test/validate', async (ctx: Context) => {
+      ctx.validate({ name: { type: 'string', max: 10 }, age: { type: 'int', min: 0 } }, ctx.request.body);
+      ctx.ok({ accepted: true });
+    });
+    app.router.get('/__test/boom', async () => {
+      throw new Error('database password is hunter2');
+    });
+    app.router.get('/__test/app-error', async () => {
+      throw new AppError('RATE_LIMITED', 'slow down', { retryAfterSeconds: 3 });
+    });
+    app.router.post('/__test/echo', async (ctx: Context) => {
+      ctx.ok({ type: ctx.request.type, body: ctx.request.body });
+    });
+  });
+
+  // The app is shared by every test file: take these routes out again (the fuzz test walks all routes).
+  after(() => {
+    const router = app.router as any;
+    router.stack = router.stack.filter((layer: any) => !String(layer.path).startsWith('/__test/'));
+  });
+
   it('answers unknown routes, /api ones included, with NOT_FOUND in the standard shape', async () => {
     for (const path of [ '/api/does-not-exist', '/nope' ]) {
       const res = await app.httpRequest().get(path).expect(200);
