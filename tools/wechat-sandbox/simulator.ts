@@ -4,7 +4,7 @@
  * (`new WechatSimulator(sandbox)`) or over its control API (`new WechatSimulator('http://127.0.0.1:9011')`).
  */
 import { request as httpRequest } from 'node:http';
-import { AccountKind, CreateUserOptions, SandboxUserInfo, SentMessage, WechatSandbox } from './sandbox';
+import { AccountKind, CreateUserOptions, SandboxAccount, SandboxUserInfo, SentMessage, WechatSandbox } from './sandbox';
 import { openidFor } from './identity';
 import {
   BuildPushOptions, DeliveryOptions, PushChannel, PushKind, PushResult, pushMessage, verifyUrl, VerifyResult, XML_ONLY_KINDS,
@@ -15,14 +15,8 @@ export interface SimulatorPushOptions extends Omit<BuildPushOptions, 'channel'>,
   channel?: PushChannel | AccountKind;
 }
 
-export interface SandboxAccountInfo {
-  appid: string;
-  secret: string;
-  msgToken: string;
-  msgAesKey: string;
-  originalId: string;
-  openPlatformBound: boolean;
-}
+/** An account as the control API describes it. */
+export type SandboxAccountInfo = Omit<SandboxAccount, 'kind'>;
 
 export interface SandboxInfo {
   url: string;
