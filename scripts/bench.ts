@@ -22,7 +22,7 @@ import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { buildPush } from '../tools/wechat-sandbox/push';
 import { cpuMeter, CliProcess, eggProcesses, freePort, rssMb, run, startCli } from './bench/processes';
-import { jsonOk, phaseErrors, PhaseResult, pushOk, round, runPhase } from './bench/load';
+import { jsonOk, phaseErrors, PhaseResult, pushOk, round, runPacedPhase, runPhase } from './bench/load';
 
 const root = path.join(__dirname, '..');
 const quick = process.argv.includes('--quick');
@@ -281,8 +281,8 @@ async function main(): Promise<number> {
     const pushRate = Math.max(10, Math.round(pushResult.rps / 2));
     const paced = pushes(sandbox, 'bench-push-paced', pushRate * settings.pacedSeconds + conn * 2);
     await openReplyWindows(sandbox, 'bench-push-paced', paced.length);
-    const pacedResult = await measured(() => runPhase({
-      name: `POST /message/check at ${pushRate}/s`, url: app, connections: conn, amount: pushRate * settings.pacedSeconds, overallRate: pushRate,
+    const pacedResult = await measured(() => runPacedPhase({
+      name: `POST /message/check at ${pushRate}/s`, url: app, connections: conn, amount: pushRate * settings.pacedSeconds, rate: pushRate,
       next: pushRequest(paced), check: pushOk,
     }));
     console.log(describe(pacedResult));

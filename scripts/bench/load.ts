@@ -3,6 +3,8 @@
  * status, a connection error, a timeout, or a reply the endpoint's `check` refuses (a JSON
  * reply with `code: 0`, a push answered with anything but `success`).
  */
+import http from 'node:http';
+
 // autocannon ships no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const autocannon = require('autocannon');
@@ -22,8 +24,6 @@ export interface PhaseOptions {
   duration?: number;
   /** Exactly this many requests (each from `next(i)`) */
   amount?: number;
-  /** Open loop: this many requests per second over all connections (latency corrected for coordinated omission) */
-  overallRate?: number;
   /** The i-th request (0-based, in the order they are sent) */
   next: (i: number) => PhaseRequest;
   /** Why a 2xx reply is a failure, or null when it is fine */
@@ -71,7 +71,6 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
       url: o.url,
       connections: o.connections,
       ...(o.amount ? { amount: o.amount } : { duration: o.duration ?? 10 }),
-      ...(o.overallRate ? { overallRate: o.overallRate } : {}),
       timeout: o.timeoutSeconds ?? 10,
       requests: [{
         setupRequest(req: any) {
@@ -115,6 +114,130 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
+    failedReplies,
+    samples,
+  };
+}
+
+export interface PacedPhaseOptions extends Omit<PhaseOptions, 'duration' | 'amount'> {
+  /** Requests in all */
+  amount: number;
+  /** Requests per second, evenly spaced, whatever the replies do */
+  rate: number;
+}
+
+/**
+ * Open loop: request i is due at start + i / rate, sent at its time over a keep-alive pool of at
+ * most `connections` sockets, whether or not earlier replies have come back (as WeChat's servers
+ * push). Latency runs from the time a request was due, not from when it was written, so a
+ * request that waited for a free socket or a late timer counts its wait (no coordinated
+ * omission). Not autocannon's `overallRate`: that one fires every connection's quota at the same
+ * one-second tick (bursts of `connections` requests), splits the amount evenly but the rate
+ * unevenly (the phase outlasts amount / rate), and corrects for coordinated omission with an
+ * expected interval of ceil(1 / rate) = 1 ms, which records an L ms reply L times.
+ */
+export async function runPacedPhase(o: PacedPhaseOptions): Promise<PhaseResult> {
+  const url = new URL(o.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections });
+  const timeoutMs = (o.timeoutSeconds ?? 10) * 1000;
+  const latencies: number[] = [];
+  const samples: string[] = [];
+  let non2xx = 0;
+  let errors = 0;
+  let timeouts = 0;
+  let failedReplies = 0;
+  const note = (what: string) => {
+    if (samples.length < 5) samples.push(what);
+  };
+  const send = (r: PhaseRequest, due: number) => new Promise<void>(done => {
+    // Each request is counted once: a timeout's destroy() also raises 'error'.
+    let settled = false;
+    const resolve = () => {
+      settled = true;
+      done();
+    };
+    const req = http.request({
+      host: url.hostname,
+      port: url.port,
+      path: r.path,
+      method: r.method,
+      agent,
+      headers: { ...(r.headers ?? {}), ...(r.body === undefined ? {} : { 'content-length': Buffer.byteLength(r.body) }) },
+    }, res => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        if (settled) return;
+        latencies.push(performance.now() - due);
+        const body = Buffer.concat(chunks).toString('utf8');
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status >= 300) {
+          non2xx++;
+          note(`HTTP ${status}: ${body.slice(0, 200)}`);
+        } else {
+          const why = o.check(body);
+          if (why) {
+            failedReplies++;
+            note(why);
+          }
+        }
+        resolve();
+      });
+      res.on('error', err => {
+        if (settled) return;
+        errors++;
+        note(`response error: ${err.message}`);
+        resolve();
+      });
+    });
+    req.setTimeout(timeoutMs, () => {
+      if (settled) return;
+      timeouts++;
+      note(`timeout after ${timeoutMs} ms`);
+      req.destroy();
+      resolve();
+    });
+    req.on('error', err => {
+      if (settled) return;
+      errors++;
+      note(`request error: ${err.message}`);
+      resolve();
+    });
+    req.end(r.body);
+  });
+
+  const started = Date.now();
+  const t0 = performance.now();
+  const interval = 1000 / o.rate;
+  const inFlight: Array<Promise<void>> = [];
+  for (let i = 0; i < o.amount;) {
+    const now = performance.now();
+    // Everything due by now goes out now (a late timer never thins the load).
+    while (i < o.amount && t0 + i * interval <= now) {
+      inFlight.push(send(o.next(i), t0 + i * interval));
+      i++;
+    }
+    if (i < o.amount) await new Promise(resolve => setTimeout(resolve, Math.max(0, t0 + i * interval - performance.now())));
+  }
+  await Promise.all(inFlight);
+  agent.destroy();
+  const seconds = (Date.now() - started) / 1000;
+  const sorted = latencies.sort((a, b) => a - b);
+  const at = (q: number) => (sorted.length ? round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)], 1) : 0);
+  return {
+    name: o.name,
+    requests: o.amount,
+    seconds: round(seconds, 2),
+    rps: round(o.amount / seconds, 1),
+    latencyMs: {
+      p50: at(0.5),
+      p99: at(0.99),
+      max: sorted.length ? round(sorted[sorted.length - 1], 1) : 0,
+      mean: sorted.length ? round(sorted.reduce((a, b) => a + b, 0) / sorted.length, 2) : 0,
+    },
+    non2xx,
+    errors,
+    timeouts,
     failedReplies,
     samples,
   };
