@@ -34,6 +34,10 @@ export interface BizConfig {
     backoffMaxSeconds: number;
     /** Items the sweeper processes per run */
     sweepBatch: number;
+    /** Per worker: received items processed (replies being sent) at once right after the acknowledgement */
+    concurrency: number;
+    /** Per worker: received items waiting for one of those slots; beyond it they stay pending for the sweeper */
+    queueLimit: number;
   };
   autoReply: EnvSettings['autoReply'];
   /** Full sync of the official account's followers (docs/official-account.md) */
@@ -126,6 +130,8 @@ export default (appInfo: EggAppInfo) => {
       backoffBaseSeconds: 10,
       backoffMaxSeconds: 1800,
       sweepBatch: 50,
+      concurrency: 32,
+      queueLimit: 5000,
     },
     autoReply: env.autoReply,
     followerSync: {

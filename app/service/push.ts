@@ -1,4 +1,5 @@
-import { Service } from 'egg';
+import { Application, Service } from 'egg';
+import { BoundedQueue } from '../lib/boundedQueue';
 import { AppError } from '../lib/errors';
 import { openPush, PushChannelConfig, PushChannelName, PushQuery, SUCCESS_REPLY, verifyEcho } from '../lib/pushEnvelope';
 
@@ -7,6 +8,39 @@ export interface ReceiveResult {
   reply: string;
   duplicate: boolean;
   inboxId: string | null;
+}
+
+const PROCESSING_QUEUE = Symbol('push.processingQueue');
+
+/**
+ * This worker's queue of received items to process right after their acknowledgement
+ * (config.inbox.concurrency at once, config.inbox.queueLimit waiting, FIFO). Each item runs on
+ * a fresh anonymous context, so the request's own context (request, response, body) is freed
+ * as soon as WeChat has its `success`, not when the reply to the user has been sent.
+ */
+export function processingQueue(app: Application): BoundedQueue<string> {
+  const holder = app as unknown as { [PROCESSING_QUEUE]?: { queue: BoundedQueue<string>; built: string } };
+  const { concurrency, queueLimit } = app.config.inbox;
+  const wanted = `${concurrency}/${queueLimit}`;
+  const current = holder[PROCESSING_QUEUE];
+  // Built on first use; a changed config (tests) takes effect once the old queue is empty.
+  if (current && (current.built === wanted || current.queue.running > 0 || current.queue.queued > 0)) return current.queue;
+  const queue = new BoundedQueue<string>({
+    concurrency,
+    maxQueued: queueLimit,
+    run: id => new Promise<void>(resolve => {
+      app.createAnonymousContext().runInBackground(async function processInboxItem(bg: any) {
+        try {
+          await bg.service.inbox.processById(id);
+        } finally {
+          resolve();
+        }
+      });
+    }),
+    onError: (err, id) => app.logger.error('[push] processing %s failed, left for the sweeper: %s', id, (err as Error)?.message ?? err),
+  });
+  holder[PROCESSING_QUEUE] = { queue, built: wanted };
+  return queue;
 }
 
 /**
@@ -35,8 +69,9 @@ export default class PushService extends Service {
   }
 
   /**
-   * POST: verify, decrypt and parse, record durably in the inbox (deduplicated), and start
-   * processing in the background, after the reply. Never waits on WeChat.
+   * POST: verify, decrypt and parse, record durably in the inbox (deduplicated), and hand the
+   * item to this worker's bounded processing queue, which works after the reply. Never waits
+   * on WeChat. An item the queue refuses (full) stays pending: the sweeper processes it.
    */
   async receive(name: PushChannelName, query: PushQuery, body: string): Promise<ReceiveResult> {
     const { ctx } = this;
@@ -45,10 +80,10 @@ export default class PushService extends Service {
     if (recorded.duplicate) {
       ctx.logger.info('[push] %s duplicate delivery of %s', name, opened.dedupeKey);
     } else {
-      const id = recorded.id!;
-      ctx.runInBackground(async (bg: any) => {
-        await bg.service.inbox.processById(id);
-      });
+      const queue = processingQueue(this.app);
+      if (queue.offer(recorded.id!) === 'refused') {
+        ctx.logger.warn('[push] processing queue full (%d running, %d waiting): %s left pending for the sweeper', queue.running, queue.queued, recorded.id);
+      }
     }
     return { reply: SUCCESS_REPLY, duplicate: recorded.duplicate, inboxId: recorded.id };
   }
