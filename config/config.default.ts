@@ -36,7 +36,7 @@ export interface BizConfig {
     sweepBatch: number;
     /** Per worker: received items processed (replies being sent) at once right after the acknowledgement */
     concurrency: number;
-    /** Per worker: received items waiting for one of those slots; beyond it they stay pending for the sweeper */
+    /** Per worker: received items waiting for one of those slots; beyond it they stay pending in the inbox until there is room */
     queueLimit: number;
   };
   autoReply: EnvSettings['autoReply'];
@@ -130,7 +130,7 @@ export default (appInfo: EggAppInfo) => {
       backoffBaseSeconds: 10,
       backoffMaxSeconds: 1800,
       sweepBatch: 50,
-      concurrency: 32,
+      concurrency: 64,
       queueLimit: 5000,
     },
     autoReply: env.autoReply,

@@ -13,7 +13,14 @@ export interface BoundedQueueOptions<T> {
   maxQueued: number;
   /** Processes one item; a rejection is passed to `onError`, never stalls the queue */
   run: (item: T) => Promise<void>;
-  onError?: (err: unknown, item: T) => void;
+  /** A failed item, or a failed refill (item null) */
+  onError?: (err: unknown, item: T | null) => void;
+  /**
+   * After the queue refused items, called once it has emptied (a slot free, nothing waiting)
+   * with the number of items it can take; the items returned are offered (e.g. the refused
+   * ones, read back from durable storage). Called again while it returns as many as asked for.
+   */
+  refill?: (room: number) => Promise<T[]>;
 }
 
 export type OfferResult = 'started' | 'queued' | 'refused';
@@ -22,6 +29,9 @@ export class BoundedQueue<T> {
   private readonly waiting: T[] = [];
   private active = 0;
   private readonly idleWaiters: Array<() => void> = [];
+  /** Items were refused since the last refill */
+  private refused = false;
+  private refilling = false;
 
   constructor(private readonly options: BoundedQueueOptions<T>) {
     const { concurrency, maxQueued } = options;
@@ -49,12 +59,13 @@ export class BoundedQueue<T> {
       this.waiting.push(item);
       return 'queued';
     }
+    this.refused = true;
     return 'refused';
   }
 
-  /** Resolves once nothing is running or waiting. */
+  /** Resolves once nothing is running, waiting or being refilled. */
   idle(): Promise<void> {
-    if (this.active === 0 && this.waiting.length === 0) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise(resolve => this.idleWaiters.push(resolve));
   }
 
@@ -69,13 +80,43 @@ export class BoundedQueue<T> {
     result.catch(err => this.options.onError?.(err, item)).finally(() => this.finished());
   }
 
+  private isIdle(): boolean {
+    return this.active === 0 && this.waiting.length === 0 && !this.refilling;
+  }
+
   private finished(): void {
     this.active--;
     const next = this.waiting.shift();
     if (next !== undefined) {
       this.start(next);
-    } else if (this.active === 0) {
-      for (const resolve of this.idleWaiters.splice(0)) resolve();
+      return;
     }
+    if (this.refused && this.options.refill && !this.refilling) this.runRefill(this.options.refill);
+    this.notifyIdle();
+  }
+
+  private runRefill(refill: (room: number) => Promise<T[]>): void {
+    this.refused = false;
+    this.refilling = true;
+    const room = this.options.concurrency - this.active + this.options.maxQueued;
+    let result: Promise<T[]>;
+    try {
+      result = Promise.resolve(refill(room));
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(items => {
+      this.refilling = false;
+      for (const item of items) this.offer(item);
+      // A full batch: there may be more where it came from.
+      if (items.length >= room) this.refused = true;
+    }, err => {
+      this.refilling = false;
+      this.options.onError?.(err, null);
+    }).finally(() => this.notifyIdle());
+  }
+
+  private notifyIdle(): void {
+    if (this.isIdle()) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 }

@@ -125,6 +125,16 @@ export default class InboxService extends Service {
     ).lean();
   }
 
+  /** Ids of up to `limit` pending items that are due, oldest first (the processing queue's refill). */
+  async dueIds(limit: number): Promise<string[]> {
+    const docs = await this.model.find({ status: 'pending', nextAttemptAt: { $lte: new Date() } })
+      .sort({ nextAttemptAt: 1, _id: 1 })
+      .limit(limit)
+      .select({ _id: 1 })
+      .lean();
+    return docs.map((d: any) => String(d._id));
+  }
+
   /** Right after recording (in the background): process this item if nobody else has. */
   async processById(id: string): Promise<ProcessResult | null> {
     try {

@@ -16,7 +16,9 @@ const PROCESSING_QUEUE = Symbol('push.processingQueue');
  * This worker's queue of received items to process right after their acknowledgement
  * (config.inbox.concurrency at once, config.inbox.queueLimit waiting, FIFO). Each item runs on
  * a fresh anonymous context, so the request's own context (request, response, body) is freed
- * as soon as WeChat has its `success`, not when the reply to the user has been sent.
+ * as soon as WeChat has its `success`, not when the reply to the user has been sent. Items
+ * refused while it is full stay pending in the inbox; once the queue has room again it reads
+ * the due ones back (oldest first), and the sweeper remains the safety net.
  */
 export function processingQueue(app: Application): BoundedQueue<string> {
   const holder = app as unknown as { [PROCESSING_QUEUE]?: { queue: BoundedQueue<string>; built: string } };
@@ -37,7 +39,10 @@ export function processingQueue(app: Application): BoundedQueue<string> {
         }
       });
     }),
-    onError: (err, id) => app.logger.error('[push] processing %s failed, left for the sweeper: %s', id, (err as Error)?.message ?? err),
+    // Items refused while the queue was full are read back from the inbox once it has room.
+    refill: room => app.createAnonymousContext().service.inbox.dueIds(room),
+    onError: (err, id) => app.logger.error('[push] %s failed, left for the sweeper: %s',
+      id === null ? 'refilling the processing queue' : `processing ${id}`, (err as Error)?.message ?? err),
   });
   holder[PROCESSING_QUEUE] = { queue, built: wanted };
   return queue;
@@ -71,7 +76,7 @@ export default class PushService extends Service {
   /**
    * POST: verify, decrypt and parse, record durably in the inbox (deduplicated), and hand the
    * item to this worker's bounded processing queue, which works after the reply. Never waits
-   * on WeChat. An item the queue refuses (full) stays pending: the sweeper processes it.
+   * on WeChat. An item the queue refuses (full) stays pending in the inbox until it has room.
    */
   async receive(name: PushChannelName, query: PushQuery, body: string): Promise<ReceiveResult> {
     const { ctx } = this;

@@ -49,7 +49,7 @@ describe('test/app/lib/boundedQueue.test.ts', () => {
   });
 
   it('keeps going after an item fails or throws synchronously, reporting each error once', async () => {
-    const errors: Array<[string, number]> = [];
+    const errors: Array<[string, number | null]> = [];
     const done: number[] = [];
     const queue = new BoundedQueue<number>({
       concurrency: 1,
@@ -72,6 +72,55 @@ describe('test/app/lib/boundedQueue.test.ts', () => {
     assert.deepStrictEqual(done, [ 1, 3 ]);
     assert.deepStrictEqual(errors.sort(), [[ 'async failure', 2 ], [ 'sync failure', 9 ]]);
     assert.strictEqual(syncThrower.offer(10), 'started', 'a failed item frees its slot');
+  });
+
+  it('after refusing, refills itself once it has room, oldest first, until a refill comes back short', async () => {
+    const c = controlled();
+    // What durable storage holds: the refused items, oldest first.
+    const stored = [ 3, 4, 5, 6, 7 ];
+    const asked: number[] = [];
+    const queue = new BoundedQueue<number>({
+      concurrency: 1,
+      maxQueued: 1,
+      run: c.run,
+      refill: async room => {
+        asked.push(room);
+        return stored.splice(0, room);
+      },
+    });
+    assert.deepStrictEqual([ 1, 2, 3, 4, 5, 6, 7 ].map(i => queue.offer(i)), [ 'started', 'queued', 'refused', 'refused', 'refused', 'refused', 'refused' ]);
+    c.finishers.get(1)!.ok();
+    await c.tick();
+    assert.deepStrictEqual(asked, [], 'no refill while items are still waiting');
+    for (let i = 2; i <= 7; i++) {
+      await c.tick();
+      assert.ok(c.finishers.has(i), `item ${i} started (started: ${c.started})`);
+      assert.ok(queue.running <= 1 && queue.queued <= 1);
+      c.finishers.get(i)!.ok();
+      await c.tick();
+    }
+    await queue.idle();
+    assert.deepStrictEqual(c.started, [ 1, 2, 3, 4, 5, 6, 7 ]);
+    assert.deepStrictEqual(asked, [ 2, 2, 2 ], 'refilled while full batches came back (3, 4 and 5, 6), then stopped (7)');
+    assert.strictEqual(c.maxRunning(), 1);
+  });
+
+  it('reports a failed refill and stays usable', async () => {
+    const errors: Array<[string, number | null]> = [];
+    const c = controlled();
+    const queue = new BoundedQueue<number>({
+      concurrency: 1,
+      maxQueued: 0,
+      run: c.run,
+      refill: async () => { throw new Error('storage down'); },
+      onError: (err, item) => errors.push([ (err as Error).message, item ]),
+    });
+    queue.offer(1);
+    assert.strictEqual(queue.offer(2), 'refused');
+    c.finishers.get(1)!.ok();
+    await queue.idle();
+    assert.deepStrictEqual(errors, [[ 'storage down', null ]]);
+    assert.strictEqual(queue.offer(3), 'started');
   });
 
   it('with maxQueued 0 refuses everything beyond the running items', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { processingQueue } from '../../../app/service/push';
 import { FakeWechat } from '../../fixtures/fakeWechat';
-import { buildPush, CUSTOM_SEND, customSends, onCustomSend, textMessage } from '../../fixtures/push';
+import { buildPush, customSends, onCustomSend, textMessage } from '../../fixtures/push';
 
 function post(content: string) {
   const message = textMessage(content);
@@ -35,7 +35,7 @@ describe('test/app/service/push.test.ts', () => {
     await app.backgroundTasksFinished();
   });
 
-  it('processes at most config.inbox.concurrency items at once, in arrival order; past queueLimit they stay pending for the sweeper', async () => {
+  it('processes at most config.inbox.concurrency items at once, in arrival order; past queueLimit they wait in the inbox until there is room', async () => {
     mock(app.config.inbox, 'concurrency', 1);
     mock(app.config.inbox, 'queueLimit', 1);
     let inFlight = 0;
@@ -43,39 +43,63 @@ describe('test/app/service/push.test.ts', () => {
     onCustomSend(fake, async () => {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      await new Promise(resolve => setTimeout(resolve, 300));
+      await new Promise(resolve => setTimeout(resolve, 200));
       inFlight--;
       return { body: { errcode: 0, errmsg: 'ok' } };
     });
 
     // Sequential, so that the arrival order is known; each is acknowledged before its reply is sent.
     const users: string[] = [];
-    for (const content of [ 'first', 'second', 'third' ]) {
+    for (const content of [ 'first', 'second', 'third', 'fourth' ]) {
       const { user, request } = post(content);
       const started = Date.now();
       const res = await request.expect(200);
       assert.strictEqual(res.text, 'success');
-      assert.ok(Date.now() - started < 300, 'the acknowledgement does not wait for the send');
+      assert.ok(Date.now() - started < 200, 'the acknowledgement does not wait for the send');
       users.push(user);
     }
     const queue = processingQueue(app);
     assert.strictEqual(queue.running, 1);
     assert.strictEqual(queue.queued, 1);
+    for (const user of users.slice(2)) {
+      const refused: any = await app.model.InboxMessage.findOne({ fromUser: user }).lean();
+      assert.strictEqual(refused.status, 'pending', 'a refused item waits in the inbox');
+      assert.strictEqual(refused.attempts, 0);
+    }
 
     await queue.idle();
     await app.backgroundTasksFinished();
-    assert.deepStrictEqual(customSends(fake).map(c => c.body.touser), users.slice(0, 2), 'sent one at a time, first come first served');
+    assert.deepStrictEqual(customSends(fake).map(c => c.body.touser), users, 'sent one at a time, first come first served, without the sweeper');
     assert.strictEqual(maxInFlight, 1);
-    const overflow: any = await app.model.InboxMessage.findOne({ fromUser: users[2] }).lean();
-    assert.strictEqual(overflow.status, 'pending', 'the refused item is left to the sweeper');
-    assert.strictEqual(overflow.attempts, 0);
-    assert.strictEqual(overflow.reply.state, 'none');
+    const items: any[] = await app.model.InboxMessage.find({}).sort({ _id: 1 }).lean();
+    assert.deepStrictEqual(items.map(i => `${i.status}/${i.reply.state}/${i.attempts}`), Array(4).fill('done/sent/1'));
+
+    // Nothing left for the sweeper.
+    await app.runSchedule('inboxSweeper');
+    assert.strictEqual(customSends(fake).length, 4, 'each reply sent once');
+  });
+
+  it('leaves a refused item to the sweeper when the queue cannot read it back', async () => {
+    mock(app.config.inbox, 'concurrency', 1);
+    mock(app.config.inbox, 'queueLimit', 0);
+    onCustomSend(fake, async () => {
+      await new Promise(resolve => setTimeout(resolve, 100));
+      return { body: { errcode: 0, errmsg: 'ok' } };
+    });
+    const service = app.mockContext().service.inbox;
+    mock(Object.getPrototypeOf(service), 'dueIds', async () => { throw new Error('refill failed'); });
+    const first = post('one');
+    await first.request.expect(200, 'success');
+    const second = post('two');
+    await second.request.expect(200, 'success');
+    await processingQueue(app).idle();
+    await app.backgroundTasksFinished();
+    assert.deepStrictEqual(customSends(fake).map(c => c.body.touser), [ first.user ]);
+    const left: any = await app.model.InboxMessage.findOne({ fromUser: second.user }).lean();
+    assert.strictEqual(left.status, 'pending');
 
     await app.runSchedule('inboxSweeper');
-    assert.deepStrictEqual(customSends(fake).map(c => c.body.touser), users);
-    const items: any[] = await app.model.InboxMessage.find({}).sort({ _id: 1 }).lean();
-    assert.deepStrictEqual(items.map(i => `${i.status}/${i.reply.state}`), [ 'done/sent', 'done/sent', 'done/sent' ]);
-    assert.strictEqual(fake.callsTo(CUSTOM_SEND).filter(c => fake.accepts(c.query.get('access_token'))).length, 3, 'each reply sent once');
+    assert.deepStrictEqual(customSends(fake).map(c => c.body.touser), [ first.user, second.user ]);
   });
 
   it('with the default bounds, processes an item right after its acknowledgement', async () => {
