@@ -100,11 +100,8 @@ export default class InboxService extends Service {
     }
   }
 
-  /**
-   * Claims one due item (or the given one if it is due); null when there is none. `exclude`:
-   * items this sweep already handled, so that a zero backoff cannot spin one item.
-   */
-  async claim(id?: string, exclude: unknown[] = []): Promise<any | null> {
+  /** Claims one due item (or the given one if it is due); null when there is none. */
+  async claim(id?: string): Promise<any | null> {
     const now = new Date();
     const { leaseSeconds } = this.app.config.inbox;
     const filter: any = {
@@ -114,7 +111,6 @@ export default class InboxService extends Service {
       ],
     };
     if (id !== undefined) filter._id = id;
-    else if (exclude.length > 0) filter._id = { $nin: exclude };
     return this.model.findOneAndUpdate(
       filter,
       {
@@ -125,9 +121,16 @@ export default class InboxService extends Service {
     ).lean();
   }
 
-  /** Ids of up to `limit` pending items that are due, oldest first (the processing queue's refill). */
-  async dueIds(limit: number): Promise<string[]> {
-    const docs = await this.model.find({ status: 'pending', nextAttemptAt: { $lte: new Date() } })
+  /**
+   * Ids of up to `limit` items that are due, oldest first: pending ones whose time has come
+   * (the processing queue's refill), and with `expiredLeases` also leased ones whose lease ran
+   * out (the sweeper: a worker crashed or restarted mid-processing).
+   */
+  async dueIds(limit: number, options: { expiredLeases?: boolean } = {}): Promise<string[]> {
+    const now = new Date();
+    const pending = { status: 'pending', nextAttemptAt: { $lte: now } };
+    const filter = options.expiredLeases ? { $or: [ pending, { status: 'processing', lockedUntil: { $lt: now } }] } : pending;
+    const docs = await this.model.find(filter)
       .sort({ nextAttemptAt: 1, _id: 1 })
       .limit(limit)
       .select({ _id: 1 })
@@ -147,15 +150,19 @@ export default class InboxService extends Service {
     }
   }
 
-  /** The sweeper: claims and processes due items, at most `limit` per run. */
+  /**
+   * The sweeper: processes due items (pending and due, or leased with an expired lease), at most
+   * `limit` per run, oldest first. One query finds them; each is then claimed by id, atomically,
+   * so an item another process took meanwhile is skipped. (Claiming "the oldest due item" once
+   * per item instead would sort every due item again for each one: during a backlog, a long
+   * stall of the database for every item swept.)
+   */
   async sweep(limit = this.app.config.inbox.sweepBatch): Promise<{ processed: number; outcomes: Record<string, number> }> {
     const outcomes: Record<string, number> = {};
     let processed = 0;
-    const seen: unknown[] = [];
-    while (processed < limit) {
-      const item = await this.claim(undefined, seen);
-      if (!item) break;
-      seen.push(item._id);
+    for (const id of await this.dueIds(limit, { expiredLeases: true })) {
+      const item = await this.claim(id);
+      if (!item) continue;
       processed++;
       let outcome = 'error';
       try {

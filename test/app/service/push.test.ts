@@ -86,8 +86,13 @@ describe('test/app/service/push.test.ts', () => {
       await new Promise(resolve => setTimeout(resolve, 100));
       return { body: { errcode: 0, errmsg: 'ok' } };
     });
-    const service = app.mockContext().service.inbox;
-    mock(Object.getPrototypeOf(service), 'dueIds', async () => { throw new Error('refill failed'); });
+    const proto = Object.getPrototypeOf(app.mockContext().service.inbox);
+    const dueIds = proto.dueIds;
+    let storageDown = true;
+    mock(proto, 'dueIds', async function(this: unknown, ...args: unknown[]) {
+      if (storageDown) throw new Error('refill failed');
+      return dueIds.apply(this, args);
+    });
     const first = post('one');
     await first.request.expect(200, 'success');
     const second = post('two');
@@ -98,6 +103,7 @@ describe('test/app/service/push.test.ts', () => {
     const left: any = await app.model.InboxMessage.findOne({ fromUser: second.user }).lean();
     assert.strictEqual(left.status, 'pending');
 
+    storageDown = false;
     await app.runSchedule('inboxSweeper');
     assert.deepStrictEqual(customSends(fake).map(c => c.body.touser), [ first.user, second.user ]);
   });
