@@ -33,11 +33,13 @@ export default class RateLimitService extends Service {
   private async increment(key: string, expiresAt: Date): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const doc = await this.ctx.model.RateLimit.findOneAndUpdate(
+        // Straight to the driver: a string key, a number and a Date need no casting, and this
+        // runs before every login (mongoose's query building would cost more than the counter).
+        const doc = await this.ctx.model.RateLimit.collection.findOneAndUpdate(
           { key },
           { $inc: { count: 1 }, $setOnInsert: { expiresAt } },
-          { upsert: true, new: true, setDefaultsOnInsert: false },
-        ).lean();
+          { upsert: true, returnDocument: 'after', projection: { count: 1 }, includeResultMetadata: false },
+        );
         return doc!.count;
       } catch (err: any) {
         // Two first requests of a window raced to insert the counter: the loser increments it.
