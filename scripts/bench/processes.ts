@@ -5,20 +5,10 @@
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 
 const CLOCK_TICKS = Number(spawnSync('getconf', [ 'CLK_TCK' ], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../stack';
 
 export interface CliProcess {
   name: string;
