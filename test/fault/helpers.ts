@@ -5,8 +5,6 @@
  * URL), and small polling helpers.
  */
 import assert from 'node:assert';
-import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { SANDBOX_DEFAULTS, WechatSandbox, WechatSimulator } from '../../tools/wechat-sandbox';
 import { TEST_ENV } from '../fixtures/env';
 
@@ -25,24 +23,8 @@ export function createSandbox(): WechatSandbox {
 
 export { WechatSimulator };
 
-export interface Listening {
-  url: string;
-  close(): Promise<void>;
-}
-
-/** Serves an egg app (egg-mock instance) on 127.0.0.1 at a free port. */
-export async function listen(app: { callback(): any }): Promise<Listening> {
-  const server: Server = createServer(app.callback());
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>(resolve => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
-}
+export { listen } from '../fixtures/listen';
+export type { Listening } from '../fixtures/listen';
 
 /** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */
 export async function eventually<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 15000): Promise<T> {

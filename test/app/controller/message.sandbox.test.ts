@@ -4,25 +4,23 @@
  * reply window, custom/send, injected faults).
  */
 import assert from 'node:assert';
-import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { app, mock } from 'egg-mock/bootstrap';
+import { listen, Listening } from '../../fixtures/listen';
 import { buildPush as buildSimulatedPush, deliverPush, WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
 
 describe('test/app/controller/message.sandbox.test.ts', () => {
   const sandbox = new WechatSandbox({ port: 0 });
   const simulator = new WechatSimulator(sandbox);
-  let server: Server;
+  let server: Listening;
   const target = { url: '' };
 
   before(async () => {
     await sandbox.start();
-    server = createServer(app.callback());
-    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-    target.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/message/check`;
+    server = await listen(app);
+    target.url = `${server.url}/message/check`;
   });
   after(async () => {
-    await new Promise(resolve => server.close(resolve));
+    await server.close();
     await sandbox.stop();
   });
   // Leave no sandbox token behind for later test files (memory and MongoDB).

@@ -1,7 +1,6 @@
 import assert from 'node:assert';
-import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { app, mock } from 'egg-mock/bootstrap';
+import { listen, Listening } from '../../fixtures/listen';
 import { buildPush, deliverPush, WechatSimulator } from '../../../tools/wechat-sandbox';
 import { TEST_ENV } from '../../fixtures/env';
 import { createOaSandbox, eventually, useOaSandbox } from '../../fixtures/oaSandbox';
@@ -13,19 +12,18 @@ const USER_INFO = '/cgi-bin/user/info';
 describe('test/app/controller/oaMessage.test.ts', () => {
   const sandbox = createOaSandbox(0);
   const sim = new WechatSimulator(sandbox);
-  let server: Server;
+  let server: Listening;
   /** http://127.0.0.1:<port>/oa/message, once listening */
   const target = { url: '' };
 
   before(async () => {
     await sandbox.start();
     // WeChat's servers call a real URL: serve the app on a local port.
-    server = createServer(app.callback());
-    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-    target.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/oa/message`;
+    server = await listen(app);
+    target.url = `${server.url}/oa/message`;
   });
   after(async () => {
-    await new Promise(resolve => server.close(resolve));
+    await server.close();
     await sandbox.stop();
   });
   beforeEach(async () => {
