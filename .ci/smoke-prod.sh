@@ -36,7 +36,8 @@ fi
 echo "ok: $(grep -o 'missing required environment variables: [A-Z_, ]*' <<<"$out" | head -1)"
 
 echo "--- embedded MongoDB on port $MONGO_PORT"
-npm run --silent embedded-mongo -- --port "$MONGO_PORT" >"$MONGO_LOG" 2>&1 &
+# Started directly (not through npm) so that $! is the server itself and the cleanup stops it.
+node_modules/.bin/ts-node --transpile-only tools/embedded-mongo/cli.ts --port "$MONGO_PORT" >"$MONGO_LOG" 2>&1 &
 MONGO_PID=$!
 for _ in $(seq 1 100); do grep -q "mongodb://127.0.0.1:$MONGO_PORT" "$MONGO_LOG" && break; sleep 0.2; done
 grep -q "mongodb://127.0.0.1:$MONGO_PORT" "$MONGO_LOG" || { cat "$MONGO_LOG"; exit 1; }
