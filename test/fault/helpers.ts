@@ -51,13 +51,7 @@ export function assertOk(res: { status: number; body: any; text: string }) {
   assert.strictEqual(res.body.code, 1, res.text);
 }
 
-/**
- * Drops an app instance's in-memory access_token copy. The token manager keys its per-process
- * state by the application object; under egg-mock that is reached both through the mock proxy
- * and as the real application (`app.loader.app`), so both are cleared.
- */
+/** Drops an app instance's in-memory access_token copy (its own; another instance keeps its). */
 export function forgetTokens(instance: any) {
   instance.createAnonymousContext().service.accessToken.forgetLocal();
-  const real = instance.loader?.app;
-  if (real && real !== instance) real.createAnonymousContext().service.accessToken.forgetLocal();
 }

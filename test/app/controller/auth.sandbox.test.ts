@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { resetAccessTokens } from '../../fixtures/tokens';
 import { WechatSandbox } from '../../../tools/wechat-sandbox';
 
 describe('test/app/controller/auth.sandbox.test.ts', () => {
@@ -12,10 +13,7 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
   before(() => sandbox.start());
   after(() => sandbox.stop());
   // Leave no token from this file's fake WeChat behind for later test files (memory and MongoDB).
-  after(async () => {
-    app.mockContext().service.accessToken.forgetLocal();
-    await app.model.AccessToken.deleteMany({});
-  });
+  after(() => resetAccessTokens(app));
 
   beforeEach(async () => {
     sandbox.reset();

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { resetAccessTokens } from '../../fixtures/tokens';
 import { listen, Listening } from '../../fixtures/listen';
 import { buildPush as buildSimulatedPush, deliverPush, WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
 
@@ -24,10 +25,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
     await sandbox.stop();
   });
   // Leave no sandbox token behind for later test files (memory and MongoDB).
-  after(async () => {
-    app.mockContext().service.accessToken.forgetLocal();
-    await app.model.AccessToken.deleteMany({});
-  });
+  after(() => resetAccessTokens(app));
 
   beforeEach(async () => {
     sandbox.reset();

@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { resetAccessTokens } from '../../fixtures/tokens';
 import { encryptOpenData } from '../../../app/lib/wechatCrypto';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { TEST_ENV } from '../../fixtures/env';
@@ -25,10 +26,7 @@ describe('test/app/controller/user.test.ts', () => {
   before(() => fake.start());
   after(() => fake.close());
   // Leave no token from this file's fake WeChat behind for later test files (memory and MongoDB).
-  after(async () => {
-    app.mockContext().service.accessToken.forgetLocal();
-    await app.model.AccessToken.deleteMany({});
-  });
+  after(() => resetAccessTokens(app));
 
   beforeEach(async () => {
     fake.reset();

@@ -5,19 +5,10 @@ import { WechatApiError } from '../../../app/lib/errors';
 import { chinaDay, forceRefreshAllowed, refreshDelaySeconds } from '../../../app/service/accessToken';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { TEST_ENV } from '../../fixtures/env';
+import { rejection } from '../../fixtures/tokens';
 
 const APPID = TEST_ENV.WECHAT_APPID;
 const STABLE = '/cgi-bin/stable_token';
-
-async function rejection(promise: Promise<unknown>): Promise<WechatApiError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert(err instanceof WechatApiError, `expected a WechatApiError, got ${err}`);
-    return err;
-  }
-  throw new assert.AssertionError({ message: 'expected a rejection' });
-}
 
 describe('test/app/service/accessToken.test.ts', () => {
   let fake: FakeWechat;

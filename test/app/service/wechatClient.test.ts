@@ -1,22 +1,12 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
-import { WechatApiError } from '../../../app/lib/errors';
 import { neverSent, reasonForErrcode, redact } from '../../../app/service/wechatClient';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { TEST_ENV } from '../../fixtures/env';
+import { rejection, resetAccessTokens } from '../../fixtures/tokens';
 
 const OA_APPID = 'wxoa0123456789oa';
 const OA_SECRET = 'oa-secret-0123456789abcdef';
-
-async function rejection(promise: Promise<unknown>): Promise<WechatApiError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert(err instanceof WechatApiError, `expected a WechatApiError, got ${err}`);
-    return err;
-  }
-  throw new assert.AssertionError({ message: 'expected a rejection' });
-}
 
 describe('test/app/service/wechatClient.test.ts', () => {
   const fake = new FakeWechat();
@@ -24,10 +14,7 @@ describe('test/app/service/wechatClient.test.ts', () => {
   before(() => fake.start());
   after(() => fake.close());
   // Leave no token from this file's fake WeChat behind for later test files (memory and MongoDB).
-  after(async () => {
-    app.mockContext().service.accessToken.forgetLocal();
-    await app.model.AccessToken.deleteMany({});
-  });
+  after(() => resetAccessTokens(app));
 
   beforeEach(async () => {
     fake.reset();
