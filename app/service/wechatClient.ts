@@ -93,7 +93,7 @@ export function redact(text: string): string {
 
 /** Network failures where the request never reached WeChat, so even a single-use call may be repeated. */
 export function neverSent(err: any): boolean {
-  return err?.name === 'ConnectionTimeoutError' ||
+  return err?.name === 'HttpClientConnectTimeoutError' ||
     [ 'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH' ].includes(err?.code);
 }
 
@@ -307,9 +307,15 @@ export default class WechatClientService extends Service {
         const res = await this.ctx.curl(url, {
           method: req.method,
           timeout: httpTimeoutMs,
+          // The whole call, connecting included, to the millisecond (undici's own timeouts tick per second).
+          signal: AbortSignal.timeout(httpTimeoutMs),
           dataType: 'text',
           ...(req.body ? { contentType: 'json', data: req.body } : {}),
           headers: { accept: 'application/json' },
+          // urllib resends once on a socket error by default; whether a call may be repeated is
+          // decided here (a single-use code or a message must never go out twice).
+          retry: 0,
+          socketErrorRetry: 0,
         });
         const ms = Date.now() - started;
         if (res.status < 200 || res.status >= 300) {

@@ -41,8 +41,8 @@ describe('test/app/service/wechatClient.test.ts', () => {
 
     it('knows which network errors mean the request never left', () => {
       assert.strictEqual(neverSent({ code: 'ECONNREFUSED' }), true);
-      assert.strictEqual(neverSent({ name: 'ConnectionTimeoutError' }), true);
-      assert.strictEqual(neverSent({ name: 'ResponseTimeoutError' }), false);
+      assert.strictEqual(neverSent({ name: 'HttpClientConnectTimeoutError' }), true);
+      assert.strictEqual(neverSent({ name: 'HttpClientRequestTimeoutError' }), false);
       assert.strictEqual(neverSent({ code: 'ECONNRESET' }), false);
     });
   });
@@ -97,6 +97,14 @@ describe('test/app/service/wechatClient.test.ts', () => {
       const err = await rejection(app.mockContext().service.wechatClient.code2Session('c'));
       assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
       assert.match(err.message, /no reply within 200 ms/);
+      assert.strictEqual(fake.count('/sns/jscode2session'), 1);
+    });
+
+    it('does not resend a code when the connection drops after sending it (no HTTP client retry either)', async () => {
+      fake.on('/sns/jscode2session', () => ({ destroy: true }));
+      const err = await rejection(app.mockContext().service.wechatClient.code2Session('c'));
+      assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
+      assert.strictEqual(err.delivery, 'unknown');
       assert.strictEqual(fake.count('/sns/jscode2session'), 1);
     });
 
