@@ -1,4 +1,5 @@
 import { Service } from 'egg';
+import { Schema } from 'mongoose';
 import { AppError, InvalidParamError } from '../lib/errors';
 import { OpenDataInput, PhoneInput } from '../lib/authDto';
 import { decryptOpenData, WechatCryptoError } from '../lib/wechatCrypto';
@@ -88,16 +89,22 @@ export default class UserService extends Service {
   }
 
   private async upsertOnLogin(wx: Code2SessionResult): Promise<{ user: UserDoc; isNewUser: boolean }> {
+    const { User } = this.ctx.model;
     const now = new Date();
     const set: Partial<UserDoc> = { sessionKey: wx.session_key, lastLoginAt: now };
     if (wx.unionid) set.unionId = wx.unionid;
+    // What mongoose's upsert would add on insert: the schema's defaults, and createdAt.
+    const onInsert: Record<string, unknown> = { ...schemaDefaults(User.schema), createdAt: now };
+    for (const key of Object.keys(set)) delete onInsert[key];
     for (let attempt = 1; ; attempt++) {
       try {
-        const user = await this.ctx.model.User.findOneAndUpdate(
+        // Straight to the driver: openid is a string from WeChat's reply and every value has its
+        // schema type already; mongoose's query building cost more than the rest of the upsert.
+        const user = await User.collection.findOneAndUpdate(
           { openId: wx.openid },
-          { $set: set, $setOnInsert: { createdAt: now } },
-          { upsert: true, new: true },
-        ).setOptions({ sanitizeFilter: true }).lean<UserDoc>();
+          { $set: set, $setOnInsert: onInsert },
+          { upsert: true, returnDocument: 'after', projection: { sessionKey: 0 }, includeResultMetadata: false },
+        ) as UserDoc | null;
         // $setOnInsert wrote `now` only if this call inserted the user.
         return { user: user!, isNewUser: new Date(user!.createdAt).getTime() === now.getTime() };
       } catch (err: any) {
@@ -146,4 +153,13 @@ export function toPhoneResult(info: Record<string, any>, field: string): PhoneRe
     throw new InvalidParamError('the data holds no phone number', [{ field, message: 'holds no phone number' }]);
   }
   return { phoneNumber: String(phoneNumber), purePhoneNumber: String(purePhoneNumber), countryCode: String(countryCode) };
+}
+
+/** A schema's constant defaults by path (functions such as ObjectId generation left out). */
+function schemaDefaults(schema: Schema): Record<string, unknown> {
+  const defaults: Record<string, unknown> = {};
+  schema.eachPath((path, type: any) => {
+    if (type.defaultValue !== undefined && typeof type.defaultValue !== 'function') defaults[path] = type.defaultValue;
+  });
+  return defaults;
 }

@@ -42,6 +42,13 @@ describe('test/app/controller/auth.test.ts', () => {
       const user = await app.model.User.findOne({ openId: 'o-new' }).select('+sessionKey').lean();
       assert.strictEqual(user!.sessionKey, key);
       assert(user!.createdAt.getTime() >= before && user!.createdAt.getTime() === user!.lastLoginAt.getTime());
+      // the stored document is what the schema makes of a new user: its defaults, no more
+      const { _id, createdAt, lastLoginAt, ...rest } = (await app.model.User.collection.findOne({ openId: 'o-new' }))!;
+      assert(_id && createdAt && lastLoginAt);
+      assert.deepStrictEqual(rest, {
+        openId: 'o-new', sessionKey: key, unionId: null,
+        phoneNumber: null, purePhoneNumber: null, countryCode: null, phoneUpdatedAt: null,
+      });
       // session_key is not selected by default
       assert.strictEqual((await app.model.User.findOne({ openId: 'o-new' }).lean())!.sessionKey, undefined);
 
