@@ -75,6 +75,25 @@ export class Index {
     return seconds === undefined || this.fields.length !== 1 ? undefined : toNumber(seconds);
   }
 
+  /**
+   * TTL indexes: no stored document has a date earlier than this (ms). Lowered as documents are
+   * written, recomputed by each expiry scan, so the TTL monitor skips a collection with nothing
+   * due instead of reading every document every second (a stall of every client on a large one).
+   */
+  earliestDate = Infinity;
+
+  /** The earliest date a document holds in this TTL index's field (MongoDB expires by the lowest). */
+  earliestDateOf(view: Doc): number {
+    let earliest = Infinity;
+    for (const v of valuesAtPath(view, this.fields[0])) if (v instanceof Date && v.getTime() < earliest) earliest = v.getTime();
+    return earliest;
+  }
+
+  /** Keeps `earliestDate` a lower bound when a document is written. */
+  noteWritten(view: Doc): void {
+    if (this.ttlSeconds !== undefined) this.earliestDate = Math.min(this.earliestDate, this.earliestDateOf(view));
+  }
+
   /** Index keys of a document mapped to the key values (for error messages); null when not indexed. */
   keysFor(view: Doc): Map<string, any[]> | null {
     if (!this.hashable) return null;
@@ -98,26 +117,47 @@ export class Index {
 
   add(doc: StoredDocument, keys = this.keysFor(doc.view)): void {
     if (!keys) return;
-    for (const key of keys.keys()) {
-      let set = this.entries.get(key);
-      if (!set) this.entries.set(key, set = new Set());
-      set.add(doc);
+    for (const [ key, values ] of keys) {
+      addTo(this.entries, key, doc);
+      if (this.fields.length > 1) addTo(this.byFirstField, keyOf(values[0]), doc);
     }
   }
 
   remove(doc: StoredDocument, keys = this.keysFor(doc.view)): void {
     if (!keys) return;
-    for (const key of keys.keys()) {
-      const set = this.entries.get(key);
-      if (!set) continue;
-      set.delete(doc);
-      if (!set.size) this.entries.delete(key);
+    for (const [ key, values ] of keys) {
+      removeFrom(this.entries, key, doc);
+      if (this.fields.length > 1) removeFrom(this.byFirstField, keyOf(values[0]), doc);
     }
   }
 
   lookup(key: string): Set<StoredDocument> | undefined {
     return this.entries.get(key);
   }
+
+  /**
+   * Compound indexes: documents by the key of the first field alone, so that an equality on that
+   * prefix (`{ status: 'pending', nextAttemptAt: { $lte: now } }` on `{ status: 1, nextAttemptAt: 1 }`)
+   * reads only the matching documents, as MongoDB's index range would.
+   */
+  private readonly byFirstField = new Map<string, Set<StoredDocument>>();
+
+  lookupFirstField(key: string): Set<StoredDocument> | undefined {
+    return this.byFirstField.get(key);
+  }
+}
+
+function addTo(map: Map<string, Set<StoredDocument>>, key: string, doc: StoredDocument): void {
+  let set = map.get(key);
+  if (!set) map.set(key, set = new Set());
+  set.add(doc);
+}
+
+function removeFrom(map: Map<string, Set<StoredDocument>>, key: string, doc: StoredDocument): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(doc);
+  if (!set.size) map.delete(key);
 }
 
 function idIndexSpec(): IndexSpec {
@@ -196,6 +236,7 @@ export class Collection {
     const keysByIndex = this.secondaryKeys(doc, checkUnique ? null : undefined);
     this.docs.set(idKey, doc);
     for (const [ index, keys ] of keysByIndex) index.add(doc, keys);
+    for (const index of this.secondaryIndexes()) index.noteWritten(view);
     if (journal) this.log({ op: 'put', doc: withId });
     return doc;
   }
@@ -209,6 +250,7 @@ export class Collection {
     for (const index of this.secondaryIndexes()) index.remove(old);
     this.docs.set(old.idKey, doc);
     for (const [ index, keys ] of keysByIndex) index.add(doc, keys);
+    for (const index of this.secondaryIndexes()) index.noteWritten(view);
     this.log({ op: 'put', doc: withId });
     return doc;
   }
@@ -265,47 +307,53 @@ export class Collection {
 
   /**
    * Documents that may match a filter (view form): an index lookup when the filter has an equality on
-   * an indexed field, otherwise every document. `exact` is true when the lookup alone decides the match
+   * an indexed field (all fields of a compound index, or its first field), or a `$or` whose every
+   * branch has one; otherwise every document. `exact` is true when the lookup alone decides the match
    * (the filter is a single equality on that field), so callers can skip evaluating the filter.
    */
   candidates(filter: Doc): { docs: Iterable<StoredDocument>; exact: boolean } {
+    const found = this.indexedCandidates(filter);
+    if (!found) return { docs: this.docs.values(), exact: false };
+    return { docs: found.docs.sort((a, b) => a.seq - b.seq), exact: found.exact };
+  }
+
+  /** The smallest superset of the matches that an index gives, or null when none applies. */
+  private indexedCandidates(filter: Doc): { docs: StoredDocument[]; exact: boolean } | null {
     const constraints = equalityConstraints(filter);
-    if (!constraints.size) return { docs: this.docs.values(), exact: false };
     const filterKeys = Object.keys(filter);
     const soleField = filterKeys.length === 1 && !filterKeys[0].includes('.') ? filterKeys[0] : undefined;
-    let best: StoredDocument[] | null = null;
-    let bestExact = false;
-    const consider = (found: StoredDocument[], field?: string) => {
-      if (!best || found.length < best.length) {
-        best = found;
-        bestExact = field !== undefined && field === soleField;
+    let best: { docs: StoredDocument[]; exact: boolean } | null = null;
+    const consider = (found: Iterable<StoredDocument>, field?: string) => {
+      const docs = [ ...found ];
+      if (!best || docs.length < best.docs.length) best = { docs, exact: field !== undefined && field === soleField };
+    };
+    const union = (sets: Iterable<Set<StoredDocument> | StoredDocument | undefined>) => {
+      const all = new Set<StoredDocument>();
+      for (const set of sets) {
+        if (set instanceof Set) for (const doc of set) all.add(doc);
+        else if (set) all.add(set);
       }
+      return all;
     };
     const ids = constraints.get('_id');
-    if (ids) {
-      const found = new Set<StoredDocument>();
-      for (const id of ids) {
-        const doc = this.docs.get(keyOf(id));
-        if (doc) found.add(doc);
-      }
-      consider([ ...found ], '_id');
-    }
+    if (ids) consider(union(ids.map(id => this.docs.get(keyOf(id)))), '_id');
     for (const index of this.secondaryIndexes()) {
-      if (!index.complete || !index.fields.every(f => constraints.has(f))) continue;
-      if (index.fields.length > 1 && index.fields.some(f => constraints.get(f)!.length !== 1)) continue;
-      const found = new Set<StoredDocument>();
+      if (!index.complete) continue;
+      const first = constraints.get(index.fields[0]);
+      if (!first) continue;
       if (index.fields.length === 1) {
-        for (const value of constraints.get(index.fields[0])!) {
-          for (const doc of index.lookup(keyOf(value)) ?? []) found.add(doc);
-        }
+        consider(union(first.map(value => index.lookup(keyOf(value)))), index.fields[0]);
+      } else if (index.fields.every(f => constraints.get(f)?.length === 1)) {
+        consider(index.lookup(index.fields.map(f => keyOf(constraints.get(f)![0])).join('\u0001')) ?? []);
       } else {
-        const key = index.fields.map(f => keyOf(constraints.get(f)![0])).join('\u0001');
-        for (const doc of index.lookup(key) ?? []) found.add(doc);
+        consider(union(first.map(value => index.lookupFirstField(keyOf(value)))));
       }
-      consider([ ...found ], index.fields.length === 1 ? index.fields[0] : undefined);
     }
-    if (!best) return { docs: this.docs.values(), exact: false };
-    return { docs: (best as StoredDocument[]).sort((a, b) => a.seq - b.seq), exact: bestExact };
+    if (Array.isArray(filter.$or) && filter.$or.length > 0 && filter.$or.every(isPlainObject)) {
+      const branches = filter.$or.map(branch => this.indexedCandidates(branch));
+      if (branches.every(b => b !== null)) consider(union(branches.map(b => new Set(b!.docs))));
+    }
+    return best;
   }
 
   /** Creates an index; returns false when an identical one exists. */
@@ -341,6 +389,7 @@ export class Collection {
         }
       }
       index.add(doc, keys);
+      index.noteWritten(doc.view);
     }
     this.indexes.set(index.name, index);
     if (journal) this.log({ op: 'createIndex', spec: index.spec });
@@ -364,15 +413,18 @@ export class Collection {
       const seconds = index.ttlSeconds;
       if (seconds === undefined || !Number.isFinite(seconds)) continue;
       const cutoff = now - seconds * 1000;
+      if (index.earliestDate > cutoff) continue;
+      let remaining = Infinity;
       for (const doc of [ ...this.docs.values() ]) {
-        const dates = valuesAtPath(doc.view, index.fields[0]).filter((v): v is Date => v instanceof Date);
-        if (!dates.length) continue;
-        const earliest = Math.min(...dates.map(d => d.getTime()));
+        const earliest = index.earliestDateOf(doc.view);
         if (earliest <= cutoff) {
           this.remove(doc);
           removed++;
+        } else if (earliest < remaining) {
+          remaining = earliest;
         }
       }
+      index.earliestDate = remaining;
     }
     return removed;
   }

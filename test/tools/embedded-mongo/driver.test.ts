@@ -145,6 +145,7 @@ describe('test/tools/embedded-mongo/driver.test.ts', () => {
         { _id: 1, k: 1, a: 1, b: 'x' }, { _id: 2, k: Long.fromNumber(1), a: 1, b: 'y' }, { _id: 3, k: [ 1, 2 ], sub: [{ k: 'deep' }] },
         { _id: 4, k: 'one', sub: { k: [ 'deep', 'er' ] } }, { _id: 5, k: null }, { _id: 6 }, { _id: 7, k: [ 'a', [ 'b' ]] },
         { _id: 8, k: oid }, { _id: 9, k: new Date(5) }, { _id: 10, k: { x: 1 } }, { _id: 11, k: true }, { _id: 12, k: 1.5, a: 2, b: 'x' },
+        { _id: 13, a: [ 1, 3 ], b: 'z' }, { _id: 14, a: 3 },
       ];
       await indexed.insertMany(docs as any[]);
       await scanned.insertMany(docs as any[]);
@@ -152,6 +153,11 @@ describe('test/tools/embedded-mongo/driver.test.ts', () => {
         { k: 1 }, { k: { $eq: 1 } }, { k: { $in: [ 1, 'one', 1.5 ] } }, { k: 'one' }, { k: oid }, { k: new Date(5) }, { k: true },
         { k: null }, { k: [ 1, 2 ] }, { k: { x: 1 } }, { 'sub.k': 'deep' }, { a: 1, b: 'x' }, { a: 1, b: { $in: [ 'x', 'y' ] } },
         { k: 1, a: 1 }, { $and: [{ k: 1 }, { b: 'y' }] }, { _id: { $in: [ 1, 1, 3 ] } }, { _id: 3, k: 2 }, { k: { $in: [] } },
+        // the first field of a compound index alone, with a range on the next, multikey
+        { a: 1 }, { a: 3 }, { a: { $in: [ 1, 2 ] }, b: { $gte: 'y' } }, { a: 1, b: { $lte: 'x' } }, { a: null },
+        // $or: through the indexes when every branch has a lookup, a scan otherwise
+        { $or: [{ k: 1 }, { a: 2 }] }, { $or: [{ a: 1, b: { $lte: 'x' } }, { k: null }] }, { $or: [{ k: 'one' }, { nope: 1 }] },
+        { $or: [{ $or: [{ k: true }, { _id: 14 }] }, { a: 3 }], b: 'z' }, { k: 1, $or: [{ a: 1 }, { b: 'x' }] },
       ];
       for (const filter of filters) {
         const fromIndex = (await indexed.find(filter).toArray()).map(d => d._id);
@@ -232,6 +238,29 @@ describe('test/tools/embedded-mongo/driver.test.ts', () => {
       const deadline = Date.now() + 3000;
       while (await coll.countDocuments() > 3 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50));
       assert.deepStrictEqual((await coll.find().toArray()).map(d => d.name), [ 'fresh', 'not-a-date', 'no-field' ]);
+    });
+
+    it('expire documents written before the index, and documents updated to an earlier date', async function() {
+      if (!target.embedded) this.skip();
+      const coll = await fresh('ttl-later');
+      const now = Date.now();
+      await coll.insertMany([
+        { name: 'old', at: new Date(now - 5000) },
+        { name: 'moved', at: new Date(now + 60_000) },
+        { name: 'fresh', at: new Date(now + 60_000) },
+      ]);
+      await coll.createIndex({ at: 1 }, { expireAfterSeconds: 1 });
+      const waitFor = async (count: number) => {
+        const deadline = Date.now() + 3000;
+        while (await coll.countDocuments() > count && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50));
+      };
+      await waitFor(2);
+      assert.deepStrictEqual((await coll.find().toArray()).map(d => d.name), [ 'moved', 'fresh' ]);
+      // A monitor pass has seen nothing due since; the update must make `moved` due again.
+      await new Promise(resolve => setTimeout(resolve, 300));
+      await coll.updateOne({ name: 'moved' }, { $set: { at: new Date(now - 5000) } });
+      await waitFor(1);
+      assert.deepStrictEqual((await coll.find().toArray()).map(d => d.name), [ 'fresh' ]);
     });
   });
 
