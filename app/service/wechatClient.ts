@@ -303,12 +303,16 @@ export default class WechatClientService extends Service {
       const started = Date.now();
       let error: WechatApiError;
       let retryable: boolean;
+      // A deadline for the whole call, connecting included, to the millisecond (undici's own
+      // timeouts tick once a second). Not AbortSignal.timeout(): its timer cannot be cleared, and
+      // it would build an exception for every call, seconds after the call has finished.
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(), httpTimeoutMs);
       try {
         const res = await this.ctx.curl(url, {
           method: req.method,
           timeout: httpTimeoutMs,
-          // The whole call, connecting included, to the millisecond (undici's own timeouts tick per second).
-          signal: AbortSignal.timeout(httpTimeoutMs),
+          signal: deadline.signal,
           dataType: 'text',
           ...(req.body ? { contentType: 'json', data: req.body } : {}),
           headers: { accept: 'application/json' },
@@ -316,7 +320,7 @@ export default class WechatClientService extends Service {
           // decided here (a single-use code or a message must never go out twice).
           retry: 0,
           socketErrorRetry: 0,
-        });
+        }).finally(() => clearTimeout(timer));
         const ms = Date.now() - started;
         if (res.status < 200 || res.status >= 300) {
           error = new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${req.op}: HTTP ${res.status}`, null, { op: req.op, delivery: 'answered' });
@@ -344,7 +348,7 @@ export default class WechatClientService extends Service {
         this.ctx.logger.warn('[wechat] %s %s failed %dms (attempt %d): %s', req.op, req.path, ms, attempt, error.message);
       } catch (err: any) {
         const ms = Date.now() - started;
-        const timeout = /Timeout/.test(String(err?.name));
+        const timeout = deadline.signal.aborted || /Timeout/.test(String(err?.name));
         const sent = !neverSent(err);
         error = new WechatApiError('WECHAT_UNAVAILABLE',
           `WeChat ${req.op}: ${timeout ? `no reply within ${httpTimeoutMs} ms` : `network error ${err?.code || err?.name || ''}`.trim()}`,
