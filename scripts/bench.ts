@@ -296,7 +296,7 @@ async function main(): Promise<number> {
     await openReplyWindows(sandbox, 'bench-push-paced', paced.length);
     const pacedResult = await measured(() => runPacedPhase({
       name: `POST /message/check at ${pushRate}/s`, url: app, connections: conn, amount: pushRate * settings.pacedSeconds, rate: pushRate,
-      next: pushRequest(paced), check: pushOk,
+      next: pushRequest(paced), check: 'pushOk',
     }));
     console.log(describe(pacedResult));
     const drainStarted = Date.now();
