@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Service } from 'egg';
+import { Types } from 'mongoose';
 import { OpenedPush, PushChannelName } from '../lib/pushEnvelope';
 import { customSendBody } from '../lib/replyRules';
 import { backoffSeconds, classifySendError, isWechatApiError } from '../lib/sendOutcome';
@@ -110,15 +111,26 @@ export default class InboxService extends Service {
         { status: 'processing', lockedUntil: { $lt: now } },
       ],
     };
-    if (id !== undefined) filter._id = id;
-    return this.model.findOneAndUpdate(
+    // Ids come from this service (insert results, dueIds), never from a request.
+    if (id !== undefined) filter._id = new Types.ObjectId(id);
+    return this.model.collection.findOneAndUpdate(
       filter,
       {
-        $set: { status: 'processing', lockToken: randomUUID(), lockedUntil: new Date(now.getTime() + leaseSeconds * 1000) },
+        $set: { status: 'processing', lockToken: randomUUID(), lockedUntil: new Date(now.getTime() + leaseSeconds * 1000), updatedAt: now },
         $inc: { attempts: 1 },
       },
-      { new: true, sort: { nextAttemptAt: 1, _id: 1 } },
-    ).lean();
+      { returnDocument: 'after', sort: { nextAttemptAt: 1, _id: 1 }, includeResultMetadata: false },
+    );
+  }
+
+  /**
+   * One write to an item, straight through the driver with the updatedAt that mongoose's
+   * timestamps would add. Filters and values are built here (ids and tokens read back, strings,
+   * numbers, Dates), so mongoose's casting and query building, several times per push, were
+   * pure cost (each also captured a stack trace for its "query already executed" check).
+   */
+  private updateItem(filter: Record<string, unknown>, update: { $set: Record<string, unknown>; $unset?: Record<string, number> }) {
+    return this.model.collection.updateOne(filter, { ...update, $set: { ...update.$set, updatedAt: new Date() } });
   }
 
   /**
@@ -184,7 +196,7 @@ export default class InboxService extends Service {
 
     if (item.reply?.state === 'sending') {
       // The worker that was sending died or lost its lease: WeChat may have the message.
-      const res = await this.model.updateOne(fence, {
+      const res = await this.updateItem(fence, {
         $set: { status: 'failed', 'reply.state': 'unknown', lastError: 'SEND_OUTCOME_UNKNOWN: a send was interrupted; not resent', processedAt: now },
         $unset: { lockedUntil: 1, lockToken: 1 },
       });
@@ -196,7 +208,7 @@ export default class InboxService extends Service {
 
     const rule = await ctx.service.autoReply.match({ msgType: item.msgType, event: item.event, content: item.content });
     if (!rule) {
-      const res = await this.model.updateOne(fence, {
+      const res = await this.updateItem(fence, {
         $set: { status: 'done', 'reply.state': 'skipped', processedAt: now },
         $unset: { lockedUntil: 1, lockToken: 1 },
       });
@@ -204,7 +216,7 @@ export default class InboxService extends Service {
     }
 
     const sendToken = randomUUID();
-    const marked = await this.model.updateOne({ ...fence, 'reply.state': 'none' }, {
+    const marked = await this.updateItem({ ...fence, 'reply.state': 'none' }, {
       $set: { 'reply.state': 'sending', 'reply.ruleId': rule.id, 'reply.msgtype': rule.reply.msgtype, 'reply.sendToken': sendToken, 'reply.sendStartedAt': now },
     });
     if (marked.modifiedCount !== 1) return { outcome: 'lost' };
@@ -221,7 +233,7 @@ export default class InboxService extends Service {
       const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.inbox;
       if (outcome === 'unsent' && item.attempts < maxAttempts) {
         const delay = backoffSeconds(item.attempts, backoffBaseSeconds, backoffMaxSeconds);
-        await this.model.updateOne(mine, {
+        await this.updateItem(mine, {
           $set: {
             status: 'pending', 'reply.state': 'none', nextAttemptAt: new Date(Date.now() + delay * 1000), lastError,
             ...(errcode === null ? {} : { 'reply.errcode': errcode }),
@@ -232,7 +244,7 @@ export default class InboxService extends Service {
         return { outcome: 'retry' };
       }
       const state = outcome === 'unknown' ? 'unknown' : 'failed';
-      await this.model.updateOne(mine, {
+      await this.updateItem(mine, {
         $set: {
           status: 'failed', 'reply.state': state, processedAt: new Date(),
           lastError: outcome === 'unknown' ? `SEND_OUTCOME_UNKNOWN: ${lastError}` : lastError,
@@ -243,7 +255,7 @@ export default class InboxService extends Service {
       ctx.logger.warn('[inbox] reply to %s %s after %d attempt(s): %s', item._id, state === 'unknown' ? 'has an unknown outcome' : 'failed', item.attempts, lastError);
       return { outcome: state };
     }
-    await this.model.updateOne(mine, {
+    await this.updateItem(mine, {
       $set: { status: 'done', 'reply.state': 'sent', 'reply.errcode': 0, 'reply.sentAt': new Date(), processedAt: new Date() },
       $unset: { lockedUntil: 1, lockToken: 1, lastError: 1 },
     });
@@ -265,21 +277,21 @@ export default class InboxService extends Service {
       const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.inbox;
       if (err?.reason !== 'INVALID_PARAM' && item.attempts < maxAttempts) {
         const delay = backoffSeconds(item.attempts, backoffBaseSeconds, backoffMaxSeconds);
-        const res = await this.model.updateOne(fence, {
+        const res = await this.updateItem(fence, {
           $set: { status: 'pending', nextAttemptAt: new Date(Date.now() + delay * 1000), lastError },
           $unset: release,
         });
         ctx.logger.warn('[inbox] official-account item %s failed (attempt %d), retry in %ds: %s', item._id, item.attempts, delay, lastError);
         return { outcome: res.modifiedCount === 1 ? 'retry' : 'lost' };
       }
-      const res = await this.model.updateOne(fence, {
+      const res = await this.updateItem(fence, {
         $set: { status: 'failed', 'reply.state': 'skipped', processedAt: new Date(), lastError },
         $unset: release,
       });
       ctx.logger.warn('[inbox] official-account item %s failed after %d attempt(s): %s', item._id, item.attempts, lastError);
       return { outcome: res.modifiedCount === 1 ? 'failed' : 'lost' };
     }
-    const res = await this.model.updateOne(fence, {
+    const res = await this.updateItem(fence, {
       $set: { status: 'done', 'reply.state': 'skipped', processedAt: new Date() },
       $unset: { ...release, lastError: 1 },
     });
