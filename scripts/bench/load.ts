@@ -6,9 +6,6 @@
 import http from 'node:http';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
-// autocannon ships no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const autocannon = require('autocannon');
 
 export interface PhaseRequest {
   method: 'GET' | 'POST';
@@ -63,6 +60,10 @@ export function pushOk(body: string): string | null {
 }
 
 export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
+  // Required here, not at the top: the paced phase's worker thread loads this file too.
+  // autocannon ships no type declarations.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const autocannon = require('autocannon');
   let sent = 0;
   let failedReplies = 0;
   const samples: string[] = [];
