@@ -349,7 +349,9 @@ export class Collection {
         consider(union(first.map(value => index.lookupFirstField(keyOf(value)))));
       }
     }
-    if (Array.isArray(filter.$or) && filter.$or.length > 0 && filter.$or.every(isPlainObject)) {
+    // Only when nothing at the top level narrowed it: the claim of one item by `_id` also has a
+    // `$or`, whose union during a backlog would be every pending item, for every claim.
+    if (!best && Array.isArray(filter.$or) && filter.$or.length > 0 && filter.$or.every(isPlainObject)) {
       const branches = filter.$or.map(branch => this.indexedCandidates(branch));
       if (branches.every(b => b !== null)) consider(union(branches.map(b => new Set(b!.docs))));
     }
