@@ -33,8 +33,16 @@ describe('test/tools/embedded-mongo/storage.test.ts', () => {
   it('reads the union of the branches of a $or when each has an index lookup', () => {
     const due = { $or: [{ status: 'pending', nextAttemptAt: { $lte: now } }, { status: 'processing', lockedUntil: { $lt: now } }] };
     assert.deepStrictEqual(read(due), [ 'p1', 'p2', 'l1' ]);
-    // an equality at the top level wins without the union (claiming one item by id)
+    // an equality at the top level wins, and the union is not built (claiming one item by id)
+    const index = inbox.indexes.get('status_1_nextAttemptAt_1')!;
+    let prefixLookups = 0;
+    const lookup = index.lookupFirstField.bind(index);
+    index.lookupFirstField = key => {
+      prefixLookups++;
+      return lookup(key);
+    };
     assert.deepStrictEqual(read({ ...due, _id: 'p2' }), [ 'p2' ]);
+    assert.strictEqual(prefixLookups, 0);
     // one branch without a lookup: every document
     assert.strictEqual(read({ $or: [{ status: 'pending' }, { attempts: 3 }] }).length, 1003);
   });
