@@ -155,11 +155,17 @@ export function toPhoneResult(info: Record<string, any>, field: string): PhoneRe
   return { phoneNumber: String(phoneNumber), purePhoneNumber: String(purePhoneNumber), countryCode: String(countryCode) };
 }
 
-/** A schema's constant defaults by path (functions such as ObjectId generation left out). */
+const defaultsBySchema = new WeakMap<Schema, Record<string, unknown>>();
+
+/** A schema's constant defaults by path (functions such as ObjectId generation left out), read once per schema. */
 function schemaDefaults(schema: Schema): Record<string, unknown> {
-  const defaults: Record<string, unknown> = {};
-  schema.eachPath((path, type: any) => {
-    if (type.defaultValue !== undefined && typeof type.defaultValue !== 'function') defaults[path] = type.defaultValue;
-  });
+  let defaults = defaultsBySchema.get(schema);
+  if (!defaults) {
+    const found: Record<string, unknown> = {};
+    schema.eachPath((path, type: any) => {
+      if (type.defaultValue !== undefined && typeof type.defaultValue !== 'function') found[path] = type.defaultValue;
+    });
+    defaultsBySchema.set(schema, defaults = found);
+  }
   return defaults;
 }
