@@ -99,7 +99,8 @@ export default (appInfo: EggAppInfo) => {
 
   // egg's next HttpClient (urllib 4 on undici) for ctx.curl: a keep-alive pool that costs about
   // half the CPU per call of the default urllib 2, on both ends (`npm run bench`, docs/performance.md).
-  // Connecting gets its own bound; `wechat.httpTimeoutMs` bounds the wait for the reply.
+  // Connecting gets its own bound; app/service/wechatClient.ts puts a deadline of
+  // `wechat.httpTimeoutMs` on each whole call.
   config.httpclient = {
     useHttpClientNext: true,
     connect: { timeout: 3000 },

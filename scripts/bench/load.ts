@@ -6,7 +6,6 @@
 import http from 'node:http';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
-
 export interface PhaseRequest {
   method: 'GET' | 'POST';
   path: string;
