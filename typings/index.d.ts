@@ -8,7 +8,7 @@
  */
 import 'egg';
 import { UserDoc } from '../app/model/User';
-import { SessionDoc } from '../app/model/Session';
+import { AuthenticatedSession } from '../app/service/session';
 
 declare module 'egg' {
   interface Application {
@@ -20,6 +20,6 @@ declare module 'egg' {
     /** Set by the auth middleware (app/middleware/auth.ts) on authenticated routes */
     user?: UserDoc;
     /** The session behind the bearer token, set with `user` */
-    session?: SessionDoc;
+    session?: AuthenticatedSession;
   }
 }

@@ -1,6 +1,17 @@
 import { Application } from 'egg';
 import { Model, Schema, Types } from 'mongoose';
 
+/**
+ * One session token a user holds. The client keeps the opaque random token; only its sha256 is
+ * stored, so a leaked database does not leak usable tokens.
+ */
+export interface SessionEntry {
+  /** hex sha256 of the token */
+  tokenHash: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
 /** A mini-program user, keyed by the mini-program openId. */
 export interface UserDoc {
   _id: Types.ObjectId;
@@ -15,6 +26,12 @@ export interface UserDoc {
   /** A string, e.g. '86' */
   countryCode?: string | null;
   phoneUpdatedAt?: Date | null;
+  /**
+   * The user's latest session tokens (app/service/session.ts): written by the login's upsert
+   * itself, so a login costs no separate session write, and found with the user in one query.
+   * Never selected by default.
+   */
+  sessions?: SessionEntry[];
   createdAt: Date;
   lastLoginAt: Date;
 }
@@ -30,8 +47,20 @@ export default (app: Application): Model<UserDoc> => {
     purePhoneNumber: { type: String, default: null },
     countryCode: { type: String, default: null },
     phoneUpdatedAt: { type: Date, default: null },
+    sessions: {
+      type: [ new mongoose.Schema<SessionEntry>({
+        tokenHash: { type: String, required: true },
+        createdAt: { type: Date, required: true },
+        expiresAt: { type: Date, required: true },
+      }, { _id: false }) ],
+      select: false,
+      // No empty array on insert: the login's $push creates the field.
+      default: undefined,
+    },
     createdAt: { type: Date, required: true },
     lastLoginAt: { type: Date, required: true },
   }, { versionKey: false }) as Schema<UserDoc>;
+  // Not unique: users without a session would collide on the missing key; tokens are 32 random bytes.
+  schema.index({ 'sessions.tokenHash': 1 });
   return (app.mongooseDB as any).model('User', schema, 'users');
 };

@@ -4,7 +4,8 @@ import { AppError, InvalidParamError } from '../lib/errors';
 import { OpenDataInput, PhoneInput } from '../lib/authDto';
 import { decryptOpenData, WechatCryptoError } from '../lib/wechatCrypto';
 import { Code2SessionResult } from './wechatClient';
-import { UserDoc } from '../model/User';
+import { SessionEntry, UserDoc } from '../model/User';
+import { pushSession } from './session';
 
 export interface LoginResult {
   token: string;
@@ -35,15 +36,15 @@ const STALE_KEY_HINT = 'a later wx.login replaces the session_key: call wx.login
 /** Users: login, profile, unionId and phone number. */
 export default class UserService extends Service {
   /**
-   * wx.login code -> code2Session -> user upsert (session_key replaced, unionId kept when WeChat
-   * returns one) -> a new session token.
+   * wx.login code -> code2Session -> one user upsert: session_key replaced, unionId kept when
+   * WeChat returns one, and the new session token's hash added to the user's sessions.
    */
   async login(code: string, clientIp: string): Promise<LoginResult> {
     const { service, app } = this.ctx;
     await service.rateLimit.consume('login', clientIp, app.config.rateLimit.loginPerMinute);
     const wx = await service.wechatClient.code2Session(code);
-    const { user, isNewUser } = await this.upsertOnLogin(wx);
-    const { token, expiresIn } = await service.session.issue(user);
+    const { token, expiresIn, entry } = service.session.create();
+    const { user, isNewUser } = await this.upsertOnLogin(wx, entry);
     this.ctx.logger.info('[user] login openId=%s new=%s', user.openId, isNewUser);
     return { token, expiresIn, openId: user.openId, unionId: user.unionId ?? null, isNewUser };
   }
@@ -88,7 +89,7 @@ export default class UserService extends Service {
     return phone;
   }
 
-  private async upsertOnLogin(wx: Code2SessionResult): Promise<{ user: UserDoc; isNewUser: boolean }> {
+  private async upsertOnLogin(wx: Code2SessionResult, session: SessionEntry): Promise<{ user: UserDoc; isNewUser: boolean }> {
     const { User } = this.ctx.model;
     const now = new Date();
     const set: Partial<UserDoc> = { sessionKey: wx.session_key, lastLoginAt: now };
@@ -102,8 +103,8 @@ export default class UserService extends Service {
         // schema type already; mongoose's query building cost more than the rest of the upsert.
         const user = await User.collection.findOneAndUpdate(
           { openId: wx.openid },
-          { $set: set, $setOnInsert: onInsert },
-          { upsert: true, returnDocument: 'after', projection: { sessionKey: 0 }, includeResultMetadata: false },
+          { $set: set, $setOnInsert: onInsert, ...pushSession(session) },
+          { upsert: true, returnDocument: 'after', projection: { sessionKey: 0, sessions: 0 }, includeResultMetadata: false },
         ) as UserDoc | null;
         // $setOnInsert wrote `now` only if this call inserted the user.
         return { user: user!, isNewUser: new Date(user!.createdAt).getTime() === now.getTime() };

@@ -13,7 +13,7 @@ type IsAny<T> = 0 extends 1 & T ? true : false;
 type DocOf<M> = M extends Model<infer D> ? D : never;
 type Typed<M> = IsAny<DocOf<M>> extends true ? never : true;
 
-const appModels: [Typed<typeof app.model.User>, Typed<typeof app.model.Session>, Typed<typeof app.model.AccessToken>, Typed<typeof app.model.RateLimit>] = [ true, true, true, true ];
+const appModels: [Typed<typeof app.model.User>, Typed<typeof app.model.InboxMessage>, Typed<typeof app.model.AccessToken>, Typed<typeof app.model.RateLimit>] = [ true, true, true, true ];
 const ctxModels: Typed<Context['model']['User']> = true;
 const ctxUser: IsAny<NonNullable<Context['user']>> extends true ? never : true = true;
 const ctxSession: IsAny<NonNullable<Context['session']>> extends true ? never : true = true;

@@ -25,7 +25,6 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
     mock(app.config.officialAccount, 'secret', officialAccount.secret);
     await Promise.all([
       app.model.User.deleteMany({}),
-      app.model.Session.deleteMany({}),
       app.model.RateLimit.deleteMany({}),
       app.model.AccessToken.deleteMany({}),
     ]);

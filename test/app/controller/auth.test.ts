@@ -18,7 +18,6 @@ describe('test/app/controller/auth.test.ts', () => {
     mock(app.config.wechat, 'apiBase', fake.url);
     await Promise.all([
       app.model.User.deleteMany({}),
-      app.model.Session.deleteMany({}),
       app.model.RateLimit.deleteMany({}),
     ]);
   });
@@ -43,7 +42,7 @@ describe('test/app/controller/auth.test.ts', () => {
       assert.strictEqual(user!.sessionKey, key);
       assert(user!.createdAt.getTime() >= before && user!.createdAt.getTime() === user!.lastLoginAt.getTime());
       // the stored document is what the schema makes of a new user: its defaults, no more
-      const { _id, createdAt, lastLoginAt, ...rest } = (await app.model.User.collection.findOne({ openId: 'o-new' }))!;
+      const { _id, createdAt, lastLoginAt, sessions, ...rest } = (await app.model.User.collection.findOne({ openId: 'o-new' }))!;
       assert(_id && createdAt && lastLoginAt);
       assert.deepStrictEqual(rest, {
         openId: 'o-new', sessionKey: key, unionId: null,
@@ -52,14 +51,16 @@ describe('test/app/controller/auth.test.ts', () => {
       // session_key is not selected by default
       assert.strictEqual((await app.model.User.findOne({ openId: 'o-new' }).lean())!.sessionKey, undefined);
 
-      // only the token's sha256 is stored
-      const sessions = await app.model.Session.find({}).lean();
+      // only the token's sha256 is stored, on the user, by the same upsert (same createdAt)
       assert.strictEqual(sessions.length, 1);
+      assert.deepStrictEqual(Object.keys(sessions[0]).sort(), [ 'createdAt', 'expiresAt', 'tokenHash' ]);
       assert.strictEqual(sessions[0].tokenHash, createHash('sha256').update(data.token).digest('hex'));
-      assert.strictEqual(String(sessions[0].userId), String(user!._id));
       assert(!JSON.stringify(sessions).includes(data.token));
+      assert.strictEqual(sessions[0].createdAt.getTime(), createdAt.getTime());
       const ttl = sessions[0].expiresAt.getTime() - sessions[0].createdAt.getTime();
       assert.strictEqual(ttl, Number(TEST_ENV.SESSION_TTL_SECONDS) * 1000);
+      // nor are the sessions selected by default
+      assert.strictEqual((await app.model.User.findOne({ openId: 'o-new' }).lean())!.sessions, undefined);
     });
 
     it('logs a returning user in: same user, new session_key, createdAt kept', async () => {
@@ -112,8 +113,8 @@ describe('test/app/controller/auth.test.ts', () => {
           .expect(200);
         assert.strictEqual(res.body.code, 0);
         assert.deepStrictEqual(res.body.data, { error: reason, errcode });
+        // no user, so no session either
         assert.strictEqual(await app.model.User.countDocuments(), 0);
-        assert.strictEqual(await app.model.Session.countDocuments(), 0);
       });
     }
 

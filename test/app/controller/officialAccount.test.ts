@@ -13,7 +13,7 @@ describe('test/app/controller/officialAccount.test.ts', () => {
   after(() => sandbox.stop());
   beforeEach(async () => {
     await useOaSandbox(sandbox);
-    await Promise.all([ app.model.User.deleteMany({}), app.model.Session.deleteMany({}) ]);
+    await app.model.User.deleteMany({});
   });
 
   async function sync() {
@@ -25,8 +25,8 @@ describe('test/app/controller/officialAccount.test.ts', () => {
   /** A mini-program user with a session; returns the bearer header. */
   async function userWith(unionId: string | null) {
     const now = new Date();
-    const user = await app.model.User.create({ openId: `oMini${Math.random().toString(36).slice(2, 12)}`, unionId, createdAt: now, lastLoginAt: now });
-    const { token } = await app.mockContext().service.session.issue(user);
+    const { token, entry } = app.mockContext().service.session.create(now);
+    await app.model.User.create({ openId: `oMini${Math.random().toString(36).slice(2, 12)}`, unionId, sessions: [ entry ], createdAt: now, lastLoginAt: now });
     return `Bearer ${token}`;
   }
 

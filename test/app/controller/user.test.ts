@@ -33,7 +33,6 @@ describe('test/app/controller/user.test.ts', () => {
     mock(app.config.wechat, 'apiBase', fake.url);
     await Promise.all([
       app.model.User.deleteMany({}),
-      app.model.Session.deleteMany({}),
       app.model.RateLimit.deleteMany({}),
       app.model.AccessToken.deleteMany({}),
     ]);
@@ -85,8 +84,11 @@ describe('test/app/controller/user.test.ts', () => {
       });
     }
 
-    it('answers UNAUTHORIZED once the session has expired (even before the TTL monitor deletes it)', async () => {
-      await app.model.Session.updateMany({}, { $set: { expiresAt: new Date(Date.now() - 1000) } });
+    it('answers UNAUTHORIZED once the session has expired', async () => {
+      for (const user of await app.model.User.find({}).select('+sessions').lean()) {
+        const expired = user.sessions!.map(s => ({ ...s, expiresAt: new Date(Date.now() - 1000) }));
+        await app.model.User.updateOne({ _id: user._id }, { $set: { sessions: expired } });
+      }
       const res = await app.httpRequest().get('/api/user').set('authorization', `Bearer ${token}`)
         .expect(200);
       assert.strictEqual(res.body.data.error, 'UNAUTHORIZED');
@@ -96,8 +98,9 @@ describe('test/app/controller/user.test.ts', () => {
       mock(app.config.session, 'ttlSeconds', 120);
       const data = await login('code-bob');
       assert.strictEqual(data.expiresIn, 120);
-      const session = await app.model.Session.findOne({ openId: 'o-bob' }).lean();
-      assert.strictEqual(session!.expiresAt.getTime() - session!.createdAt.getTime(), 120_000);
+      const { sessions } = (await app.model.User.findOne({ openId: 'o-bob' }).select('+sessions').lean())!;
+      const session = sessions![sessions!.length - 1];
+      assert.strictEqual(session.expiresAt.getTime() - session.createdAt.getTime(), 120_000);
     });
 
     it('protects /api/unionid and /api/phone too', async () => {

@@ -1,46 +1,73 @@
 import assert from 'node:assert';
 import { app } from 'egg-mock/bootstrap';
-import { hashToken } from '../../../app/service/session';
+import { hashToken, MAX_SESSIONS_PER_USER, pushSession } from '../../../app/service/session';
 
 describe('test/app/service/session.test.ts', () => {
   let user: any;
 
   beforeEach(async () => {
-    await Promise.all([ app.model.Session.deleteMany({}), app.model.User.deleteMany({}) ]);
+    await app.model.User.deleteMany({});
     const now = new Date();
     user = (await app.model.User.create({ openId: 'o-session', createdAt: now, lastLoginAt: now })).toObject();
   });
 
-  it('issues random 32-byte base64url tokens and stores only their sha256', async () => {
-    const ctx = app.mockContext();
-    const a = await ctx.service.session.issue(user);
-    const b = await ctx.service.session.issue(user);
-    assert.notStrictEqual(a.token, b.token);
-    assert.strictEqual(Buffer.from(a.token, 'base64url').length, 32);
-    const stored = await app.model.Session.find({}).lean();
-    assert.deepStrictEqual(stored.map(s => s.tokenHash).sort(), [ hashToken(a.token), hashToken(b.token) ].sort());
-    assert(!JSON.stringify(stored).includes(a.token));
+  /** What the login's upsert does with a new session: push it onto the user. */
+  async function issue(): Promise<string> {
+    const { token, entry } = app.mockContext().service.session.create();
+    await app.model.User.collection.updateOne({ _id: user._id }, pushSession(entry));
+    return token;
+  }
+
+  async function storedSessions(): Promise<any[]> {
+    return (await app.model.User.findById(user._id).select('+sessions').lean())!.sessions!;
+  }
+
+  it('creates random 32-byte base64url tokens; only their sha256 is stored', async () => {
+    const a = await issue();
+    const b = await issue();
+    assert.notStrictEqual(a, b);
+    assert.strictEqual(Buffer.from(a, 'base64url').length, 32);
+    const stored = await storedSessions();
+    assert.deepStrictEqual(stored.map(s => s.tokenHash), [ hashToken(a), hashToken(b) ]);
+    assert(!JSON.stringify(stored).includes(a));
   });
 
   it('authenticates a live token, not an unknown, malformed or expired one', async () => {
     const ctx = app.mockContext();
-    const { token } = await ctx.service.session.issue(user);
+    const token = await issue();
     const found = await ctx.service.session.authenticate(token);
     assert.strictEqual(found!.user.openId, 'o-session');
     assert.strictEqual(String(found!.session.userId), String(user._id));
+    assert.strictEqual(found!.session.openId, 'o-session');
+    assert.strictEqual(found!.session.tokenHash, hashToken(token));
+    // the user comes without its sessions and session_key
+    assert.strictEqual((found!.user as any).sessions, undefined);
+    assert.strictEqual((found!.user as any).sessionKey, undefined);
     assert.strictEqual(await ctx.service.session.authenticate(`${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`), null);
     assert.strictEqual(await ctx.service.session.authenticate(hashToken(token)), null);
     assert.strictEqual(await ctx.service.session.authenticate({ $ne: null } as any), null);
-    // expired, and not yet removed by the TTL monitor
-    await app.model.Session.updateOne({ tokenHash: hashToken(token) }, { $set: { expiresAt: new Date(Date.now() - 1) } });
+    // expired (another live session of the same user does not make it valid)
+    const other = await issue();
+    const expired = (await storedSessions()).map(s => (s.tokenHash === hashToken(token) ? { ...s, expiresAt: new Date(Date.now() - 1) } : s));
+    await app.model.User.updateOne({ _id: user._id }, { $set: { sessions: expired } });
     assert.strictEqual(await ctx.service.session.authenticate(token), null);
+    assert.strictEqual((await ctx.service.session.authenticate(other))!.user.openId, 'o-session');
   });
 
-  it('declares a unique index on tokenHash and a TTL index on expiresAt', async () => {
-    const indexes = await app.model.Session.collection.indexes();
-    assert(indexes.some(i => i.key.tokenHash === 1 && i.unique), JSON.stringify(indexes));
-    assert(indexes.some(i => i.key.expiresAt === 1 && i.expireAfterSeconds === 0), JSON.stringify(indexes));
-    const userIndexes = await app.model.User.collection.indexes();
-    assert(userIndexes.some(i => i.key.openId === 1 && i.unique), JSON.stringify(userIndexes));
+  it(`keeps a user's latest ${MAX_SESSIONS_PER_USER} sessions: the oldest token stops working`, async () => {
+    const ctx = app.mockContext();
+    const tokens: string[] = [];
+    for (let i = 0; i <= MAX_SESSIONS_PER_USER; i++) tokens.push(await issue());
+    const stored = await storedSessions();
+    assert.deepStrictEqual(stored.map(s => s.tokenHash), tokens.slice(1).map(hashToken));
+    assert.strictEqual(await ctx.service.session.authenticate(tokens[0]), null);
+    assert((await ctx.service.session.authenticate(tokens[1]))!.user);
+    assert((await ctx.service.session.authenticate(tokens[MAX_SESSIONS_PER_USER]))!.user);
+  });
+
+  it('declares the index that finds a user by token hash, and the unique openId', async () => {
+    const indexes = await app.model.User.collection.indexes();
+    assert(indexes.some(i => i.key['sessions.tokenHash'] === 1 && Object.keys(i.key).length === 1), JSON.stringify(indexes));
+    assert(indexes.some(i => i.key.openId === 1 && i.unique), JSON.stringify(indexes));
   });
 });
