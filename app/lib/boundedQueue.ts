@@ -63,6 +63,28 @@ export class BoundedQueue<T> {
     return 'refused';
   }
 
+  /**
+   * Holds a free processing slot for an item that does not exist yet (it is still being
+   * stored): true when one was free. The holder must then call `startReserved(item)` or
+   * `release()` exactly once; a held slot counts as running. Nothing is queued or refused.
+   */
+  reserve(): boolean {
+    if (this.active >= this.options.concurrency) return false;
+    this.active++;
+    return true;
+  }
+
+  /** Runs `item` in a slot taken with `reserve()`. */
+  startReserved(item: T): void {
+    this.active--;
+    this.start(item);
+  }
+
+  /** Gives back a slot taken with `reserve()` unused; waiting items may start in it. */
+  release(): void {
+    this.finished();
+  }
+
   /** Resolves once nothing is running, waiting or being refilled. */
   idle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();

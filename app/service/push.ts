@@ -12,6 +12,9 @@ export interface ReceiveResult {
 
 const PROCESSING_QUEUE = Symbol('push.processingQueue');
 
+/** An item of the processing queue: an inbox id to claim, or an item stored already claimed */
+export type InboxWork = string | Record<string, any>;
+
 /**
  * This worker's queue of received items to process right after their acknowledgement
  * (config.inbox.concurrency at once, config.inbox.queueLimit waiting, FIFO). Each item runs on
@@ -20,20 +23,20 @@ const PROCESSING_QUEUE = Symbol('push.processingQueue');
  * refused while it is full stay pending in the inbox; once the queue has room again it reads
  * the due ones back (oldest first), and the sweeper remains the safety net.
  */
-export function processingQueue(app: Application): BoundedQueue<string> {
-  const holder = app as unknown as { [PROCESSING_QUEUE]?: { queue: BoundedQueue<string>; built: string } };
+export function processingQueue(app: Application): BoundedQueue<InboxWork> {
+  const holder = app as unknown as { [PROCESSING_QUEUE]?: { queue: BoundedQueue<InboxWork>; built: string } };
   const { concurrency, queueLimit } = app.config.inbox;
   const wanted = `${concurrency}/${queueLimit}`;
   const current = holder[PROCESSING_QUEUE];
   // Built on first use; a changed config (tests) takes effect once the old queue is empty.
   if (current && (current.built === wanted || current.queue.running > 0 || current.queue.queued > 0)) return current.queue;
-  const queue = new BoundedQueue<string>({
+  const queue = new BoundedQueue<InboxWork>({
     concurrency,
     maxQueued: queueLimit,
-    run: id => new Promise<void>(resolve => {
+    run: work => new Promise<void>(resolve => {
       app.createAnonymousContext().runInBackground(async function processInboxItem(bg: any) {
         try {
-          await bg.service.inbox.processById(id);
+          await (typeof work === 'string' ? bg.service.inbox.processById(work) : bg.service.inbox.processClaimed(work));
         } finally {
           resolve();
         }
@@ -41,8 +44,8 @@ export function processingQueue(app: Application): BoundedQueue<string> {
     }),
     // Items refused while the queue was full are read back from the inbox once it has room.
     refill: room => app.createAnonymousContext().service.inbox.dueIds(room),
-    onError: (err, id) => app.logger.error('[push] %s failed, left for the sweeper: %s',
-      id === null ? 'refilling the processing queue' : `processing ${id}`, (err as Error)?.message ?? err),
+    onError: (err, work) => app.logger.error('[push] %s failed, left for the sweeper: %s',
+      work === null ? 'refilling the processing queue' : `processing ${typeof work === 'string' ? work : work._id}`, (err as Error)?.message ?? err),
   });
   holder[PROCESSING_QUEUE] = { queue, built: wanted };
   return queue;
@@ -81,14 +84,24 @@ export default class PushService extends Service {
   async receive(name: PushChannelName, query: PushQuery, body: string): Promise<ReceiveResult> {
     const { ctx } = this;
     const opened = openPush(this.channel(name), { query, body });
-    const recorded = await ctx.service.inbox.record(name, opened);
+    const queue = processingQueue(this.app);
+    // A free slot now: the item is stored already claimed and starts in that slot (no separate
+    // claim). Otherwise it is stored pending and queued by id, to be claimed when its turn comes.
+    const slot = queue.reserve();
+    let recorded;
+    try {
+      recorded = await ctx.service.inbox.record(name, opened, { claimed: slot });
+    } catch (err) {
+      if (slot) queue.release();
+      throw err;
+    }
     if (recorded.duplicate) {
+      if (slot) queue.release();
       ctx.logger.info('[push] %s duplicate delivery of %s', name, opened.dedupeKey);
-    } else {
-      const queue = processingQueue(this.app);
-      if (queue.offer(recorded.id!) === 'refused') {
-        ctx.logger.warn('[push] processing queue full (%d running, %d waiting): %s left pending for the sweeper', queue.running, queue.queued, recorded.id);
-      }
+    } else if (recorded.claimed) {
+      queue.startReserved(recorded.claimed);
+    } else if (queue.offer(recorded.id!) === 'refused') {
+      ctx.logger.warn('[push] processing queue full (%d running, %d waiting): %s left pending for the sweeper', queue.running, queue.queued, recorded.id);
     }
     return { reply: SUCCESS_REPLY, duplicate: recorded.duplicate, inboxId: recorded.id };
   }

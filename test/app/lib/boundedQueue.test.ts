@@ -123,6 +123,37 @@ describe('test/app/lib/boundedQueue.test.ts', () => {
     assert.strictEqual(queue.offer(3), 'started');
   });
 
+  it('reserves a running slot for an item not known yet: counted as running, then started or released', async () => {
+    const c = controlled();
+    const queue = new BoundedQueue<number>({ concurrency: 2, maxQueued: 1, run: c.run });
+    assert.strictEqual(queue.reserve(), true);
+    assert.strictEqual(queue.running, 1);
+    assert.strictEqual(queue.offer(1), 'started', 'the second slot is still free');
+    assert.strictEqual(queue.reserve(), false, 'no free slot: nothing reserved');
+    assert.strictEqual(queue.offer(2), 'queued');
+    assert.strictEqual(queue.offer(3), 'refused');
+
+    queue.startReserved(10);
+    assert.deepStrictEqual(c.started, [ 1, 10 ]);
+    assert.strictEqual(queue.running, 2);
+
+    // A slot given back unused lets the waiting item start in it.
+    c.finishers.get(10)!.ok();
+    await c.tick();
+    assert.deepStrictEqual(c.started, [ 1, 10, 2 ]);
+    c.finishers.get(2)!.ok();
+    await c.tick();
+    assert.strictEqual(queue.reserve(), true);
+    assert.strictEqual(queue.offer(4), 'queued', 'the reserved slot is taken: item 4 waits');
+    queue.release();
+    await c.tick();
+    assert.deepStrictEqual(c.started, [ 1, 10, 2, 4 ]);
+    for (const item of [ 1, 4 ]) c.finishers.get(item)!.ok();
+    await queue.idle();
+    assert.strictEqual(queue.running, 0);
+    assert.strictEqual(c.maxRunning(), 2);
+  });
+
   it('with maxQueued 0 refuses everything beyond the running items', () => {
     const c = controlled();
     const queue = new BoundedQueue<number>({ concurrency: 1, maxQueued: 0, run: c.run });

@@ -108,6 +108,78 @@ describe('test/app/service/push.test.ts', () => {
     assert.deepStrictEqual(customSends(fake).map(c => c.body.touser), [ first.user, second.user ]);
   });
 
+  it('stores an item already claimed when a slot is free (no claim round trip), pending when none is', async () => {
+    mock(app.config.inbox, 'concurrency', 1);
+    let releaseSend!: () => void;
+    const sendHeld = new Promise<void>(resolve => { releaseSend = resolve; });
+    onCustomSend(fake, async () => {
+      await sendHeld;
+      return { body: { errcode: 0, errmsg: 'ok' } };
+    });
+    const proto = Object.getPrototypeOf(app.mockContext().service.inbox);
+    const claim = proto.claim;
+    const claimedIds: string[] = [];
+    mock(proto, 'claim', function(this: unknown, id?: string) {
+      claimedIds.push(String(id));
+      return claim.call(this, id);
+    });
+
+    const first = post('first');
+    await first.request.expect(200, 'success');
+    const stored: any = await app.model.InboxMessage.findOne({ fromUser: first.user }).lean();
+    assert.strictEqual(stored.status, 'processing', 'leased to this worker as it was stored');
+    assert.strictEqual(stored.attempts, 1);
+    assert.match(stored.lockToken, /^[0-9a-f-]{36}$/);
+    assert(stored.lockedUntil.getTime() - stored.createdAt.getTime() === app.config.inbox.leaseSeconds * 1000);
+
+    const second = post('second');
+    await second.request.expect(200, 'success');
+    const waiting: any = await app.model.InboxMessage.findOne({ fromUser: second.user }).lean();
+    assert.strictEqual(waiting.status, 'pending', 'no free slot: stored pending, claimed when its turn comes');
+    assert.strictEqual(waiting.attempts, 0);
+
+    releaseSend();
+    await processingQueue(app).idle();
+    await app.backgroundTasksFinished();
+    assert.deepStrictEqual(customSends(fake).map(c => c.body.touser), [ first.user, second.user ]);
+    assert.deepStrictEqual(claimedIds, [ String(waiting._id) ], 'only the queued item needed a claim');
+    const items: any[] = await app.model.InboxMessage.find({}).sort({ _id: 1 }).lean();
+    assert.deepStrictEqual(items.map(i => `${i.status}/${i.reply.state}/${i.attempts}`), [ 'done/sent/1', 'done/sent/1' ]);
+  });
+
+  it('gives the reserved slot back after a duplicate delivery or a failed insert', async () => {
+    mock(app.config.inbox, 'concurrency', 1);
+    onCustomSend(fake);
+    const message = textMessage('once');
+    const deliver = () => {
+      const push = buildPush(message);
+      return app.httpRequest().post('/message/check').query(push.query)
+        .set('content-type', push.contentType)
+        .send(push.body);
+    };
+    await deliver().expect(200, 'success');
+    await processingQueue(app).idle();
+    await deliver().expect(200, 'success');
+    assert.strictEqual(processingQueue(app).running, 0, 'the duplicate gave its slot back');
+
+    const collection = app.model.InboxMessage.collection;
+    const insertOne = collection.insertOne;
+    mock(collection, 'insertOne', async () => {
+      throw Object.assign(new Error('write failed'), { name: 'MongoServerError', code: 91 });
+    });
+    const failed = post('not stored');
+    const res = await failed.request;
+    assert.notStrictEqual(res.text, 'success', 'WeChat is not told success for a push that was not stored');
+    assert.strictEqual(processingQueue(app).running, 0, 'the failed insert gave its slot back');
+    mock(collection, 'insertOne', insertOne);
+
+    const later = post('later');
+    await later.request.expect(200, 'success');
+    await processingQueue(app).idle();
+    await app.backgroundTasksFinished();
+    assert.deepStrictEqual(customSends(fake).map(c => c.body.touser), [ String(message.FromUserName), later.user ]);
+  });
+
   it('with the default bounds, processes an item right after its acknowledgement', async () => {
     onCustomSend(fake);
     const { request } = post('hello');
