@@ -39,7 +39,13 @@ export interface BizConfig {
     /** Per worker: received items waiting for one of those slots; beyond it they stay pending in the inbox until there is room */
     queueLimit: number;
   };
-  autoReply: EnvSettings['autoReply'];
+  autoReply: EnvSettings['autoReply'] & {
+    /**
+     * How long a worker reuses the enabled rules it read (ms; 0 = read them for every message).
+     * A rule written through a worker applies there at once, in other workers within this time.
+     */
+    rulesCacheMs: number;
+  };
   /** Full sync of the official account's followers (docs/official-account.md) */
   followerSync: {
     /** The schedule starts a run when none started within this many hours (it resumes interrupted runs at every tick) */
@@ -142,7 +148,7 @@ export default (appInfo: EggAppInfo) => {
       concurrency: 64,
       queueLimit: 5000,
     },
-    autoReply: env.autoReply,
+    autoReply: { ...env.autoReply, rulesCacheMs: 2000 },
     followerSync: {
       everyHours: 24,
       leaseSeconds: 60,

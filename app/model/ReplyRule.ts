@@ -1,4 +1,5 @@
 import { Application } from 'egg';
+import { replyRulesChanged } from '../service/autoReply';
 
 /**
  * Auto-reply rules (docs/message-push.md). Validated by app/lib/replyRules.ts before they are
@@ -28,8 +29,15 @@ export default (app: Application) => {
     reply: { type: Schema.Types.Mixed, required: true },
   }, { timestamps: true, minimize: false });
 
-  // Matching loads the enabled rules of one message type in priority order.
-  ReplyRuleSchema.index({ enabled: 1, 'match.msgType': 1, priority: -1, createdAt: 1 });
+  // Matching loads the enabled rules in priority order.
+  ReplyRuleSchema.index({ enabled: 1, priority: -1, createdAt: 1 });
+
+  // Any write through this process makes its workers' cached rules stale at once
+  // (app/service/autoReply.ts); other processes re-read within config.autoReply.rulesCacheMs.
+  const stale = () => replyRulesChanged(app);
+  ReplyRuleSchema.post('save', stale);
+  ReplyRuleSchema.post('insertMany', stale);
+  ReplyRuleSchema.post(/^(update|replace|delete|findOneAnd)/, stale);
 
   return (app.mongooseDB as any).model('ReplyRule', ReplyRuleSchema, 'reply_rules');
 };

@@ -97,4 +97,76 @@ describe('test/app/service/autoReply.test.ts', () => {
     assert.strictEqual(item.reply.ruleId, 'default');
     assert.strictEqual(await push(msg({ MsgType: 'image', MediaId: 'x' })), null, 'the default rule is for text only');
   });
+
+  describe('the rules each worker keeps for config.autoReply.rulesCacheMs', () => {
+    const textRule = (content: string) => ({ name: content, match: { msgType: 'text' }, reply: { msgtype: 'text', text: { content } } });
+
+    /** Counts the reads of reply_rules by the matcher */
+    function countReads(): () => number {
+      const { ReplyRule } = app.model;
+      const find = ReplyRule.find;
+      let reads = 0;
+      mock(ReplyRule, 'find', function(this: unknown, ...args: any[]) {
+        reads++;
+        return (find as any).apply(this, args);
+      });
+      return () => reads;
+    }
+
+    it('reads the rules once for many messages, and again at once after a write through this process', async () => {
+      mock(app.config.autoReply, 'rulesCacheMs', 60_000);
+      const first = await addRule(textRule('first'));
+      const reads = countReads();
+      for (let i = 0; i < 3; i++) assert.strictEqual((await push(msg({ MsgType: 'text', Content: `m${i}` }))).text.content, 'first');
+      assert.strictEqual(reads(), 1, 'one read for three messages');
+
+      // A higher-priority rule through the admin API, then a rule disabled by a direct model update.
+      const second = await addRule({ ...textRule('second'), priority: 5 });
+      assert.strictEqual((await push(msg({ MsgType: 'text', Content: 'after create' }))).text.content, 'second');
+      await app.model.ReplyRule.updateOne({ _id: second.id }, { $set: { enabled: false } });
+      assert.strictEqual((await push(msg({ MsgType: 'text', Content: 'after update' }))).text.content, 'first');
+      const removed = await app.httpRequest().delete(`/admin/reply-rules/${first.id}`).set('authorization', AUTH);
+      assert.strictEqual(removed.body.code, 1, JSON.stringify(removed.body));
+      assert.strictEqual(await push(msg({ MsgType: 'text', Content: 'after delete' })), null);
+      assert.strictEqual(reads(), 4);
+    });
+
+    it('sees a rule written by another process within rulesCacheMs', async () => {
+      mock(app.config.autoReply, 'rulesCacheMs', 300);
+      assert.strictEqual(await push(msg({ MsgType: 'text', Content: 'before' })), null);
+      // Straight to the collection: no hook of this process sees it, as for another worker's write.
+      const now = new Date();
+      await app.model.ReplyRule.collection.insertOne({
+        name: 'elsewhere', enabled: true, priority: 0, match: { msgType: 'text' },
+        reply: { msgtype: 'text', text: { content: 'from elsewhere' } }, createdAt: now, updatedAt: now,
+      });
+      assert.strictEqual(await push(msg({ MsgType: 'text', Content: 'still cached' })), null);
+      await new Promise(resolve => setTimeout(resolve, 350));
+      assert.strictEqual((await push(msg({ MsgType: 'text', Content: 'later' }))).text.content, 'from elsewhere');
+    });
+
+    it('with rulesCacheMs 0 reads them for every message, and never keeps a failed read', async () => {
+      await addRule(textRule('only'));
+      mock(app.config.autoReply, 'rulesCacheMs', 0);
+      const reads = countReads();
+      await push(msg({ MsgType: 'text', Content: 'a' }));
+      await push(msg({ MsgType: 'text', Content: 'b' }));
+      assert.strictEqual(reads(), 2);
+
+      mock(app.config.autoReply, 'rulesCacheMs', 60_000);
+      const { ReplyRule } = app.model;
+      const find = ReplyRule.find;
+      let failNext = true;
+      mock(ReplyRule, 'find', function(this: unknown, ...args: any[]) {
+        if (failNext) {
+          failNext = false;
+          return { sort: () => ({ limit: () => ({ lean: () => Promise.reject(new Error('read failed')) }) }) };
+        }
+        return (find as any).apply(this, args);
+      });
+      const ctx = app.mockContext();
+      await assert.rejects(ctx.service.autoReply.match({ msgType: 'text', content: 'x' }), /read failed/);
+      assert.strictEqual((await ctx.service.autoReply.match({ msgType: 'text', content: 'x' }))!.name, 'only');
+    });
+  });
 });
