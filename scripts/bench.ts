@@ -21,7 +21,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { buildPush } from '../tools/wechat-sandbox/push';
-import { cpuMeter, CliProcess, eggProcesses, freePort, rssMb, run, startCli } from './bench/processes';
+import { cpuMeter, CliProcess, eggProcesses, freePort, kernelThreads, rssMb, run, startCli } from './bench/processes';
 import { jsonOk, phaseErrors, PhaseResult, pushOk, round, runPacedPhase, runPhase } from './bench/load';
 
 const root = path.join(__dirname, '..');
@@ -235,6 +235,7 @@ async function main(): Promise<number> {
     const db = mongo.db();
     const runStarted = Date.now();
     const conn = settings.connections;
+    const kernelPids = kernelThreads();
     const pids: Record<string, number> = {
       ...Object.fromEntries(procs.workers.map((pid, i) => [ `worker${i + 1}`, pid ])),
       ...(procs.agent ? { agent: procs.agent } : {}),
@@ -242,6 +243,7 @@ async function main(): Promise<number> {
       mongo: mongoProc.child.pid!,
       sandbox: sandboxProc.child.pid!,
       bench: process.pid,
+      ...kernelPids,
     };
     /** Where the CPU went during each measured phase, and the workers' RSS after it */
     const profile: Record<string, unknown> = {};
@@ -312,6 +314,10 @@ async function main(): Promise<number> {
       next: pushRequest(paced), check: 'pushOk',
     }));
     console.log(describe(pacedResult));
+    const pacedCpu = (profile[pacedResult.name] as { cpuSeconds: Record<string, number> }).cpuSeconds;
+    for (const name of Object.keys(kernelPids)) {
+      console.log(`--- kernel thread ${name} used ${pacedCpu[name]} s of CPU during the paced phase: its bursts stall every process (docs/performance.md)`);
+    }
     const drainStarted = Date.now();
     const drainMeter = cpuMeter(pids);
     const acknowledged = pushResult.requests - phaseErrors(pushResult) + pacedResult.requests - phaseErrors(pacedResult);

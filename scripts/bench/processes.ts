@@ -4,7 +4,7 @@
  * workers. Everything started here is stopped by pid or by the app's unique title.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const CLOCK_TICKS = Number(spawnSync('getconf', [ 'CLK_TCK' ], { encoding: 'utf8' }).stdout.trim()) || 100;
 
@@ -135,6 +135,25 @@ export function cpuSeconds(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Kernel threads that take the cores in bursts while the bench runs, by name: DAMON's kdamond
+ * (on the 2026-12 development VM it ran 50-70 ms every ~0.6 s under load and every process
+ * stalled meanwhile; docs/performance.md). Empty where there are none.
+ */
+export function kernelThreads(pattern = /^kdamond/): Record<string, number> {
+  const found: Record<string, number> = {};
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      if (pattern.test(comm)) found[comm] = Number(entry);
+    } catch {
+      // the process has gone
+    }
+  }
+  return found;
 }
 
 /** CPU seconds each named process used between `start()` and `stop()`, and the wall time. */
