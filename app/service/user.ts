@@ -91,7 +91,8 @@ export default class UserService extends Service {
 
   private async upsertOnLogin(wx: Code2SessionResult, session: SessionEntry): Promise<{ user: UserDoc; isNewUser: boolean }> {
     const { User } = this.ctx.model;
-    const now = new Date();
+    // One time for the login: lastLoginAt, createdAt of a new user and the session's createdAt.
+    const now = session.createdAt;
     const set: Partial<UserDoc> = { sessionKey: wx.session_key, lastLoginAt: now };
     if (wx.unionid) set.unionId = wx.unionid;
     // What mongoose's upsert would add on insert: the schema's defaults, and createdAt.
