@@ -132,7 +132,8 @@ describe('test/app/service/autoReply.test.ts', () => {
     });
 
     it('sees a rule written by another process within rulesCacheMs', async () => {
-      mock(app.config.autoReply, 'rulesCacheMs', 300);
+      // Long enough for two pushes on a slow machine, short enough for the test.
+      mock(app.config.autoReply, 'rulesCacheMs', 1000);
       assert.strictEqual(await push(msg({ MsgType: 'text', Content: 'before' })), null);
       // Straight to the collection: no hook of this process sees it, as for another worker's write.
       const now = new Date();
@@ -141,7 +142,7 @@ describe('test/app/service/autoReply.test.ts', () => {
         reply: { msgtype: 'text', text: { content: 'from elsewhere' } }, createdAt: now, updatedAt: now,
       });
       assert.strictEqual(await push(msg({ MsgType: 'text', Content: 'still cached' })), null);
-      await new Promise(resolve => setTimeout(resolve, 350));
+      await new Promise(resolve => setTimeout(resolve, 1050));
       assert.strictEqual((await push(msg({ MsgType: 'text', Content: 'later' }))).text.content, 'from elsewhere');
     });
 
