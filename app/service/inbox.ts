@@ -74,10 +74,7 @@ export default class InboxService extends Service {
     const now = new Date();
     // Stored already claimed when this process has a free slot to process it at once: the
     // same lease a claim would take, without the claim's round trip to the database.
-    const lease = options.claimed ? {
-      status: 'processing', attempts: 1, lockToken: randomUUID(),
-      lockedUntil: new Date(now.getTime() + this.app.config.inbox.leaseSeconds * 1000),
-    } : { status: 'pending', attempts: 0 };
+    const lease = options.claimed ? { status: 'processing', attempts: 1, ...this.newLease(now) } : { status: 'pending', attempts: 0 };
     const doc: Record<string, unknown> = {
       channel,
       dedupeKey: opened.dedupeKey,
@@ -112,7 +109,6 @@ export default class InboxService extends Service {
   /** Claims one due item (or the given one if it is due); null when there is none. */
   async claim(id?: string): Promise<any | null> {
     const now = new Date();
-    const { leaseSeconds } = this.app.config.inbox;
     const filter: any = {
       $or: [
         { status: 'pending', nextAttemptAt: { $lte: now } },
@@ -124,11 +120,16 @@ export default class InboxService extends Service {
     return this.model.collection.findOneAndUpdate(
       filter,
       {
-        $set: { status: 'processing', lockToken: randomUUID(), lockedUntil: new Date(now.getTime() + leaseSeconds * 1000), updatedAt: now },
+        $set: { status: 'processing', ...this.newLease(now), updatedAt: now },
         $inc: { attempts: 1 },
       },
       { returnDocument: 'after', sort: { nextAttemptAt: 1, _id: 1 }, includeResultMetadata: false },
     );
+  }
+
+  /** A fresh lease on an item from `now`: whoever holds the lockToken may process it until lockedUntil. */
+  private newLease(now: Date): { lockToken: string; lockedUntil: Date } {
+    return { lockToken: randomUUID(), lockedUntil: new Date(now.getTime() + this.app.config.inbox.leaseSeconds * 1000) };
   }
 
   /**
