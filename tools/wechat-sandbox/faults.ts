@@ -24,6 +24,7 @@ export const ENDPOINTS = [
   '/cgi-bin/stable_token',
   '/wxa/business/getuserphonenumber',
   '/cgi-bin/message/custom/send',
+  '/cgi-bin/media/upload',
   '/cgi-bin/user/get',
   '/cgi-bin/user/info',
   '/cgi-bin/user/info/batchget',

@@ -9,8 +9,9 @@
  *   ...
  *   await sandbox.stop();
  */
-export { WechatSandbox, SandboxInputError } from './sandbox';
-export type { AccountKind, SandboxAccount, SandboxUserInfo, SentMessage, CreateUserOptions, PhoneInput } from './sandbox';
+export { WechatSandbox, SandboxInputError, REPLY_WINDOWS, TEXT_MAX_BYTES } from './sandbox';
+export type { AccountKind, SandboxAccount, SandboxUserInfo, SentMessage, CreateUserOptions, PhoneInput, UserAction, UserInfoApi } from './sandbox';
+export { MEDIA_TTL_MS, IMAGE_MAX_BYTES } from './media';
 export { SANDBOX_DEFAULTS } from './defaults';
 export type { SandboxOptions, SandboxAccountOptions, SandboxMiniProgramOptions, SandboxOfficialAccountOptions } from './defaults';
 export { ENDPOINTS } from './faults';

@@ -9,6 +9,7 @@ import { encryptOpenData } from '../../app/lib/wechatCrypto';
 import { SandboxOptions, SandboxAccountOptions, SANDBOX_DEFAULTS } from './defaults';
 import { wxError } from './errors';
 import { Endpoint, ENDPOINTS, Fault, FaultError, FaultRegistry, parseEndpoint, parseFault } from './faults';
+import { MediaStore } from './media';
 import {
   DEFAULT_SEED, defaultPhoneFor, followerIndex, followerKey, openidFor, originalIdFor, unionidFor, userKeyOfOpenid,
 } from './identity';
@@ -91,11 +92,26 @@ interface FollowerOverride {
 }
 
 const JSON_TYPE = 'application/json; encoding=utf-8';
-const MAX_BODY = 1024 * 1024;
+/** Above the 2 MB image limit of media/upload, so an oversized image gets WeChat's 40006, not a cut connection */
+const MAX_BODY = 4 * 1024 * 1024;
 const PAGE_SIZE = 10_000;
 const BATCHGET_MAX = 100;
-const REPLY_WINDOW_MS = 48 * 3600_000;
-const REPLY_WINDOW_MESSAGES = 5;
+/**
+ * What a user's action allows custom/send (小程序 客服消息 → 发送客服消息, 下发条件): a message
+ * ("用户发送消息") 5 replies within 48 hours; entering the chat ("用户进入客服消息",
+ * the user_enter_tempsession event) 2 replies within 1 minute.
+ */
+export const REPLY_WINDOWS = {
+  message: { ms: 48 * 3600_000, replies: 5 },
+  enterSession: { ms: 60_000, replies: 2 },
+} as const;
+export type UserAction = keyof typeof REPLY_WINDOWS;
+/**
+ * Text content above 2048 bytes (UTF-8) gets 45002 "content size out of limit". WeChat's send page
+ * gives no figure; the limit is the one measured in the WeChat developer community thread on
+ * customerServiceMessage.send's text size (developers.weixin.qq.com/community/develop/doc/00084e2936c340b9015a753405b800: "2048").
+ */
+export const TEXT_MAX_BYTES = 2048;
 const LOGIN_RATE_PER_MINUTE = 100;
 const MINI_PROGRAM_MSGTYPES = [ 'text', 'image', 'link', 'miniprogrampage' ];
 const OFFICIAL_ACCOUNT_MSGTYPES = [ 'text', 'image', 'voice', 'video', 'music', 'news', 'mpnews', 'mpnewsarticle', 'msgmenu', 'wxcard', 'miniprogrampage' ];
@@ -103,6 +119,9 @@ const OFFICIAL_ACCOUNT_MSGTYPES = [ 'text', 'image', 'voice', 'video', 'music', 
 const POPULATION_EPOCH = 1609430400;
 
 export class SandboxInputError extends Error {}
+
+/** Which client API produced user-info encryptedData. */
+export type UserInfoApi = 'getUserProfile' | 'getUserInfo';
 
 function parsePhone(phone: string | undefined, userKey: string, seed: string): PhoneInput {
   if (phone === undefined) return { purePhoneNumber: defaultPhoneFor(userKey, seed), countryCode: '86' };
@@ -174,8 +193,9 @@ export class WechatSandbox {
   private readonly namedFollowerOrder: string[] = [];
   private unsubscribedPopulation = 0;
   private namedSubscribed = 0;
-  /** `${appid}|${userKey}` -> reply window */
-  private readonly windows = new Map<string, { lastAt: number; sent: number }>();
+  /** `${appid}|${userKey}` -> reply window: open until closesAt (inclusive), `remaining` replies left */
+  private readonly windows = new Map<string, { closesAt: number; remaining: number }>();
+  private readonly media = new MediaStore(() => this.now());
   private readonly handlers: Record<Endpoint, Handler>;
 
   constructor(opts: SandboxOptions = {}) {
@@ -202,6 +222,7 @@ export class WechatSandbox {
       '/cgi-bin/stable_token': (req, _url, body) => this.stableToken(req, body),
       '/wxa/business/getuserphonenumber': (req, url, body) => this.getUserPhoneNumber(req, url, body),
       '/cgi-bin/message/custom/send': (req, url, body) => this.customSend(req, url, body),
+      '/cgi-bin/media/upload': (req, url, body) => this.mediaUpload(req, url, body),
       '/cgi-bin/user/get': (_req, url) => this.userGet(url),
       '/cgi-bin/user/info': (_req, url) => this.userInfo(url),
       '/cgi-bin/user/info/batchget': (req, url, body) => this.userBatchGet(req, url, body),
@@ -298,6 +319,7 @@ export class WechatSandbox {
     this.unsubscribedPopulation = 0;
     this.namedSubscribed = 0;
     this.windows.clear();
+    this.media.reset();
     this.clockOffsetMs = 0;
   }
 
@@ -389,11 +411,21 @@ export class WechatSandbox {
     return code;
   }
 
-  /** getUserProfile/getUserInfo's encryptedData + iv, encrypted with the user's CURRENT session_key. */
-  encryptedUserInfo(userKey: string, opts: { withUnionId?: boolean } = {}): { encryptedData: string; iv: string } {
+  /**
+   * The user-info encryptedData + iv, encrypted with the user's CURRENT session_key.
+   * - `getUserProfile` (default; the API since 2021): neither openId nor unionId inside (WeChat's
+   *   小程序登录、用户信息相关接口调整更新说明, 2021-04-15: "wx.getUserProfile 接口返回的 iv、encryptedData
+   *   解密获取不到 unionid，请使用 wx.login 获取 unionid").
+   * - `getUserInfo` (the legacy API): openId, and a unionId only when the mini-program is bound to an
+   *   Open Platform account (same notice: "获取加密后的openID、unionID数据的能力不做调整"; unbound,
+   *   there is no unionId to give, as code2Session returns none).
+   */
+  encryptedUserInfo(userKey: string, opts: { api?: UserInfoApi } = {}): { encryptedData: string; iv: string } {
     const u = this.loggedIn(userKey);
+    const api = opts.api ?? 'getUserProfile';
+    if (api !== 'getUserProfile' && api !== 'getUserInfo') throw new SandboxInputError('api must be getUserProfile or getUserInfo');
     const data: Record<string, unknown> = {
-      openId: this.openid(userKey),
+      ...(api === 'getUserInfo' ? { openId: this.openid(userKey) } : {}),
       nickName: u.nickName,
       gender: 0,
       language: 'zh_CN',
@@ -402,7 +434,7 @@ export class WechatSandbox {
       country: '',
       avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/sandbox/132',
     };
-    if (opts.withUnionId ?? true) data.unionId = this.unionid(userKey);
+    if (api === 'getUserInfo' && this.miniProgram.openPlatformBound) data.unionId = this.unionid(userKey);
     data.watermark = { timestamp: Math.floor(this.now() / 1000), appid: this.miniProgram.appid };
     return encryptOpenData(u.sessionKey as string, data);
   }
@@ -488,11 +520,25 @@ export class WechatSandbox {
   // -------------------------------------------------------------------------
   // Custom messages, faults, counts
 
-  /** The user wrote to the account (or entered the chat): opens the reply window of custom/send. */
-  recordUserMessage(user: string, kind: AccountKind = 'miniProgram'): void {
+  /**
+   * The user wrote to the account (`message`) or entered the chat (`enterSession`): opens the
+   * reply window of custom/send for that action (REPLY_WINDOWS). Allowances do not add up: an
+   * action raises the replies left to its own limit and the deadline to its own, never lowers
+   * either ("可发送客服消息条数不累加 ... 更新为当前可下发条数限制的最大值，有效下发时间限制也更新为最长有效时间").
+   */
+  recordUserMessage(user: string, kind: AccountKind = 'miniProgram', action: UserAction = 'message'): void {
+    if (!Object.hasOwn(REPLY_WINDOWS, action)) throw new SandboxInputError('action must be message or enterSession');
+    const rule = REPLY_WINDOWS[action];
     const userKey = this.userKeyOf(user, kind) ?? checkUserKey(user);
     this.userRecord(userKey);
-    this.windows.set(`${this[kind].appid}|${userKey}`, { lastAt: this.now(), sent: 0 });
+    const key = `${this[kind].appid}|${userKey}`;
+    const now = this.now();
+    const current = this.windows.get(key);
+    const open = current && now <= current.closesAt ? current : null;
+    this.windows.set(key, {
+      closesAt: Math.max(open?.closesAt ?? 0, now + rule.ms),
+      remaining: Math.max(open?.remaining ?? 0, rule.replies),
+    });
   }
 
   /** Messages accepted by custom/send, oldest first. */
@@ -532,6 +578,8 @@ export class WechatSandbox {
     try {
       body = await readBody(req);
     } catch {
+      // A file far above media/upload's 2 MB limit: WeChat's own answer for an oversized file.
+      if (url.pathname === '/cgi-bin/media/upload') return sendJson(res, 200, wxError(40006));
       return sendJson(res, 413, { errcode: 47001, errmsg: 'request body too large' });
     }
     if (url.pathname === '/__sandbox' || url.pathname.startsWith('/__sandbox/')) {
@@ -647,9 +695,16 @@ export class WechatSandbox {
     const body = parseJsonObject(raw);
     if (!body) return { body: wxError(47001) };
     if (body.code === undefined || body.code === '') return { body: wxError(41008) };
+    if (body.openid !== undefined && typeof body.openid !== 'string') return { body: wxError(47001) };
     const entry = typeof body.code === 'string' ? this.phoneCodes.get(body.code) : undefined;
     if (!entry || entry.used || entry.appid !== acc.appid || this.now() - entry.createdAt >= this.codeTtlMs) {
       return { body: wxError(40029) };
+    }
+    // The optional openid (获取手机号 getPhoneNumber: "填入后会校验openid和code的绑定关系，并在不匹配时报错"):
+    // the doc names no errcode, so the sandbox answers the API's documented one for a code it
+    // will not take, 40029. The code is not consumed.
+    if (body.openid !== undefined && body.openid !== this.openid(entry.userKey)) {
+      return { body: wxError(40029, 'invalid code, the code does not belong to this openid') };
     }
     entry.used = true;
     const p = entry.phone as PhoneInput;
@@ -680,15 +735,33 @@ export class WechatSandbox {
     if (typeof body.msgtype !== 'string' || !types.includes(body.msgtype)) return { body: wxError(40008) };
     const invalid = validateCustomPayload(body.msgtype, body[body.msgtype]);
     if (invalid) return { body: wxError(invalid) };
+    const payload = body[body.msgtype];
+    if (body.msgtype === 'text' && Buffer.byteLength(payload.content, 'utf8') > TEXT_MAX_BYTES) return { body: wxError(45002) };
+    // A mini-program's media come only from uploadTempMedia and live 3 days (see media.ts); an
+    // official account may also use permanent material, which the sandbox does not simulate.
+    if (acc.kind === 'miniProgram') {
+      const mediaId = body.msgtype === 'image' ? payload.media_id : body.msgtype === 'miniprogrampage' ? payload.thumb_media_id : undefined;
+      if (mediaId !== undefined && !this.media.isValid(acc.appid, mediaId)) return { body: wxError(40007) };
+    }
     if (acc.kind === 'officialAccount' && !this.isFollower(userKey)) return { body: wxError(45015) };
     if (this.replyWindow) {
+      // 发送客服消息, 下发条件: past the deadline 45015, past the count 45047 (see REPLY_WINDOWS).
       const w = this.windows.get(`${acc.appid}|${userKey}`);
-      if (!w || this.now() - w.lastAt > REPLY_WINDOW_MS) return { body: wxError(45015) };
-      if (w.sent >= REPLY_WINDOW_MESSAGES) return { body: wxError(45047) };
-      w.sent += 1;
+      if (!w || this.now() > w.closesAt) return { body: wxError(45015) };
+      if (w.remaining <= 0) return { body: wxError(45047) };
+      w.remaining -= 1;
     }
     this.messages.push({ appid: acc.appid, account: acc.kind, touser: body.touser, userKey, msgtype: body.msgtype, body, at: this.now() });
     return { body: { errcode: 0, errmsg: 'ok' } };
+  }
+
+  private mediaUpload(req: IncomingMessage, url: URL, raw: Buffer): Reply {
+    const acc = this.authorize(url, 'any');
+    if (!('kind' in acc)) return acc;
+    if (req.method !== 'POST') return { body: wxError(43002) };
+    const uploaded = this.media.upload(acc.appid, url.searchParams.get('type'), req.headers['content-type'], raw);
+    if (!uploaded.ok) return { body: wxError(uploaded.errcode) };
+    return { body: { errcode: 0, errmsg: 'ok', type: 'image', media_id: uploaded.media_id, created_at: uploaded.created_at } };
   }
 
   private followerInfo(userKey: string): Record<string, unknown> {
@@ -820,15 +893,14 @@ export class WechatSandbox {
         case 'POST /__sandbox/phone-codes':
           return sendJson(res, 200, { code: this.phoneCode(str('userKey'), optStr('phone')) });
         case 'POST /__sandbox/open-data/user-info':
-          if (body.withUnionId !== undefined && typeof body.withUnionId !== 'boolean') throw new SandboxInputError('withUnionId must be a boolean');
-          return sendJson(res, 200, this.encryptedUserInfo(str('userKey'), { withUnionId: body.withUnionId }));
+          return sendJson(res, 200, this.encryptedUserInfo(str('userKey'), { api: optStr('api') as UserInfoApi | undefined }));
         case 'POST /__sandbox/open-data/phone':
           return sendJson(res, 200, this.encryptedPhoneNumber(str('userKey'), optStr('phone')));
         case 'POST /__sandbox/followers':
           if (typeof body.subscribed !== 'boolean') throw new SandboxInputError('subscribed must be a boolean');
           return sendJson(res, 200, this.setFollower(str('user'), body.subscribed));
         case 'POST /__sandbox/user-messages':
-          this.recordUserMessage(str('user'), kindOf(body.account));
+          this.recordUserMessage(str('user'), kindOf(body.account), (optStr('action') ?? 'message') as UserAction);
           return sendJson(res, 200, { ok: true });
         case 'POST /__sandbox/clock':
           if (typeof body.advanceMs !== 'number') throw new SandboxInputError('advanceMs must be a number');

@@ -6,14 +6,16 @@
 import { ArgsError, intOption, parseArgs, ParsedArgs, strOption } from './args';
 import { SANDBOX_DEFAULTS } from './defaults';
 import { PushBuildError, PushChannel, PushFormat, PushKind, PushMode, PUSH_KINDS } from './push';
-import { AccountKind } from './sandbox';
+import { AccountKind, UserInfoApi } from './sandbox';
 import { SimulatorError, WechatSimulator } from './simulator';
 
 const USAGE = `usage: npm run simulate -- <command> [args] [options]
 client side (mini-program):
   login <user>                         a login code (and the user's openid/unionid)
   phone-code <user> [phone]            a getPhoneNumber code for /wxa/business/getuserphonenumber
-  user-info <user>                     encryptedData + iv of the user's profile (current session_key)
+  user-info <user> [--api getUserInfo] encryptedData + iv of the user's profile (current session_key):
+                                       getUserProfile (default) holds no openId/unionId; legacy getUserInfo
+                                       holds the openId, and the unionId only if the app is bound
   phone-data <user> [phone]            encryptedData + iv of the old phone flow
   follow <user> | unfollow <user>      change the official-account follower state (no push)
 WeChat-server side (message push to your backend):
@@ -87,7 +89,7 @@ async function run(argv: string[]): Promise<unknown> {
     case 'phone-code':
       return { code: await sim.phoneCode(need(args, 1, '<user>'), args.positional[2]) };
     case 'user-info':
-      return sim.encryptedUserInfo(need(args, 1, '<user>'));
+      return sim.encryptedUserInfo(need(args, 1, '<user>'), { api: strOption(args, 'api') as UserInfoApi | undefined });
     case 'phone-data':
       return sim.encryptedPhoneNumber(need(args, 1, '<user>'), args.positional[2]);
     case 'follow':

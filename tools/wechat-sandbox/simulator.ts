@@ -4,7 +4,7 @@
  * (`new WechatSimulator(sandbox)`) or over its control API (`new WechatSimulator('http://127.0.0.1:9011')`).
  */
 import { request as httpRequest } from 'node:http';
-import { AccountKind, CreateUserOptions, SandboxAccount, SandboxUserInfo, SentMessage, WechatSandbox } from './sandbox';
+import { AccountKind, CreateUserOptions, SandboxAccount, SandboxUserInfo, SentMessage, UserInfoApi, WechatSandbox } from './sandbox';
 import { openidFor } from './identity';
 import {
   BuildPushOptions, DeliveryOptions, PushChannel, PushKind, PushResult, pushMessage, verifyUrl, VerifyResult, XML_ONLY_KINDS,
@@ -106,8 +106,12 @@ export class WechatSimulator {
     return (await control<{ code: string }>(this.base as string, 'POST', '/__sandbox/login', { userKey })).code;
   }
 
-  /** encryptedData + iv of the user's profile, with the user's current session_key. */
-  encryptedUserInfo(userKey: string, opts: { withUnionId?: boolean } = {}): Promise<{ encryptedData: string; iv: string }> {
+  /**
+   * encryptedData + iv of the user's profile, with the user's current session_key: `getUserProfile`
+   * data (default) holds neither openId nor unionId; legacy `getUserInfo` data holds the openId and,
+   * only when the mini-program is bound to an Open Platform account, the unionId.
+   */
+  encryptedUserInfo(userKey: string, opts: { api?: UserInfoApi } = {}): Promise<{ encryptedData: string; iv: string }> {
     return this.call(s => s.encryptedUserInfo(userKey, opts), 'POST', '/__sandbox/open-data/user-info', { userKey, ...opts });
   }
 
@@ -151,7 +155,8 @@ export class WechatSimulator {
 
   /**
    * Pushes a message or event to a backend as WeChat would. The sandbox learns of it first:
-   * a message or user_enter_tempsession opens the custom/send reply window, subscribe/unsubscribe
+   * a message opens the custom/send reply window (5 replies in 48 h), user_enter_tempsession its
+   * own (2 replies in 1 minute), subscribe/unsubscribe
    * change the follower state (so user/info agrees with the event).
    */
   async pushMessage(backendUrl: string, opts: SimulatorPushOptions): Promise<PushResult> {
@@ -170,7 +175,8 @@ export class WechatSimulator {
     if (kind === 'subscribe' || kind === 'unsubscribe') {
       await this.setFollower(user, kind === 'subscribe');
     } else {
-      await this.call(s => s.recordUserMessage(user, account), 'POST', '/__sandbox/user-messages', { user, account });
+      const action = kind === 'user_enter_tempsession' ? 'enterSession' : 'message';
+      await this.call(s => s.recordUserMessage(user, account, action), 'POST', '/__sandbox/user-messages', { user, account, action });
     }
   }
 

@@ -1,8 +1,9 @@
 /**
  * access_token rules of /cgi-bin/token and /cgi-bin/stable_token, per appid.
  *
- * - /cgi-bin/token: every call issues a new token and invalidates the previous one (WeChat may keep
- *   the old one a few minutes; the sandbox is stricter). 2000 calls a day, then 45009.
+ * - /cgi-bin/token: every call issues a new token; the previous one stays valid for 5 more minutes
+ *   (then 40001), the overlap WeChat documents on 获取 Access token: "公众平台后台会保证在5分钟内，
+ *   新老access_token都可用". Only the one before the newest gets the overlap. 2000 calls a day, then 45009.
  * - /cgi-bin/stable_token (separate tokens): normal mode returns the current token with its
  *   remaining lifetime until 5 minutes before expiry, then issues a new one while the old one stays
  *   valid until its own expiry. force_refresh invalidates every earlier stable token; at most 20 a
@@ -16,6 +17,8 @@ export const TOKEN_DAILY_LIMIT = 2000;
 export const FORCE_REFRESH_DAILY_LIMIT = 20;
 export const FORCE_REFRESH_MIN_INTERVAL_MS = 30_000;
 export const STABLE_REFRESH_AHEAD_MS = 5 * 60_000;
+/** How long the previous /cgi-bin/token token stays valid after a new one is issued (获取 Access token). */
+export const TOKEN_OVERLAP_MS = 5 * 60_000;
 
 interface IssuedToken {
   token: string;
@@ -24,6 +27,8 @@ interface IssuedToken {
 
 interface AccountTokens {
   normal: IssuedToken | null;
+  /** The token /cgi-bin/token replaced, valid until `until` (5 minutes after its replacement) or its own expiry */
+  normalPrevious: (IssuedToken & { until: number }) | null;
   normalDay: number;
   normalCount: number;
   stable: IssuedToken | null;
@@ -60,7 +65,7 @@ export class TokenStore {
   private account(appid: string): AccountTokens {
     let a = this.accounts.get(appid);
     if (!a) {
-      a = { normal: null, normalDay: -1, normalCount: 0, stable: null, stablePrevious: null, forceDay: -1, forceCount: 0, lastForceAt: -Infinity };
+      a = { normal: null, normalPrevious: null, normalDay: -1, normalCount: 0, stable: null, stablePrevious: null, forceDay: -1, forceCount: 0, lastForceAt: -Infinity };
       this.accounts.set(appid, a);
     }
     return a;
@@ -75,6 +80,7 @@ export class TokenStore {
     }
     if (a.normalCount >= TOKEN_DAILY_LIMIT) return { ok: false, errcode: 45009 };
     a.normalCount += 1;
+    a.normalPrevious = a.normal ? { ...a.normal, until: now + TOKEN_OVERLAP_MS } : null;
     a.normal = { token: newToken(), expiresAt: now + this.ttlMs() };
     return { ok: true, access_token: a.normal.token, expires_in: Math.round(this.ttlMs() / 1000) };
   }
@@ -111,6 +117,11 @@ export class TokenStore {
 
   check(token: string, now: number): TokenCheck {
     for (const [ appid, a ] of this.accounts) {
+      const prev = a.normalPrevious;
+      if (prev && prev.token === token) {
+        if (now >= prev.until) return { ok: false, errcode: 40001 };
+        return now < prev.expiresAt ? { ok: true, appid } : { ok: false, errcode: 42001 };
+      }
       for (const t of [ a.normal, a.stable, a.stablePrevious ]) {
         if (t && t.token === token) {
           return now < t.expiresAt ? { ok: true, appid } : { ok: false, errcode: 42001 };

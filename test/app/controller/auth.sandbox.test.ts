@@ -51,8 +51,11 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
     const again = await login('alice');
     assert.strictEqual(again.isNewUser, false);
 
-    const union = await post('/api/unionid', again.token, sandbox.encryptedUserInfo('alice'));
+    // Bound to the Open Platform: legacy getUserInfo data carries the unionId; getUserProfile data never does.
+    const union = await post('/api/unionid', again.token, sandbox.encryptedUserInfo('alice', { api: 'getUserInfo' }));
     assert.deepStrictEqual(union.body.data, { unionId: sandbox.unionid('alice') });
+    const profileData = await post('/api/unionid', again.token, sandbox.encryptedUserInfo('alice'));
+    assert.strictEqual(profileData.body.data.error, 'NO_UNIONID');
 
     const byCode = await post('/api/phone', again.token, { code: sandbox.phoneCode('alice', '13800138000') });
     assert.deepStrictEqual(byCode.body.data, { phoneNumber: '13800138000', purePhoneNumber: '13800138000', countryCode: '86' });

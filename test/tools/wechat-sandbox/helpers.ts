@@ -47,3 +47,18 @@ export function qs(params: Record<string, string | number | undefined>): string 
   for (const [ k, v ] of Object.entries(params)) if (v !== undefined) p.set(k, String(v));
   return `?${p.toString()}`;
 }
+
+/** `bytes` bytes of a PNG as far as a server can tell: the 8-byte signature, then filler. */
+export function pngBytes(bytes = 64): Buffer {
+  const signature = Buffer.from([ 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a ]);
+  return Buffer.concat([ signature, Buffer.alloc(Math.max(0, bytes - signature.length), 7) ]);
+}
+
+/** POST /cgi-bin/media/upload as curl -F media=@file does (multipart/form-data, field `media`). */
+export async function uploadMedia(base: string, token: string, file: Buffer, opts: { type?: string; field?: string } = {}): Promise<HttpReply> {
+  const form = new FormData();
+  form.append(opts.field ?? 'media', new Blob([ new Uint8Array(file) ], { type: 'image/png' }), 'reply.png');
+  const res = await fetch(`${base}/cgi-bin/media/upload${qs({ access_token: token, type: opts.type ?? 'image' })}`, { method: 'POST', body: form });
+  const text = await res.text();
+  return { status: res.status, text, json: JSON.parse(text) };
+}

@@ -100,9 +100,11 @@ describe('test/tools/wechat-sandbox/login.test.ts', () => {
         const r = await http(unbound.url, `/sns/jscode2session${qs({ appid: mp.appid, secret: mp.secret, grant_type: 'authorization_code', js_code: unbound.login('alice') })}`);
         assert.ok(r.json.openid);
         assert.strictEqual(r.json.unionid, undefined);
-        // The old flow still carries unionId inside encryptedData.
-        const { encryptedData, iv } = unbound.encryptedUserInfo('alice');
-        assert.strictEqual(decryptOpenData(r.json.session_key, encryptedData, iv).unionId, unbound.unionid('alice'));
+        // Unbound, WeChat has no unionId to give: not in the legacy getUserInfo data either.
+        for (const api of [ 'getUserProfile', 'getUserInfo' ] as const) {
+          const { encryptedData, iv } = unbound.encryptedUserInfo('alice', { api });
+          assert.strictEqual(decryptOpenData(r.json.session_key, encryptedData, iv).unionId, undefined, api);
+        }
       } finally {
         await unbound.stop();
       }
@@ -110,17 +112,23 @@ describe('test/tools/wechat-sandbox/login.test.ts', () => {
   });
 
   describe('encrypted open data', () => {
-    it('user info is encrypted with the current session_key and carries the watermark', async () => {
+    it('user info is encrypted with the current session_key and carries the watermark; only legacy getUserInfo data holds openId and unionId', async () => {
       const code = await sim.login('alice');
       const { session_key } = (await code2session({ js_code: code })).json;
-      const { encryptedData, iv } = await sim.encryptedUserInfo('alice');
-      const data = decryptOpenData(session_key, encryptedData, iv);
+      const legacy = await sim.encryptedUserInfo('alice', { api: 'getUserInfo' });
+      const data = decryptOpenData(session_key, legacy.encryptedData, legacy.iv);
       assert.strictEqual(data.openId, sandbox.openid('alice'));
-      assert.strictEqual(data.unionId, sandbox.unionid('alice'));
+      assert.strictEqual(data.unionId, sandbox.unionid('alice'), 'bound to the Open Platform: the unionId is inside');
       assert.strictEqual(data.nickName, 'Sandbox alice');
       assert.deepStrictEqual(data.watermark, { appid: mp.appid, timestamp: Math.floor(clock.ms / 1000) });
-      const withoutUnion = decryptOpenData(session_key, ...Object.values(await sim.encryptedUserInfo('alice', { withUnionId: false })) as [string, string]);
-      assert.strictEqual(withoutUnion.unionId, undefined);
+      const profile = await sim.encryptedUserInfo('alice');
+      const profileData = decryptOpenData(session_key, profile.encryptedData, profile.iv);
+      assert.strictEqual(profileData.nickName, 'Sandbox alice');
+      assert.strictEqual(profileData.openId, undefined, 'getUserProfile data holds no openId');
+      assert.strictEqual(profileData.unionId, undefined, 'getUserProfile data holds no unionId');
+      const overHttp = await http(sandbox.url, '/__sandbox/open-data/user-info', { body: { userKey: 'alice', api: 'getUserInfo' } });
+      assert.strictEqual(decryptOpenData(session_key, overHttp.json.encryptedData, overHttp.json.iv).unionId, sandbox.unionid('alice'));
+      assert.match((await http(sandbox.url, '/__sandbox/open-data/user-info', { body: { userKey: 'alice', api: 'getUserData' } })).json.error, /api must be/);
     });
 
     it('a new login rotates the session_key: data encrypted with the old key no longer decrypts', async () => {
@@ -133,7 +141,7 @@ describe('test/tools/wechat-sandbox/login.test.ts', () => {
         // A wrong key that happens to produce valid padding still yields garbage, not our JSON.
         if (d.watermark?.appid !== mp.appid) throw new WechatCryptoError('BAD_PAYLOAD', 'watermark');
       }, WechatCryptoError);
-      const newData = await sim.encryptedUserInfo('alice');
+      const newData = await sim.encryptedUserInfo('alice', { api: 'getUserInfo' });
       assert.strictEqual(decryptOpenData(second, newData.encryptedData, newData.iv).openId, sandbox.openid('alice'));
     });
 
@@ -188,6 +196,17 @@ describe('test/tools/wechat-sandbox/login.test.ts', () => {
       assert.strictEqual((await http(sandbox.url, `/wxa/business/getuserphonenumber${qs({ access_token: tok })}`)).json.errcode, 43002);
     });
 
+    it('checks the optional openid: a code issued to another user is refused (40029) and stays usable', async () => {
+      const tok = await token();
+      const code = await sim.phoneCode('alice', '13912345678');
+      const wrong = await phone(tok, { code, openid: sandbox.openid('bob') });
+      assert.strictEqual(wrong.json.errcode, 40029);
+      assert.match(wrong.json.errmsg, /does not belong to this openid/);
+      assert.strictEqual((await phone(tok, { code, openid: 42 })).json.errcode, 47001);
+      const right = await phone(tok, { code, openid: sandbox.openid('alice') });
+      assert.strictEqual(right.json.phone_info.purePhoneNumber, '13912345678');
+    });
+
     it('a user default phone is stable and international numbers keep their country code', async () => {
       const tok = await token();
       const a = (await phone(tok, { code: await sim.phoneCode('carol') })).json.phone_info;
@@ -206,7 +225,7 @@ describe('test/tools/wechat-sandbox/login.test.ts', () => {
       const code = await remote.login('dave');
       const r = await code2session({ js_code: code });
       assert.strictEqual(r.json.openid, await remote.openid('dave'));
-      const { encryptedData, iv } = await remote.encryptedUserInfo('dave');
+      const { encryptedData, iv } = await remote.encryptedUserInfo('dave', { api: 'getUserInfo' });
       assert.strictEqual(decryptOpenData(r.json.session_key, encryptedData, iv).openId, r.json.openid);
       const p = await remote.encryptedPhoneNumber('dave', '13700000000');
       assert.strictEqual(decryptOpenData(r.json.session_key, p.encryptedData, p.iv).countryCode, '86');

@@ -32,12 +32,22 @@ describe('test/tools/wechat-sandbox/tokens.test.ts', () => {
       assert.strictEqual(await probe(r.json.access_token), 42001);
     });
 
-    it('a new token invalidates the previous one (40001)', async () => {
+    it('a new token leaves the previous one valid for 5 more minutes, then 40001; the one before at once', async () => {
       const first = (await token()).json.access_token;
       const second = (await token()).json.access_token;
       assert.notStrictEqual(first, second);
+      assert.strictEqual(await probe(first), 40029, 'still valid during the 5-minute overlap');
+      assert.strictEqual(await probe(second), 40029);
+      clock.advance(299);
+      assert.strictEqual(await probe(first), 40029);
+      clock.advance(1);
       assert.strictEqual(await probe(first), 40001);
       assert.strictEqual(await probe(second), 40029);
+      const third = (await token()).json.access_token;
+      const fourth = (await token()).json.access_token;
+      assert.strictEqual(await probe(second), 40001, 'only the token just replaced gets the overlap');
+      assert.strictEqual(await probe(third), 40029);
+      assert.strictEqual(await probe(fourth), 40029);
     });
 
     it('checks grant_type, appid and secret', async () => {
@@ -82,6 +92,7 @@ describe('test/tools/wechat-sandbox/tokens.test.ts', () => {
     it('is separate from /cgi-bin/token tokens', async () => {
       const s = (await stable()).json.access_token;
       const t = (await token()).json.access_token;
+      await token();
       await token();
       assert.strictEqual(await probe(s), 40029, '/cgi-bin/token does not invalidate stable tokens');
       assert.strictEqual(await probe(t), 40001);
@@ -154,6 +165,7 @@ describe('test/tools/wechat-sandbox/tokens.test.ts', () => {
         assert.strictEqual((await call()).json.errcode, 41001);
         assert.strictEqual((await call('garbage')).json.errcode, 40001);
         const old = (await token(kind as any)).json.access_token;
+        await token(kind as any);
         const current = (await token(kind as any)).json.access_token;
         assert.strictEqual((await call(old)).json.errcode, 40001);
         const ok = (await call(current)).json;
