@@ -47,3 +47,25 @@ export function backoffSeconds(attempts: number, baseSeconds: number, maxSeconds
   const exponent = Math.max(0, attempts - 1);
   return Math.min(maxSeconds, baseSeconds * 2 ** Math.min(exponent, 30));
 }
+
+/**
+ * The reply windows of custom/send (小程序 客服消息 → 发送客服消息, 下发条件): a user's message
+ * allows 5 replies within 48 hours, entering the chat (the user_enter_tempsession event) 2 within
+ * 1 minute. Past the deadline WeChat answers 45015, so the inbox never attempts a reply then.
+ * (Each pushed item gets at most one reply, so the inbox alone never reaches the counts.)
+ */
+export const REPLY_WINDOWS = {
+  message: { seconds: 48 * 3600, replies: 5 },
+  enterSession: { seconds: 60, replies: 2 },
+} as const;
+
+/**
+ * When the window a pushed item opened closes (ms). It opens at WeChat's CreateTime, or when we
+ * received the push if that is earlier or CreateTime is missing (a clock behind WeChat's must not
+ * stretch the window). Events answered by rules are user_enter_tempsession: the 1-minute window.
+ */
+export function replyWindowClosesAt(item: { msgType: string; createTime?: number | null }, receivedAtMs: number): number {
+  const createdMs = typeof item.createTime === 'number' && Number.isFinite(item.createTime) && item.createTime > 0 ? item.createTime * 1000 : Infinity;
+  const window = item.msgType === 'event' ? REPLY_WINDOWS.enterSession : REPLY_WINDOWS.message;
+  return Math.min(createdMs, receivedAtMs) + window.seconds * 1000;
+}

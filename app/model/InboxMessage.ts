@@ -12,8 +12,9 @@ export default (app: Application) => {
   const ReplySchema = new Schema({
     // none: nothing sent yet (or a send proven not to have gone out); sending: a send is in
     // flight; sent / failed (permanent WeChat error) / unknown (outcome unknown, never resent);
-    // skipped: no rule matched.
-    state: { type: String, enum: [ 'none', 'sending', 'sent', 'failed', 'unknown', 'skipped' ], default: 'none' },
+    // skipped: no rule matched; expired: the reply window closed before the reply could go out
+    // (never attempted then: WeChat would refuse it with 45015).
+    state: { type: String, enum: [ 'none', 'sending', 'sent', 'failed', 'unknown', 'skipped', 'expired' ], default: 'none' },
     ruleId: { type: String },
     msgtype: { type: String },
     errcode: { type: Number },

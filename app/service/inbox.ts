@@ -3,7 +3,7 @@ import { Service } from 'egg';
 import { Types } from 'mongoose';
 import { OpenedPush, PushChannelName } from '../lib/pushEnvelope';
 import { customSendBody } from '../lib/replyRules';
-import { backoffSeconds, classifySendError, isWechatApiError } from '../lib/sendOutcome';
+import { backoffSeconds, classifySendError, isWechatApiError, replyWindowClosesAt } from '../lib/sendOutcome';
 
 export const INBOX_STATUSES = [ 'pending', 'processing', 'done', 'failed' ] as const;
 export type InboxStatus = typeof INBOX_STATUSES[number];
@@ -16,8 +16,11 @@ export interface RecordResult {
 }
 
 export interface ProcessResult {
-  /** What happened to the item: sent, skipped (no rule), retry (transient failure), failed, unknown, lost (lease taken over) */
-  outcome: 'sent' | 'skipped' | 'retry' | 'failed' | 'unknown' | 'lost';
+  /**
+   * What happened to the item: sent, skipped (no rule), retry (transient failure), failed,
+   * unknown, expired (its reply window closed before the reply could go out), lost (lease taken over)
+   */
+  outcome: 'sent' | 'skipped' | 'retry' | 'failed' | 'unknown' | 'expired' | 'lost';
 }
 
 export interface InboxItemView {
@@ -56,10 +59,19 @@ function describe(err: any): string {
  *   none -> sending (atomically, fenced by the lockToken) before the call, then sent / failed /
  *   unknown. A send proven not to have left goes back to none and pending with backoff; an
  *   item found in `sending` (its worker died mid-send) is marked unknown and never resent.
+ * - A reply is never attempted after the window the item opened has closed (replyWindowClosesAt:
+ *   48 h after a message, 1 minute after user_enter_tempsession): such an item, or one whose next
+ *   retry would fall after it, is recorded as `expired` instead.
+ * Time is read through `now()` only (tests move it with mock(Date, 'now')).
  */
 export default class InboxService extends Service {
   private get model() {
     return this.ctx.model.InboxMessage;
+  }
+
+  /** The inbox's one clock. */
+  private now(): Date {
+    return new Date(Date.now());
   }
 
   /**
@@ -71,7 +83,7 @@ export default class InboxService extends Service {
    */
   async record(channel: PushChannelName, opened: OpenedPush, options: { claimed?: boolean } = {}): Promise<RecordResult> {
     const { message } = opened;
-    const now = new Date();
+    const now = this.now();
     // Stored already claimed when this process has a free slot to process it at once: the
     // same lease a claim would take, without the claim's round trip to the database.
     const lease = options.claimed ? { status: 'processing', attempts: 1, ...this.newLease(now) } : { status: 'pending', attempts: 0 };
@@ -108,7 +120,7 @@ export default class InboxService extends Service {
 
   /** Claims one due item (or the given one if it is due); null when there is none. */
   async claim(id?: string): Promise<any | null> {
-    const now = new Date();
+    const now = this.now();
     const filter: any = {
       $or: [
         { status: 'pending', nextAttemptAt: { $lte: now } },
@@ -139,7 +151,7 @@ export default class InboxService extends Service {
    * pure cost (each also captured a stack trace for its "query already executed" check).
    */
   private updateItem(filter: Record<string, unknown>, update: { $set: Record<string, unknown>; $unset?: Record<string, number> }) {
-    return this.model.collection.updateOne(filter, { ...update, $set: { ...update.$set, updatedAt: new Date() } });
+    return this.model.collection.updateOne(filter, { ...update, $set: { ...update.$set, updatedAt: this.now() } });
   }
 
   /**
@@ -148,7 +160,7 @@ export default class InboxService extends Service {
    * out (the sweeper: a worker crashed or restarted mid-processing).
    */
   async dueIds(limit: number, options: { expiredLeases?: boolean } = {}): Promise<string[]> {
-    const now = new Date();
+    const now = this.now();
     const pending = { status: 'pending', nextAttemptAt: { $lte: now } };
     const filter = options.expiredLeases ? { $or: [ pending, { status: 'processing', lockedUntil: { $lt: now } }] } : pending;
     const docs = await this.model.find(filter)
@@ -212,7 +224,7 @@ export default class InboxService extends Service {
   async process(item: any): Promise<ProcessResult> {
     const { ctx } = this;
     const fence = { _id: item._id, lockToken: item.lockToken, status: 'processing' };
-    const now = new Date();
+    const now = this.now();
 
     if (item.reply?.state === 'sending') {
       // The worker that was sending died or lost its lease: WeChat may have the message.
@@ -235,6 +247,13 @@ export default class InboxService extends Service {
       return { outcome: res.modifiedCount === 1 ? 'skipped' : 'lost' };
     }
 
+    // WeChat would refuse a reply past the window with 45015: none is attempted then.
+    const windowClosesAt = replyWindowClosesAt(item, new Date(item.createdAt ?? now).getTime());
+    const replyFields = { 'reply.ruleId': rule.id, 'reply.msgtype': rule.reply.msgtype };
+    if (now.getTime() > windowClosesAt) {
+      return this.expire({ ...fence, 'reply.state': 'none' }, replyFields, windowClosesAt, 'the reply could not be sent before then');
+    }
+
     const sendToken = randomUUID();
     const marked = await this.updateItem({ ...fence, 'reply.state': 'none' }, {
       $set: { 'reply.state': 'sending', 'reply.ruleId': rule.id, 'reply.msgtype': rule.reply.msgtype, 'reply.sendToken': sendToken, 'reply.sendStartedAt': now },
@@ -253,9 +272,14 @@ export default class InboxService extends Service {
       const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.inbox;
       if (outcome === 'unsent' && item.attempts < maxAttempts) {
         const delay = backoffSeconds(item.attempts, backoffBaseSeconds, backoffMaxSeconds);
+        const retryAt = this.now().getTime() + delay * 1000;
+        if (retryAt > windowClosesAt) {
+          const sendError = errcode === null ? {} : { 'reply.errcode': errcode, 'reply.errmsg': err.message.slice(0, 200) };
+          return this.expire(mine, sendError, windowClosesAt, `attempt ${item.attempts} was not sent (${lastError}) and the next would come too late`);
+        }
         await this.updateItem(mine, {
           $set: {
-            status: 'pending', 'reply.state': 'none', nextAttemptAt: new Date(Date.now() + delay * 1000), lastError,
+            status: 'pending', 'reply.state': 'none', nextAttemptAt: new Date(retryAt), lastError,
             ...(errcode === null ? {} : { 'reply.errcode': errcode }),
           },
           $unset: { lockedUntil: 1, lockToken: 1, 'reply.sendToken': 1 },
@@ -266,7 +290,7 @@ export default class InboxService extends Service {
       const state = outcome === 'unknown' ? 'unknown' : 'failed';
       await this.updateItem(mine, {
         $set: {
-          status: 'failed', 'reply.state': state, processedAt: new Date(),
+          status: 'failed', 'reply.state': state, processedAt: this.now(),
           lastError: outcome === 'unknown' ? `SEND_OUTCOME_UNKNOWN: ${lastError}` : lastError,
           ...(errcode === null ? {} : { 'reply.errcode': errcode, 'reply.errmsg': err.message.slice(0, 200) }),
         },
@@ -276,10 +300,21 @@ export default class InboxService extends Service {
       return { outcome: state };
     }
     await this.updateItem(mine, {
-      $set: { status: 'done', 'reply.state': 'sent', 'reply.errcode': 0, 'reply.sentAt': new Date(), processedAt: new Date() },
+      $set: { status: 'done', 'reply.state': 'sent', 'reply.errcode': 0, 'reply.sentAt': this.now(), processedAt: this.now() },
       $unset: { lockedUntil: 1, lockToken: 1, lastError: 1 },
     });
     return { outcome: 'sent' };
+  }
+
+  /** Records that the item's reply window closed at `closesAt` before its reply could go out. */
+  private async expire(filter: Record<string, unknown>, set: Record<string, unknown>, closesAt: number, why: string): Promise<ProcessResult> {
+    const lastError = `REPLY_WINDOW_CLOSED: the reply window closed at ${new Date(closesAt).toISOString()}; ${why}`.slice(0, 300);
+    const res = await this.updateItem(filter, {
+      $set: { status: 'failed', 'reply.state': 'expired', processedAt: this.now(), lastError, ...set },
+      $unset: { lockedUntil: 1, lockToken: 1, 'reply.sendToken': 1 },
+    });
+    this.ctx.logger.warn('[inbox] reply to %s expired: %s', filter._id, lastError);
+    return { outcome: res.modifiedCount === 1 ? 'expired' : 'lost' };
   }
 
   /**
@@ -298,21 +333,21 @@ export default class InboxService extends Service {
       if (err?.reason !== 'INVALID_PARAM' && item.attempts < maxAttempts) {
         const delay = backoffSeconds(item.attempts, backoffBaseSeconds, backoffMaxSeconds);
         const res = await this.updateItem(fence, {
-          $set: { status: 'pending', nextAttemptAt: new Date(Date.now() + delay * 1000), lastError },
+          $set: { status: 'pending', nextAttemptAt: new Date(this.now().getTime() + delay * 1000), lastError },
           $unset: release,
         });
         ctx.logger.warn('[inbox] official-account item %s failed (attempt %d), retry in %ds: %s', item._id, item.attempts, delay, lastError);
         return { outcome: res.modifiedCount === 1 ? 'retry' : 'lost' };
       }
       const res = await this.updateItem(fence, {
-        $set: { status: 'failed', 'reply.state': 'skipped', processedAt: new Date(), lastError },
+        $set: { status: 'failed', 'reply.state': 'skipped', processedAt: this.now(), lastError },
         $unset: release,
       });
       ctx.logger.warn('[inbox] official-account item %s failed after %d attempt(s): %s', item._id, item.attempts, lastError);
       return { outcome: res.modifiedCount === 1 ? 'failed' : 'lost' };
     }
     const res = await this.updateItem(fence, {
-      $set: { status: 'done', 'reply.state': 'skipped', processedAt: new Date() },
+      $set: { status: 'done', 'reply.state': 'skipped', processedAt: this.now() },
       $unset: { ...release, lastError: 1 },
     });
     return { outcome: res.modifiedCount === 1 ? 'skipped' : 'lost' };

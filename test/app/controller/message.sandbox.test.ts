@@ -5,12 +5,14 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { TEST_ENV } from '../../fixtures/env';
 import { resetAccessTokens } from '../../fixtures/tokens';
 import { listen, Listening } from '../../fixtures/listen';
 import { buildPush as buildSimulatedPush, deliverPush, WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
 
 describe('test/app/controller/message.sandbox.test.ts', () => {
-  const sandbox = new WechatSandbox({ port: 0 });
+  // The sandbox reads Date.now at each call, so a test moving it (mock) moves both clocks.
+  const sandbox = new WechatSandbox({ port: 0, now: () => Date.now() });
   const simulator = new WechatSimulator(sandbox);
   let server: Listening;
   const target = { url: '' };
@@ -130,5 +132,82 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
     assert.strictEqual(item.status, 'failed');
     assert.strictEqual(item.reply.state, 'failed');
     assert.strictEqual(item.reply.errcode, 45015);
+  });
+
+  describe('reply windows (发送客服消息, 下发条件)', () => {
+    let offsetMs = 0;
+    const advance = (seconds: number) => {
+      offsetMs += seconds * 1000;
+    };
+
+    beforeEach(async () => {
+      offsetMs = 0;
+      const realNow = Date.now;
+      mock(Date, 'now', () => realNow() + offsetMs);
+      mock(app.config.inbox, 'backoffBaseSeconds', 10);
+      await app.model.ReplyRule.create({
+        name: 'welcome', enabled: true, priority: 0,
+        match: { msgType: 'event', event: 'user_enter_tempsession' },
+        reply: { msgtype: 'text', text: { content: 'welcome' } },
+      });
+    });
+
+    async function enterChat(user: string): Promise<any> {
+      const result = await simulator.pushMessage(target.url, { kind: 'user_enter_tempsession', mode: 'safe', format: 'json', user, maxAttempts: 1 });
+      assert.strictEqual(result.accepted, true, JSON.stringify(result.attempts));
+      await settle();
+      return app.model.InboxMessage.findOne({ event: 'user_enter_tempsession' }).lean();
+    }
+
+    it('an event reply that could not go out within 1 minute is recorded as expired, never attempted late', async () => {
+      sandbox.injectFault('/cgi-bin/message/custom/send', { type: 'errcode', errcode: -1 });
+      let item = await enterChat('late');
+      assert.strictEqual(item.status, 'pending', 'the first attempt failed: retried within the minute');
+      assert.strictEqual(sandbox.callCount('/cgi-bin/message/custom/send'), 1);
+
+      sandbox.clearFaults();
+      advance(61);
+      await app.runSchedule('inboxSweeper');
+      item = await app.model.InboxMessage.findById(item._id).lean();
+      assert.strictEqual(item.status, 'failed');
+      assert.strictEqual(item.reply.state, 'expired');
+      assert.match(item.lastError, /^REPLY_WINDOW_CLOSED: /);
+      assert.strictEqual(sandbox.callCount('/cgi-bin/message/custom/send'), 1, 'no attempt after the window closed');
+      assert.deepStrictEqual(sandbox.sentMessages(), []);
+
+      const listed = await app.httpRequest().get('/admin/messages?status=failed')
+        .set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
+        .expect(200);
+      assert.strictEqual(listed.body.data.messages[0].reply.state, 'expired');
+    });
+
+    it('retries an event reply only while the next attempt still falls within the minute', async () => {
+      sandbox.injectFault('/cgi-bin/message/custom/send', { type: 'errcode', errcode: -1 });
+      let item = await enterChat('unlucky');
+      // Backoff 10 s, then 20 s: attempts at 0 s, 10 s and 30 s; the next would be at 70 s.
+      for (const wait of [ 10, 20 ]) {
+        advance(wait);
+        await app.runSchedule('inboxSweeper');
+      }
+      item = await app.model.InboxMessage.findById(item._id).lean();
+      assert.strictEqual(item.attempts, 3);
+      assert.strictEqual(item.status, 'failed');
+      assert.strictEqual(item.reply.state, 'expired');
+      assert.strictEqual(item.reply.errcode, -1);
+      assert.strictEqual(sandbox.callCount('/cgi-bin/message/custom/send'), 3);
+      sandbox.clearFaults();
+      advance(1800);
+      await app.runSchedule('inboxSweeper');
+      assert.strictEqual(sandbox.callCount('/cgi-bin/message/custom/send'), 3, 'not retried for 30 minutes');
+    });
+
+    it('an event reply within the minute goes out; the sandbox would refuse it later', async () => {
+      sandbox.injectFault('/cgi-bin/message/custom/send', { type: 'errcode', errcode: -1, times: 1 });
+      const item = await enterChat('in-time');
+      advance(10);
+      await app.runSchedule('inboxSweeper');
+      assert.strictEqual((await app.model.InboxMessage.findById(item._id).lean()).reply.state, 'sent');
+      assert.deepStrictEqual(sandbox.sentMessages().map(m => m.body.text.content), [ 'welcome' ]);
+    });
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import { AppError, WechatApiError } from '../../../app/lib/errors';
-import { backoffSeconds, classifySendError } from '../../../app/lib/sendOutcome';
+import { backoffSeconds, classifySendError, replyWindowClosesAt } from '../../../app/lib/sendOutcome';
 
 const send = { op: 'customSend' };
 
@@ -38,5 +38,21 @@ describe('test/app/lib/sendOutcome.test.ts', () => {
     assert.deepStrictEqual([ 1, 2, 3, 4, 5, 6 ].map(n => backoffSeconds(n, 10, 100)), [ 10, 20, 40, 80, 100, 100 ]);
     assert.strictEqual(backoffSeconds(0, 10, 100), 10);
     assert.strictEqual(backoffSeconds(500, 10, 1800), 1800);
+  });
+
+  describe('replyWindowClosesAt', () => {
+    const received = 1_700_000_100_000;
+    it('48 h after a message, 1 minute after user_enter_tempsession, from WeChat\'s CreateTime', () => {
+      assert.strictEqual(replyWindowClosesAt({ msgType: 'text', createTime: 1_700_000_000 }, received), 1_700_000_000_000 + 48 * 3600_000);
+      assert.strictEqual(replyWindowClosesAt({ msgType: 'image', createTime: 1_700_000_000 }, received), 1_700_000_000_000 + 48 * 3600_000);
+      assert.strictEqual(replyWindowClosesAt({ msgType: 'event', createTime: 1_700_000_000 }, received), 1_700_000_060_000);
+    });
+
+    it('from when the push was received if CreateTime is missing, invalid or later (a clock behind WeChat\'s)', () => {
+      for (const createTime of [ undefined, null, 0, -5, NaN ]) {
+        assert.strictEqual(replyWindowClosesAt({ msgType: 'event', createTime }, received), received + 60_000, String(createTime));
+      }
+      assert.strictEqual(replyWindowClosesAt({ msgType: 'event', createTime: 1_700_000_500 }, received), received + 60_000);
+    });
   });
 });

@@ -139,6 +139,19 @@ describe('test/app/service/inbox.test.ts', () => {
       });
     }
 
+    it('never attempts a reply to a message older than 48 h: recorded as expired', async () => {
+      const old = await insert({ createTime: Math.floor(Date.now() / 1000) - 48 * 3600 - 1 });
+      const recent = await insert({ createTime: Math.floor(Date.now() / 1000) - 47 * 3600 });
+      await app.runSchedule('inboxSweeper');
+      const expired = await reload(old._id);
+      assert.strictEqual(expired.status, 'failed');
+      assert.strictEqual(expired.reply.state, 'expired');
+      assert.strictEqual(expired.reply.msgtype, 'link');
+      assert.match(expired.lastError, /^REPLY_WINDOW_CLOSED: /);
+      assert.strictEqual((await reload(recent._id)).reply.state, 'sent');
+      assert.deepStrictEqual(customSends(fake).map(c => c.body.touser), [ recent.fromUser ]);
+    });
+
     it('retries -1 and HTTP 5xx with exponential backoff, then gives up after maxAttempts', async () => {
       mock(app.config.inbox, 'maxAttempts', 3);
       const replies = [{ body: { errcode: -1, errmsg: 'system busy' } }, { status: 503, body: 'unavailable' }, { body: { errcode: -1, errmsg: 'system busy' } }];
