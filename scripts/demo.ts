@@ -123,18 +123,17 @@ async function startFreshStack(teardown: Teardown, logFile: string): Promise<Sta
   await mongo.start();
   teardown.add('embedded MongoDB', () => mongo.stop());
 
-  // The mini-program is NOT bound to the Open Platform, so login returns no unionId and step 3
-  // gets it the real way (decrypting encryptedData); the official account is bound, so its
-  // followers carry unionIds and the follow check can match them.
+  // Both accounts are bound to one Open Platform account: login (code2Session) returns the
+  // unionId, the official account's followers carry the same one, and the follow check matches
+  // them. (Unbound, a mini-program has no unionId at all: step 3 and 6 then expect NO_UNIONID.)
   const sandbox = new WechatSandbox({
     port: 0,
-    miniProgram: { ...SANDBOX_DEFAULTS.miniProgram, openPlatformBound: false },
     officialAccount: { ...SANDBOX_DEFAULTS.officialAccount, followers: DEMO_FOLLOWERS },
   });
   await sandbox.start();
   teardown.add('WeChat sandbox', () => sandbox.stop());
   console.log(`  MongoDB   ${mongo.uri} (embedded, in memory)`);
-  console.log(`  WeChat    ${sandbox.url} (sandbox: ${DEMO_FOLLOWERS} official-account followers; mini-program not bound to the Open Platform)`);
+  console.log(`  WeChat    ${sandbox.url} (sandbox: ${DEMO_FOLLOWERS} official-account followers; both accounts bound to one Open Platform account)`);
 
   const port = await freePort();
   const adminToken = `demo-${randomBytes(16).toString('hex')}`;

@@ -20,9 +20,10 @@ export interface UserFollowStatus extends FollowStatus {
 }
 
 /** What a user without a unionId is told (NO_UNIONID). */
-export const NO_UNIONID_MESSAGE = 'your unionId is not known yet, so following the official account cannot be checked: ' +
-  'send POST /api/unionid with encryptedData and iv from wx.getUserInfo / wx.getUserProfile, or bind the mini-program ' +
-  'and the official account to the same WeChat Open Platform account so that login returns the unionId';
+export const NO_UNIONID_MESSAGE = 'your unionId is not known, so following the official account cannot be checked. ' +
+  'A unionId comes with login (code2Session) once the mini-program is bound to the same WeChat Open Platform account as the ' +
+  'official account: bind them, then log in again (wx.login, POST /api/login). Legacy wx.getUserInfo data of a bound ' +
+  'mini-program also carries it (POST /api/unionid); wx.getUserProfile data never does, and an unbound mini-program has none';
 
 export interface FollowerLookup extends FollowStatus {
   unionId: string;

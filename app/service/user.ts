@@ -1,6 +1,6 @@
 import { Service } from 'egg';
 import { Schema } from 'mongoose';
-import { AppError, InvalidParamError } from '../lib/errors';
+import { AppError, InvalidParamError, WechatApiError } from '../lib/errors';
 import { OpenDataInput, PhoneInput } from '../lib/authDto';
 import { decryptOpenData, WechatCryptoError } from '../lib/wechatCrypto';
 import { Code2SessionResult } from './wechatClient';
@@ -31,6 +31,11 @@ export interface PhoneResult {
   countryCode: string;
 }
 
+/** Where a unionId really comes from (docs/login.md, "Where a unionId comes from"). */
+const NO_UNIONID_IN_DATA = 'the decrypted data holds no unionId: wx.getUserProfile data never carries one, and legacy wx.getUserInfo data ' +
+  'only when the mini-program is bound to an Open Platform account, in which case login (code2Session) already returns it; ' +
+  'an unbound mini-program has no unionId';
+
 const STALE_KEY_HINT = 'a later wx.login replaces the session_key: call wx.login (then POST /api/login) again, fetch the data again and retry';
 
 /** Users: login, profile, unionId and phone number. */
@@ -60,12 +65,17 @@ export default class UserService extends Service {
     };
   }
 
-  /** Decrypts getUserInfo-style open data with the user's current session_key and stores its unionId. */
+  /**
+   * Decrypts legacy getUserInfo open data with the user's current session_key and stores its
+   * unionId. Only that data can carry one, and only when the mini-program is bound to an Open
+   * Platform account; getUserProfile data never does. A bound mini-program's login already
+   * returns the unionId (code2Session), so this is a fallback for older clients.
+   */
   async bindUnionId(user: UserDoc, input: OpenDataInput): Promise<{ unionId: string }> {
     const plain = await this.decryptForUser(user, input);
     const unionId = plain.unionId;
     if (typeof unionId !== 'string' || unionId === '' || unionId.length > 128) {
-      throw new AppError('NO_UNIONID', 'the decrypted data holds no unionId (the mini-program is not bound to an Open Platform account)');
+      throw new AppError('NO_UNIONID', NO_UNIONID_IN_DATA);
     }
     await this.ctx.model.User.updateOne({ _id: user._id }, { $set: { unionId } });
     return { unionId };
@@ -79,7 +89,7 @@ export default class UserService extends Service {
 
     let info: Record<string, any>;
     if ('code' in input) {
-      info = await service.wechatClient.getPhoneNumber(input.code);
+      info = await this.phoneByCode(input.code, user.openId);
       this.checkWatermark(info);
     } else {
       info = await this.decryptForUser(user, input);
@@ -87,6 +97,18 @@ export default class UserService extends Service {
     const phone = toPhoneResult(info, 'code' in input ? 'code' : 'encryptedData');
     await this.ctx.model.User.updateOne({ _id: user._id }, { $set: { ...phone, phoneUpdatedAt: new Date() } });
     return phone;
+  }
+
+  /** getuserphonenumber for this user's openid; a refused code says why it can be refused. */
+  private async phoneByCode(code: string, openId: string): Promise<Record<string, any>> {
+    try {
+      return await this.ctx.service.wechatClient.getPhoneNumber(code, openId);
+    } catch (err) {
+      if (!(err instanceof WechatApiError) || err.reason !== 'WECHAT_CODE_INVALID') throw err;
+      throw new WechatApiError('WECHAT_CODE_INVALID',
+        `the phone code was refused (${err.message}): it is single-use, valid 5 minutes, and must come from this user's own getPhoneNumber button (WeChat checks it against the user's openid); tap the button again`,
+        err.errcode, { op: err.op ?? undefined, delivery: err.delivery });
+    }
   }
 
   private async upsertOnLogin(wx: Code2SessionResult, session: SessionEntry): Promise<{ user: UserDoc; isNewUser: boolean }> {

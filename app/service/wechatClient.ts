@@ -154,13 +154,17 @@ export default class WechatClientService extends Service {
     };
   }
 
-  /** POST /wxa/business/getuserphonenumber with the code of the getPhoneNumber button (single-use). */
-  async getPhoneNumber(code: string): Promise<PhoneInfo> {
+  /**
+   * POST /wxa/business/getuserphonenumber with the code of the getPhoneNumber button (single-use)
+   * and the openid of the user it must belong to: WeChat then refuses a code issued to another
+   * user ("填入后会校验openid和code的绑定关系", 获取手机号 getPhoneNumber).
+   */
+  async getPhoneNumber(code: string, openid: string): Promise<PhoneInfo> {
     const reply = await this.withToken(this.app.config.wechat.appid, {
       op: 'getPhoneNumber',
       method: 'POST',
       path: '/wxa/business/getuserphonenumber',
-      body: { code },
+      body: { code, openid },
       retry: 'unsent-only',
     });
     const info = reply.phone_info;

@@ -33,7 +33,7 @@ export interface DemoContext {
 export const STEPS = {
   login: '1. login',
   user: '2. GET /api/user',
-  unionId: '3. unionId by decryption',
+  unionId: '3. where the unionId comes from',
   phoneCode: '4. phone number by code',
   phoneEncrypted: '5. phone number by encryptedData',
   follow: '6. official account follow check',
@@ -93,14 +93,22 @@ export async function runSteps(ctx: DemoContext, report: Report): Promise<void> 
     return `openId ${data.openId}, unionId ${data.unionId}, phone ${data.phoneNumber}; no token -> UNAUTHORIZED`;
   });
 
+  // Where a unionId really comes from: code2Session when the mini-program is bound to an Open
+  // Platform account (step 1); wx.getUserProfile data never carries one; legacy wx.getUserInfo
+  // data only when bound; an unbound mini-program has none at all.
   await report.step(STEPS.unionId, [ STEPS.login ], async () => {
-    const { encryptedData, iv } = await sim.encryptedUserInfo(userKey);
-    const data = await app.ok('POST', '/api/unionid', { token, body: { encryptedData, iv } });
-    check(data.unionId === user.unionid, `unionId ${data.unionId}, expected ${user.unionid}`);
+    const profile = await app.call('POST', '/api/unionid', { token, body: await sim.encryptedUserInfo(userKey, { api: 'getUserProfile' }) });
+    check(profile.json?.data?.error === 'NO_UNIONID', `getUserProfile data: ${profile.text.slice(0, 160)}`);
+    const legacy = await app.call('POST', '/api/unionid', { token, body: await sim.encryptedUserInfo(userKey, { api: 'getUserInfo' }) });
     const stored = await app.ok('GET', '/api/user', { token });
-    check(stored.unionId === user.unionid, `GET /api/user then shows unionId ${stored.unionId}`);
-    const how = loginUnionId ? 'same as login returned' : 'login had returned none';
-    return `unionId ${data.unionId} decrypted with the session_key (${how}), stored on the user`;
+    if (!ctx.miniProgramBound) {
+      check(legacy.json?.data?.error === 'NO_UNIONID', `legacy getUserInfo data of an unbound mini-program: ${legacy.text.slice(0, 160)}`);
+      check(stored.unionId === null, `GET /api/user shows unionId ${stored.unionId} for an unbound mini-program`);
+      return 'mini-program not bound to the Open Platform: no unionId from login, getUserProfile or getUserInfo data (NO_UNIONID)';
+    }
+    check(legacy.json?.data?.unionId === loginUnionId, `legacy getUserInfo data: ${legacy.text.slice(0, 160)}, expected login's ${loginUnionId}`);
+    check(stored.unionId === user.unionid, `GET /api/user shows unionId ${stored.unionId}`);
+    return `unionId ${loginUnionId} from login (code2Session); getUserProfile data holds none (NO_UNIONID); legacy getUserInfo data agrees`;
   });
 
   await report.step(STEPS.phoneCode, [ STEPS.login ], async () => {
@@ -127,6 +135,12 @@ export async function runSteps(ctx: DemoContext, report: Report): Promise<void> 
   });
 
   await report.step(STEPS.follow, [ STEPS.login, STEPS.unionId ], async () => {
+    if (!ctx.miniProgramBound) {
+      // The check needs the unionId that both accounts share; an unbound mini-program has none.
+      const res = await app.call('GET', '/api/subscription', { token });
+      check(res.json?.data?.error === 'NO_UNIONID', `GET /api/subscription without a unionId: ${res.text.slice(0, 160)}`);
+      return 'no unionId (mini-program not bound): GET /api/subscription answers NO_UNIONID, saying where one comes from';
+    }
     const before = await app.ok('GET', '/api/subscription', { token });
     check(before.subscribed === false, `before the subscribe event: subscribed ${before.subscribed}`);
     const pushed = await sim.pushMessage(`${app.base}/oa/message`, { kind: 'subscribe', mode: 'safe', format: 'xml', user: userKey });

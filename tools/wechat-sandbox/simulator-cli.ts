@@ -89,7 +89,7 @@ async function run(argv: string[]): Promise<unknown> {
     case 'phone-code':
       return { code: await sim.phoneCode(need(args, 1, '<user>'), args.positional[2]) };
     case 'user-info':
-      return sim.encryptedUserInfo(need(args, 1, '<user>'), { api: strOption(args, 'api') as UserInfoApi | undefined });
+      return sim.encryptedUserInfo(need(args, 1, '<user>'), { api: oneOf<UserInfoApi>(strOption(args, 'api'), [ 'getUserProfile', 'getUserInfo' ], 'api') });
     case 'phone-data':
       return sim.encryptedPhoneNumber(need(args, 1, '<user>'), args.positional[2]);
     case 'follow':

@@ -69,6 +69,46 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
     assert.strictEqual(sandbox.callCount('/cgi-bin/stable_token'), 1);
   });
 
+  it('a phone code issued to another user is refused, saying why; the right user can still use it', async () => {
+    const alice = await login('alice');
+    await login('bob');
+    const bobsCode = sandbox.phoneCode('bob', '13900000000');
+    const res = await post('/api/phone', alice.token, { code: bobsCode });
+    assert.strictEqual(res.body.code, 0);
+    assert.deepStrictEqual(res.body.data, { error: 'WECHAT_CODE_INVALID', errcode: 40029 });
+    assert.match(res.body.message, /must come from this user's own getPhoneNumber button/);
+    assert.match(res.body.message, /does not belong to this openid/, 'WeChat\'s own errmsg is kept');
+    const profile = await app.httpRequest().get('/api/user').set('authorization', `Bearer ${alice.token}`)
+      .expect(200);
+    assert.strictEqual(profile.body.data.phoneNumber, null, 'nothing stored for alice');
+    const bob = await login('bob');
+    const own = await post('/api/phone', bob.token, { code: bobsCode });
+    assert.strictEqual(own.body.data.phoneNumber, '13900000000');
+  });
+
+  it('an unbound mini-program: no unionId from login, none in any encryptedData, NO_UNIONID says where one comes from', async () => {
+    const unbound = new WechatSandbox({ port: 0, miniProgram: { ...sandbox.miniProgram, openPlatformBound: false } });
+    await unbound.start();
+    try {
+      mock(app.config.wechat, 'apiBase', unbound.url);
+      const res = await app.httpRequest().post('/api/login').send({ code: unbound.login('ursula') })
+        .expect(200);
+      const { token, unionId } = res.body.data;
+      assert.strictEqual(unionId, null);
+      for (const api of [ 'getUserProfile', 'getUserInfo' ] as const) {
+        const union = await post('/api/unionid', token, unbound.encryptedUserInfo('ursula', { api }));
+        assert.strictEqual(union.body.data.error, 'NO_UNIONID', api);
+        assert.match(union.body.message, /unbound mini-program has no unionId/);
+      }
+      const subscription = await app.httpRequest().get('/api/subscription').set('authorization', `Bearer ${token}`)
+        .expect(200);
+      assert.strictEqual(subscription.body.data.error, 'NO_UNIONID');
+      assert.match(subscription.body.message, /comes with login \(code2Session\)/);
+    } finally {
+      await unbound.stop();
+    }
+  });
+
   it('data encrypted before a later wx.login no longer decrypts', async () => {
     const { token } = await login('bob');
     const stale = sandbox.encryptedUserInfo('bob');

@@ -203,7 +203,7 @@ describe('test/app/controller/user.test.ts', () => {
       const res = await post('/api/phone', { code: 'phone-code' });
       assert.deepStrictEqual(res.body, { code: 1, data: { phoneNumber: '+8613800000000', purePhoneNumber: '13800000000', countryCode: '86' }, message: 'ok' });
       const [ call ] = fake.callsTo(PHONE);
-      assert.deepStrictEqual(call.body, { code: 'phone-code' });
+      assert.deepStrictEqual(call.body, { code: 'phone-code', openid: 'o-alice' }, 'the code must belong to this user');
       assert.strictEqual(call.query.get('access_token'), fake.tokens.get(APPID)!.token);
       const profile = (await app.httpRequest().get('/api/user').set('authorization', `Bearer ${token}`)).body.data;
       assert.strictEqual(profile.phoneNumber, '+8613800000000');

@@ -187,13 +187,13 @@ describe('test/app/service/wechatClient.test.ts', () => {
       assert.strictEqual(fake.count('/cgi-bin/message/custom/send'), 1);
     });
 
-    it('getPhoneNumber posts the code with the mini-program token', async () => {
+    it('getPhoneNumber posts the code and the user\'s openid with the mini-program token', async () => {
       fake.on('/wxa/business/getuserphonenumber', call => fake.checkToken(call) ?? {
         body: { errcode: 0, errmsg: 'ok', phone_info: { phoneNumber: '+8613800000000', purePhoneNumber: '13800000000', countryCode: 86, watermark: { appid: TEST_ENV.WECHAT_APPID, timestamp: 1 } } },
       });
-      const info = await app.mockContext().service.wechatClient.getPhoneNumber('phone-code');
+      const info = await app.mockContext().service.wechatClient.getPhoneNumber('phone-code', 'oUser1');
       assert.strictEqual(info.purePhoneNumber, '13800000000');
-      assert.deepStrictEqual(fake.callsTo('/wxa/business/getuserphonenumber')[0].body, { code: 'phone-code' });
+      assert.deepStrictEqual(fake.callsTo('/wxa/business/getuserphonenumber')[0].body, { code: 'phone-code', openid: 'oUser1' });
     });
 
     it('official-account calls use the official account token, and fail clearly when it is not configured', async () => {
