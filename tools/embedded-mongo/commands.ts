@@ -7,9 +7,10 @@ import { Aggregator, Query } from 'mingo';
 import { Long } from 'bson';
 import { CommandError, errorReply, toWriteError } from './errors';
 import { CursorStore } from './cursors';
+import { validateIndexSpec } from './indexes';
 import { makeProjector, matchDocuments, sortDocuments } from './query';
 import { Collection, IndexSpec, Storage, StoredDocument } from './storage';
-import { applyUpdate, sameDocument, upsertSeed } from './update';
+import { applyUpdate, sameDocument, upsertSeed, validateUpdate } from './update';
 import {
   Doc, MISSING, cloneValue, isPlainObject, keyOf, toBool, toNumber, toView, valuesAtPath,
 } from './values';
@@ -264,6 +265,7 @@ export class CommandDispatcher {
     if (update === undefined || (!Array.isArray(update) && !isPlainObject(update))) {
       throw new CommandError('FailedToParse', 'update statement is missing the \'u\' document');
     }
+    validateUpdate(update);
     const arrayFilters = statement.arrayFilters === undefined ? undefined : toView(statement.arrayFilters);
     let docs = matchDocuments(collection, filter);
     if (single) docs = docs.slice(0, 1);
@@ -351,6 +353,7 @@ export class CommandDispatcher {
     if (remove && update !== undefined) throw new CommandError('FailedToParse', 'Cannot specify both an update and remove=true');
     if (!remove && update === undefined) throw new CommandError('FailedToParse', 'Either an update or remove=true must be specified');
     if (remove && toBool(c.cmd.upsert)) throw new CommandError('FailedToParse', 'Cannot specify both upsert=true and remove=true');
+    if (!remove) validateUpdate(update);
     const returnNew = toBool(c.cmd.new);
     const project = makeProjector(objectArg(c.cmd.fields, 'fields'), filter);
     const collection = this.storage.getCollection(c.db, name);
@@ -496,14 +499,15 @@ export class CommandDispatcher {
     const name = this.collectionName(c);
     const specs = asArray(c.cmd.indexes);
     if (!specs.length) throw new CommandError('BadValue', 'Must specify at least one index to create');
-    for (const spec of specs) {
+    specs.forEach((spec, i) => {
       if (!isPlainObject(spec) || !isPlainObject(spec.key) || !Object.keys(spec.key).length) {
         throw new CommandError('BadValue', 'Error in specification: the index key pattern must be a non-empty object');
       }
       if (typeof spec.name !== 'string' || !spec.name) {
         throw new CommandError('BadValue', `Error in specification ${JSON.stringify(spec.key)} :: caused by :: The 'name' field is a required property of an index specification`);
       }
-    }
+      validateIndexSpec(c.exact.indexes[i]);
+    });
     const { collection, created } = this.storage.ensureCollection(c.db, name);
     const before = collection.indexes.size;
     for (const spec of specs) {

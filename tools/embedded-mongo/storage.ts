@@ -106,7 +106,7 @@ export class Index {
         throw new CommandError('BadValue', `too many index keys for index ${this.name}`);
       }
       if (i === perField.length) {
-        keys.set(prefix.map(keyOf).join('\u0001'), prefix);
+        keys.set(prefix.map(indexKeyOf).join('\u0001'), prefix);
         return;
       }
       for (const value of perField[i]) combine(i + 1, [ ...prefix, value ]);
@@ -119,7 +119,7 @@ export class Index {
     if (!keys) return;
     for (const [ key, values ] of keys) {
       addTo(this.entries, key, doc);
-      if (this.fields.length > 1) addTo(this.byFirstField, keyOf(values[0]), doc);
+      if (this.fields.length > 1) addTo(this.byFirstField, indexKeyOf(values[0]), doc);
     }
   }
 
@@ -127,7 +127,7 @@ export class Index {
     if (!keys) return;
     for (const [ key, values ] of keys) {
       removeFrom(this.entries, key, doc);
-      if (this.fields.length > 1) removeFrom(this.byFirstField, keyOf(values[0]), doc);
+      if (this.fields.length > 1) removeFrom(this.byFirstField, indexKeyOf(values[0]), doc);
     }
   }
 
@@ -145,6 +145,15 @@ export class Index {
   lookupFirstField(key: string): Set<StoredDocument> | undefined {
     return this.byFirstField.get(key);
   }
+}
+
+/**
+ * The index key of one value. An empty array is its own key (mongod indexes it as `undefined`),
+ * distinct from null and a missing field, which share one: under a unique index `{ a: [] }` and
+ * `{ a: null }` may both exist, two `{ a: null }` (or a null and a missing `a`) may not.
+ */
+function indexKeyOf(value: unknown): string {
+  return value === undefined ? 'u' : keyOf(value);
 }
 
 function addTo(map: Map<string, Set<StoredDocument>>, key: string, doc: StoredDocument): void {

@@ -6,7 +6,9 @@ import 'mingo/init/system';
 import { Aggregator, Query, update as mingoUpdate } from 'mingo';
 import { serialize, Timestamp } from 'bson';
 import { CommandError } from './errors';
-import { Doc, cloneValue, formatValue, getPath, isPlainObject, keyOf, reconcileExact, setPath, toView } from './values';
+import {
+  Doc, bsonTypeName, cloneValue, formatValue, getPath, isNumericValue, isPlainObject, keyOf, reconcileExact, setPath, toView,
+} from './values';
 
 export interface UpdateContext {
   /** The query that selected the document (view form), for the positional `$` operator. */
@@ -19,6 +21,67 @@ export interface UpdateContext {
 export function isOperatorUpdate(update: Doc): boolean {
   const keys = Object.keys(update);
   return keys.length > 0 && keys[0].startsWith('$');
+}
+
+type PathTree = Map<string, PathTree | null>;
+
+/**
+ * Records one updated path; two operators on one path, or on a path and its parent, are refused as
+ * mongod's update parser refuses them (src/mongo/db/update/update_object_node.cpp, parseAndMerge:
+ * code 40 ConflictingUpdateOperators). `null` marks a leaf: a path something writes whole.
+ */
+function addUpdatedPath(root: PathTree, path: string): void {
+  const parts = path.split('.');
+  let node = root;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const child = node.get(parts[i]);
+    if (child === null) {
+      throw new CommandError('ConflictingUpdateOperators',
+        `Updating the path '${path}' would create a conflict at '${parts.slice(0, i + 1).join('.')}'`);
+    }
+    if (child === undefined) node.set(parts[i], node = new Map());
+    else node = child;
+  }
+  const last = parts[parts.length - 1];
+  if (node.has(last)) throw new CommandError('ConflictingUpdateOperators', `Updating the path '${path}' would create a conflict at '${path}'`);
+  node.set(last, null);
+}
+
+/** mongod accepts an integral number of any numeric type here (MatchExpressionParser::parseIntegerElementToLong). */
+function isIntegral(value: unknown): boolean {
+  return isNumericValue(value) && Number.isInteger(toView(value));
+}
+
+/**
+ * Checks an operator update the way mongod parses it, before any document is read, so a refused
+ * update is refused whether or not it matches anything (and in upserts and findAndModify alike):
+ * - conflicting paths, `$setOnInsert` included even when nothing is inserted (code 40);
+ * - `$inc`/`$mul` with a non-number: src/mongo/db/update/arithmetic_node.cpp (code 14 TypeMismatch);
+ * - `$push` with a non-integral `$slice` or `$position`: src/mongo/db/update/push_node.cpp (code 2 BadValue).
+ */
+export function validateUpdate(update: Doc | Doc[]): void {
+  if (Array.isArray(update) || !isPlainObject(update) || !isOperatorUpdate(update)) return;
+  const paths: PathTree = new Map();
+  for (const [ operator, args ] of Object.entries(update)) {
+    if (!isPlainObject(args)) continue; // applyOperators reports it with mongod's message
+    for (const [ path, value ] of Object.entries(args)) {
+      addUpdatedPath(paths, path);
+      // $rename writes its target too (mongod adds a conflict placeholder for it).
+      if (operator === '$rename' && typeof value === 'string') addUpdatedPath(paths, value);
+      if ((operator === '$inc' || operator === '$mul') && !isNumericValue(value)) {
+        throw new CommandError('TypeMismatch',
+          `Cannot ${operator === '$inc' ? 'increment' : 'multiply'} with non-numeric argument: {${path}: ${formatValue(toView(value))}}`);
+      }
+      if (operator === '$push' && isPlainObject(value) && value.$each !== undefined) {
+        if (value.$slice !== undefined && !isIntegral(value.$slice)) {
+          throw new CommandError('BadValue', `The value for $slice must be an integer value but was given type: ${bsonTypeName(value.$slice)}`);
+        }
+        if (value.$position !== undefined && !isIntegral(value.$position)) {
+          throw new CommandError('BadValue', `The value for $position must be an integer value, not of type: ${bsonTypeName(value.$position)}`);
+        }
+      }
+    }
+  }
 }
 
 /** Filter conditions about one array path, used to locate the element the positional `$` refers to. */
@@ -89,6 +152,17 @@ function setPathCopy(doc: Doc, path: string, value: any): void {
   current[parts[parts.length - 1]] = value;
 }
 
+/** src/mongo/db/update/arithmetic_node.cpp: an existing field must be a number (code 14 TypeMismatch). */
+function checkArithmeticTargets(doc: Doc, args: Doc, operator: string): void {
+  for (const path of Object.keys(args)) {
+    if (path.includes('$[')) continue; // array filters: mingo walks the elements
+    const current = getPath(doc, path);
+    if (current === undefined || isNumericValue(current)) continue;
+    throw new CommandError('TypeMismatch',
+      `Cannot apply ${operator} to a value of non-numeric type. {_id: ${formatValue(doc._id)}} has the field '${path.split('.').pop()}' of non-numeric type ${bsonTypeName(current)}`);
+  }
+}
+
 function applyOperators(exact: Doc, view: Doc, update: Doc, ctx: UpdateContext): Doc {
   const next = cloneValue(view);
   const arrayFilters = ctx.arrayFilters ?? [];
@@ -107,6 +181,7 @@ function applyOperators(exact: Doc, view: Doc, update: Doc, ctx: UpdateContext):
       args = currentDateValues(args);
       op = '$set';
     }
+    if (op === '$inc' || op === '$mul') checkArithmeticTargets(next, args, operator);
     if (!ctx.isInsert && Object.keys(args).some(path => path === '_id' || path.startsWith('_id.'))) {
       if (op !== '$set' || keyOf(args._id) !== keyOf(view._id)) {
         throw new CommandError('ImmutableField', 'Performing an update on the path \'_id\' would modify the immutable field \'_id\'');

@@ -24,6 +24,35 @@ export function bsonType(value: unknown): string | undefined {
   return undefined;
 }
 
+/** MongoDB's name for the BSON type of a value in exact form (`typeName()` in mongod's messages). */
+export function bsonTypeName(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (value instanceof Date) return 'date';
+  if (value instanceof RegExp) return 'regex';
+  switch (typeof value) {
+    case 'string': return 'string';
+    case 'boolean': return 'bool';
+    case 'number': return Number.isInteger(value) && Math.abs(value) < 2 ** 31 ? 'int' : 'double';
+    case 'bigint': return 'long';
+    default: break;
+  }
+  const names: Record<string, string> = {
+    Int32: 'int', Double: 'double', Long: 'long', Decimal128: 'decimal', ObjectId: 'objectId', ObjectID: 'objectId',
+    Binary: 'binData', Timestamp: 'timestamp', BSONRegExp: 'regex', MinKey: 'minKey', MaxKey: 'maxKey', Code: 'javascript',
+  };
+  const type = bsonType(value);
+  if (type !== undefined) return names[type] ?? type;
+  return Buffer.isBuffer(value) ? 'binData' : 'object';
+}
+
+/** Whether a value (exact or view form) is a number of any BSON numeric type. */
+export function isNumericValue(value: unknown): boolean {
+  if (typeof value === 'number') return true;
+  const type = bsonType(value);
+  return type === 'Int32' || type === 'Double' || type === 'Long' || type === 'Decimal128';
+}
+
 export function isPlainObject(value: unknown): value is Doc {
   if (value === null || typeof value !== 'object') return false;
   if (Array.isArray(value) || value instanceof Date || value instanceof RegExp || Buffer.isBuffer(value)) return false;
