@@ -409,14 +409,14 @@ export class CommandDispatcher {
       inputs = matchDocuments(collection, objectArg(pipeline[0].$match, '$match')).map(d => d.view);
       pipeline = pipeline.slice(1);
     } else {
-      inputs = collection ? [ ...collection.docs.values() ].map(d => d.view) : [];
+      inputs = collection ? collection.scan().map(d => d.view) : [];
     }
     // mingo works in place: give stages that modify documents copies, never the stored views.
     if (pipeline.some(stage => !NON_MUTATING_STAGES.has(Object.keys(stage)[0]))) inputs = inputs.map(cloneValue);
     const results = pipeline.length ? new Aggregator(pipeline, {
       collectionResolver: (other: string) => {
         const source = this.storage.getCollection(c.db, other);
-        return source ? [ ...source.docs.values() ].map(d => cloneValue(d.view)) : [];
+        return source ? source.scan().map(d => cloneValue(d.view)) : [];
       },
     }).run(inputs) as Doc[] : inputs;
 

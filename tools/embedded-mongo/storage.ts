@@ -169,6 +169,11 @@ function removeFrom(map: Map<string, Set<StoredDocument>>, key: string, doc: Sto
   if (!set.size) map.delete(key);
 }
 
+/** The order of unsorted results: the reverse of insertion (see Collection.scan). */
+function newestFirst(a: StoredDocument, b: StoredDocument): number {
+  return b.seq - a.seq;
+}
+
 function idIndexSpec(): IndexSpec {
   return { v: 2, key: { _id: 1 }, name: ID_INDEX_NAME };
 }
@@ -322,8 +327,17 @@ export class Collection {
    */
   candidates(filter: Doc): { docs: Iterable<StoredDocument>; exact: boolean } {
     const found = this.indexedCandidates(filter);
-    if (!found) return { docs: this.docs.values(), exact: false };
-    return { docs: found.docs.sort((a, b) => a.seq - b.seq), exact: found.exact };
+    if (!found) return { docs: this.scan(), exact: false };
+    return { docs: found.docs.sort(newestFirst), exact: found.exact };
+  }
+
+  /**
+   * Every document, newest first. MongoDB promises no order without a sort, and a real server's
+   * order is not insertion order once an index serves a query (index key order) or records move:
+   * never insertion order here, so nothing (app or test) can come to lean on it.
+   */
+  scan(): StoredDocument[] {
+    return [ ...this.docs.values() ].reverse();
   }
 
   /** The smallest superset of the matches that an index gives, or null when none applies. */

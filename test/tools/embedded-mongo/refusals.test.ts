@@ -6,7 +6,7 @@ import { startTarget, TestTarget } from './helpers';
 /**
  * What mongod refuses, the embedded server refuses with the same code (and codeName where mongod
  * sends one: command errors carry it, write errors carry only `code`). Every test here holds against
- * a real MongoDB (MONGODB_URI).
+ * a real MongoDB (MONGODB_URI) except the one about result order, which is about the embedded server.
  */
 describe('test/tools/embedded-mongo/refusals.test.ts', () => {
   let target: TestTarget;
@@ -175,6 +175,26 @@ describe('test/tools/embedded-mongo/refusals.test.ts', () => {
       await coll.updateOne({ _id: 'null' as any }, { $set: { a: [ 1 ] } });
       await coll.insertOne({ _id: 'missing' as any });
       assert.deepStrictEqual((await coll.find().sort({ _id: 1 }).toArray()).map(d => d._id), [ 'empty', 'missing', 'null' ]);
+    });
+  });
+
+  describe('result order without a sort', () => {
+    it('is not insertion order, from a scan or an index lookup; a sort gives it back', async function() {
+      // A real server's scans usually come back in insertion order: this is about the embedded one.
+      if (!target.embedded) this.skip();
+      const coll = await fresh('order');
+      await coll.createIndex({ group: 1 });
+      const ids = [ 1, 2, 3, 4, 5 ];
+      await coll.insertMany(ids.map(i => ({ _id: i as any, group: 'g', i })));
+      const scanned = (await coll.find({ i: { $gte: 1 } }).toArray()).map(d => d._id);
+      const looked = (await coll.find({ group: 'g' }).toArray()).map(d => d._id);
+      const all = (await coll.find().toArray()).map(d => d._id);
+      for (const order of [ scanned, looked, all ]) {
+        assert.notDeepStrictEqual(order, ids);
+        assert.deepStrictEqual([ ...order ].sort(), ids);
+      }
+      assert.deepStrictEqual((await coll.find().sort({ i: 1 }).toArray()).map(d => d._id), ids);
+      assert.notStrictEqual((await coll.findOne({ group: 'g' }))!._id, 1);
     });
   });
 });
