@@ -17,7 +17,8 @@ const ALLOWED_INDEX_FIELDS = new Set([
 
 /**
  * Operators a partial filter may use (manual, "Partial Indexes": equality, `$exists: true`,
- * `$gt`/`$gte`/`$lt`/`$lte`, `$type`, `$and`, and since 6.0 `$or` and `$in`). `$exists: false`
+ * `$gt`/`$gte`/`$lt`/`$lte`, `$type`, `$and`, and since 6.0 `$or` and `$in`, which mongod allows
+ * behind featureFlagTimeseriesMetricIndexes, on from 6.0; 5.0 refuses them). `$exists: false`
  * is a `$not` to mongod, and every other operator ($ne, $nin, $regex, $elemMatch ...) is refused.
  */
 const PARTIAL_FIELD_OPERATORS = new Set([ '$eq', '$gt', '$gte', '$lt', '$lte', '$type', '$in', '$exists', '$geoWithin', '$geoIntersects' ]);
