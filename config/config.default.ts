@@ -45,6 +45,11 @@ export interface BizConfig {
      * A rule written through a worker applies there at once, in other workers within this time.
      */
     rulesCacheMs: number;
+    /**
+     * Regex matching time per message across all rules (ms, time inside regexes only). Regex
+     * rules not reached by then count as no match; exact/contains/type rules are still tried.
+     */
+    matchBudgetMs: number;
   };
   /** Full sync of the official account's followers (docs/official-account.md) */
   followerSync: {
@@ -148,7 +153,7 @@ export default (appInfo: EggAppInfo) => {
       concurrency: 64,
       queueLimit: 5000,
     },
-    autoReply: { ...env.autoReply, rulesCacheMs: 2000 },
+    autoReply: { ...env.autoReply, rulesCacheMs: 2000, matchBudgetMs: 50 },
     followerSync: {
       everyHours: 24,
       leaseSeconds: 60,

@@ -1,9 +1,11 @@
 /**
- * Auto-reply rules: strict validation of rule input (including regex safety), matching a push
- * message, and turning a rule's reply into a `/cgi-bin/message/custom/send` body.
+ * Auto-reply rules: strict validation of rule input, keyword regexes (JavaScript syntax run by
+ * RE2 in linear time, with one budget per message), matching a push message, and turning a
+ * rule's reply into a `/cgi-bin/message/custom/send` body.
  * Pure and framework-free; app/service/autoReply.ts stores the rules in MongoDB.
  */
-import { createContext, runInContext } from 'node:vm';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { RE2JS, RE2JSException } from 're2js';
 import { FieldError, InvalidParamError } from './errors';
 
 export const RULE_MSG_TYPES = [ 'text', 'image', 'miniprogrampage', 'event' ] as const;
@@ -62,10 +64,18 @@ export const LIMITS = {
   regex: 200,
   /** Regexes run on at most this many characters of a message */
   regexInput: 512,
-  /** Unbounded quantifiers (*, +, {n,}) allowed in one regex */
-  regexUnbounded: 3,
-  /** A regex still running after this long counts as no match */
-  regexTimeoutMs: 50,
+  /**
+   * Largest compiled RE2 program (RE2JS programSize(): about one instruction per atom once
+   * counted repeats are expanded). A regex costs input length x program size; a typical keyword
+   * regex has 5-30 instructions. Measured on this VM (docs/message-push.md): one regex of
+   * 100-200 instructions on 512 characters takes up to tens of ms when cold (RE2's NFA), and
+   * 500 of them about 5 s, hence this cap and the per-message budget.
+   */
+  regexProgram: 100,
+  /** Matching hands the event loop back after this much regex work (ms) */
+  regexSliceMs: 5,
+  /** ... or after this many regexes, whichever comes first */
+  regexSliceRules: 32,
   text: 2000,
   title: 64,
   description: 256,
@@ -76,109 +86,213 @@ export const LIMITS = {
 };
 
 // ---------------------------------------------------------------------------
-// Regex safety
+// Keyword regexes: JavaScript syntax, run by RE2 (re2js) in linear time
+
+/** A keyword regex that cannot be run: the reason is shown to the admin. */
+export class RegexRefusal extends Error {}
+
+// JavaScript's \s (WhiteSpace and LineTerminator, ECMA-262 §22.2.2.9) and its complement;
+// RE2's \s is only [\t\n\f\r ].
+const JS_SPACE = '\\t\\n\\x{b}\\f\\r \\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}';
+const JS_NON_SPACE = '\\x{0}-\\x{8}\\x{e}-\\x{1f}\\x{21}-\\x{9f}\\x{a1}-\\x{167f}\\x{1681}-\\x{1fff}\\x{200b}-\\x{2027}' +
+  '\\x{202a}-\\x{202e}\\x{2030}-\\x{205e}\\x{2060}-\\x{2fff}\\x{3001}-\\x{fefe}\\x{ff00}-\\x{10ffff}';
+// JavaScript's `.` without the s flag excludes the four line terminators; RE2's only \n.
+const JS_DOT = '[^\\n\\r\\x{2028}\\x{2029}]';
+const ANY_CHAR = '[\\x{0}-\\x{10ffff}]';
+const NO_CHAR = '[^\\x{0}-\\x{10ffff}]';
+const SINGLE_CHAR_ESCAPES: Record<string, number> = { t: 9, n: 10, v: 11, f: 12, r: 13 };
+// Unicode property names JavaScript accepts as `Key=Value` whose value RE2 knows as a bare name.
+const PROPERTY_KEYS = new Set([ 'General_Category', 'gc', 'Script', 'sc' ]);
+
+const codePointEscape = (cp: number) => `\\x{${cp.toString(16)}}`;
+const isSurrogate = (cp: number) => cp >= 0xd800 && cp <= 0xdfff;
 
 /**
- * Why a keyword regex is refused, or null when it is safe to run on user input. Refused:
- * invalid syntax, more than LIMITS.regex characters, backreferences, lookarounds, a quantified
- * group that itself contains a quantifier or an alternation (nested quantifiers: the
- * catastrophic-backtracking shapes `(a+)+`, `(a|aa)*`, `(\w*)*`), and more than
- * LIMITS.regexUnbounded unbounded quantifiers. The remaining polynomial cases (`a*a*b`) are
- * bounded when matching: at most LIMITS.regexInput characters, and a hard time limit
- * (see `regexTest`).
+ * One escape of a JavaScript `u`-mode pattern starting at `pattern[i] === '\\'`, as RE2 syntax.
+ * `atom` says whether it denotes a single character (so it can end a class range).
  */
-export function unsafeRegexReason(pattern: string): string | null {
-  if (pattern.length === 0) return 'regex is empty';
-  if (pattern.length > LIMITS.regex) return `regex is longer than ${LIMITS.regex} characters`;
+function translateEscape(pattern: string, i: number, inClass: boolean): { re2: string; length: number; atom: boolean } {
+  const c = pattern[i + 1];
+  const single = (cp: number, length: number) => {
+    if (isSurrogate(cp)) throw new RegexRefusal('lone surrogate escapes are not supported');
+    return { re2: codePointEscape(cp), length, atom: true };
+  };
+  if ('dDwW'.includes(c)) return { re2: `\\${c}`, length: 2, atom: false };
+  if (c === 's' || c === 'S') {
+    const ranges = c === 's' ? JS_SPACE : JS_NON_SPACE;
+    return { re2: inClass ? ranges : `[${ranges}]`, length: 2, atom: false };
+  }
+  if (c === 'b' || c === 'B') return inClass ? single(8, 2) : { re2: `\\${c}`, length: 2, atom: false };
+  if (/[1-9]/.test(c) || c === 'k') throw new RegexRefusal('backreferences are not supported');
+  if (c === '0') return single(0, 2);
+  if (c in SINGLE_CHAR_ESCAPES) return single(SINGLE_CHAR_ESCAPES[c], 2);
+  if (c === 'c') return single(pattern.charCodeAt(i + 2) % 32, 3);
+  if (c === 'x') return single(parseInt(pattern.slice(i + 2, i + 4), 16), 4);
+  if (c === 'u') {
+    if (pattern[i + 2] === '{') {
+      const end = pattern.indexOf('}', i);
+      return single(parseInt(pattern.slice(i + 3, end), 16), end - i + 1);
+    }
+    const unit = parseInt(pattern.slice(i + 2, i + 6), 16);
+    // In u-mode a \uHHHH pair that forms a surrogate pair is one code point.
+    const low = /^\\u[dD][c-fC-F][0-9a-fA-F]{2}/.test(pattern.slice(i + 6, i + 12)) ? parseInt(pattern.slice(i + 8, i + 12), 16) : -1;
+    if (unit >= 0xd800 && unit <= 0xdbff && low >= 0) return single(0x10000 + (unit - 0xd800) * 0x400 + (low - 0xdc00), 12);
+    return single(unit, 6);
+  }
+  if (c === 'p' || c === 'P') {
+    const end = pattern.indexOf('}', i);
+    const [ key, value ] = pattern.slice(i + 3, end).split('=');
+    if (value !== undefined && !PROPERTY_KEYS.has(key)) throw new RegexRefusal(`Unicode property ${key} is not supported`);
+    const re2 = `\\${c}{${value ?? key}}`;
+    try {
+      RE2JS.compile(re2);
+    } catch {
+      throw new RegexRefusal(`Unicode property ${value ?? key} is not supported by RE2 (use a short name such as L, Lu, Nd, Han or Greek)`);
+    }
+    return { re2, length: end - i + 1, atom: false };
+  }
+  // An identity escape: a syntax character, `/`, or `-` in a class. RE2 takes `\` + punctuation too.
+  return { re2: `\\${c}`, length: 2, atom: true };
+}
+
+/**
+ * A character class starting at `pattern[i] === '['`, following ECMA-262's grammar (u-mode):
+ * `]` right after `[` or `[^` closes the class (`[]` matches nothing, `[^]` any character), `-`
+ * makes a range only between two single characters (`[a-]`, `[-a]`, `[a-c-e]` hold a literal
+ * `-`), `\]` is a literal `]`. Every literal RE2 treats specially in a class is escaped, so
+ * `[[:a]` stays three characters rather than a POSIX class.
+ */
+function translateClass(pattern: string, i: number): { re2: string; length: number } {
+  let j = i + 1;
+  const negated = pattern[j] === '^';
+  if (negated) j++;
+  if (pattern[j] === ']') return { re2: negated ? ANY_CHAR : NO_CHAR, length: j - i + 1 };
+  let body = '';
+  while (pattern[j] !== ']') {
+    const first = classAtom(pattern, j);
+    j += first.length;
+    // The pattern is valid u-mode, so `x-y` here has single characters at both ends.
+    if (first.atom && pattern[j] === '-' && pattern[j + 1] !== ']') {
+      const last = classAtom(pattern, j + 1);
+      body += `${first.re2}-${last.re2}`;
+      j += 1 + last.length;
+    } else {
+      body += first.re2;
+    }
+  }
+  return { re2: `[${negated ? '^' : ''}${body}]`, length: j - i + 1 };
+}
+
+function classAtom(pattern: string, j: number): { re2: string; length: number; atom: boolean } {
+  if (pattern[j] === '\\') return translateEscape(pattern, j, true);
+  const ch = literalAt(pattern, j);
+  return { re2: '[]\\^-'.includes(ch) ? `\\${ch}` : ch, length: ch.length, atom: true };
+}
+
+/** The code point at `i` as a string; a lone surrogate cannot be expressed in RE2. */
+function literalAt(pattern: string, i: number): string {
+  const cp = pattern.codePointAt(i)!;
+  if (isSurrogate(cp)) throw new RegexRefusal('lone surrogates are not supported');
+  return String.fromCodePoint(cp);
+}
+
+/**
+ * A keyword regex in JavaScript syntax (checked with `new RegExp(pattern, 'u')`, which parses
+ * without running anything) as an equivalent RE2 pattern. What RE2 cannot run in linear time is
+ * refused: backreferences and lookarounds. Captures become non-capturing groups (only a yes/no
+ * is needed).
+ */
+export function toRe2Syntax(pattern: string): string {
   try {
     // eslint-disable-next-line no-new
     new RegExp(pattern, 'u');
   } catch (err: any) {
-    return `invalid regex: ${err.message}`;
+    throw new RegexRefusal(`invalid regex: ${err.message}`);
   }
-  interface Group { hasQuantifier: boolean; hasAlternation: boolean }
-  const stack: Group[] = [{ hasQuantifier: false, hasAlternation: false }];
-  let unbounded = 0;
-  // What the next quantifier applies to: a group just closed, or a single atom.
-  let lastAtomGroup: Group | null = null;
-  let lastWasAtom = false;
-  for (let i = 0; i < pattern.length; i++) {
+  let out = '';
+  for (let i = 0; i < pattern.length;) {
     const c = pattern[i];
     if (c === '\\') {
-      const next = pattern[i + 1] ?? '';
-      if (/[1-9]/.test(next) || next === 'k') return 'backreferences are not allowed';
-      i += 1;
-      if ((next === 'u' || next === 'x' || next === 'p' || next === 'P') && pattern[i + 1] === '{') {
-        const end = pattern.indexOf('}', i);
-        if (end > 0) i = end;
-      }
-      lastAtomGroup = null;
-      lastWasAtom = true;
-      continue;
-    }
-    if (c === '[') {
-      // A character class is one atom; skip to its unescaped end.
-      let j = i + 1;
-      if (pattern[j] === '^') j++;
-      if (pattern[j] === ']') j++;
-      while (j < pattern.length && pattern[j] !== ']') j += pattern[j] === '\\' ? 2 : 1;
-      i = j;
-      lastAtomGroup = null;
-      lastWasAtom = true;
-      continue;
-    }
-    if (c === '(') {
+      const escape = translateEscape(pattern, i, false);
+      out += escape.re2;
+      i += escape.length;
+    } else if (c === '[') {
+      const cls = translateClass(pattern, i);
+      out += cls.re2;
+      i += cls.length;
+    } else if (c === '(') {
       if (pattern.startsWith('(?=', i) || pattern.startsWith('(?!', i) || pattern.startsWith('(?<=', i) || pattern.startsWith('(?<!', i)) {
-        return 'lookarounds are not allowed';
+        throw new RegexRefusal('lookarounds are not supported');
       }
-      if (pattern.startsWith('(?<', i)) i = pattern.indexOf('>', i);
-      else if (pattern.startsWith('(?:', i)) i += 2;
-      stack.push({ hasQuantifier: false, hasAlternation: false });
-      lastWasAtom = false;
-      continue;
+      if (pattern.startsWith('(?<', i)) i = pattern.indexOf('>', i) + 1;
+      else if (pattern.startsWith('(?:', i)) i += 3;
+      else if (pattern.startsWith('(?', i)) throw new RegexRefusal('only (?:…) and named groups are supported');
+      else i += 1;
+      out += '(?:';
+    } else if (c === '.') {
+      out += JS_DOT;
+      i++;
+    } else {
+      const ch = literalAt(pattern, i);
+      out += ch;
+      i += ch.length;
     }
-    if (c === ')') {
-      const group = stack.pop()!;
-      const parent = stack[stack.length - 1];
-      if (group.hasQuantifier) parent.hasQuantifier = true;
-      lastAtomGroup = group;
-      lastWasAtom = true;
-      continue;
-    }
-    if (c === '|') {
-      stack[stack.length - 1].hasAlternation = true;
-      lastWasAtom = false;
-      continue;
-    }
-    let quantifier: 'bounded' | 'unbounded' | null = null;
-    let end = i;
-    if (c === '*' || c === '+') quantifier = 'unbounded';
-    else if (c === '?') quantifier = 'bounded';
-    else if (c === '{') {
-      const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i));
-      if (m) {
-        quantifier = m[2] !== undefined && m[3] === '' ? 'unbounded' : 'bounded';
-        end = i + m[0].length - 1;
-      }
-    }
-    if (quantifier && lastWasAtom) {
-      if (lastAtomGroup && (lastAtomGroup.hasQuantifier || lastAtomGroup.hasAlternation)) {
-        return 'nested quantifiers (a quantified group containing a quantifier or alternation) are not allowed';
-      }
-      if (quantifier === 'unbounded' && ++unbounded > LIMITS.regexUnbounded) {
-        return `more than ${LIMITS.regexUnbounded} unbounded quantifiers`;
-      }
-      stack[stack.length - 1].hasQuantifier = true;
-      i = end;
-      if (pattern[i + 1] === '?') i++; // lazy
-      lastAtomGroup = null;
-      lastWasAtom = false;
-      continue;
-    }
-    lastAtomGroup = null;
-    lastWasAtom = true;
   }
-  return null;
+  return out;
+}
+
+export interface CompiledRegex {
+  re2: RE2JS;
+  /** RE2 program size: the regex's cost per character of input */
+  programSize: number;
+}
+
+const compiledRegexes = new Map<string, CompiledRegex | RegexRefusal>();
+
+/**
+ * The RE2 program for a keyword regex, or the RegexRefusal saying why it cannot run (thrown).
+ * Results are kept per pattern and case flag, so a rule's program (and the DFA states RE2 builds
+ * while matching) survives re-reading the rules.
+ */
+export function compileKeywordRegex(pattern: string, caseSensitive: boolean): CompiledRegex {
+  const key = `${caseSensitive ? 's' : 'i'}:${pattern}`;
+  let compiled = compiledRegexes.get(key);
+  if (!compiled) {
+    compiled = compileUncached(pattern, caseSensitive);
+    // At most MAX_RULES patterns are live; starting over now and then is cheaper than an LRU.
+    if (compiledRegexes.size >= 2000) compiledRegexes.clear();
+    compiledRegexes.set(key, compiled);
+  }
+  if (compiled instanceof RegexRefusal) throw compiled;
+  return compiled;
+}
+
+function compileUncached(pattern: string, caseSensitive: boolean): CompiledRegex | RegexRefusal {
+  if (pattern.length === 0) return new RegexRefusal('regex is empty');
+  if (pattern.length > LIMITS.regex) return new RegexRefusal(`regex is longer than ${LIMITS.regex} characters`);
+  try {
+    const re2 = RE2JS.compile(toRe2Syntax(pattern), caseSensitive ? 0 : RE2JS.CASE_INSENSITIVE);
+    const programSize = re2.programSize();
+    if (programSize > LIMITS.regexProgram) {
+      return new RegexRefusal(`regex is too complex: its RE2 program has ${programSize} instructions, at most ${LIMITS.regexProgram} (large counted repeats such as {1,100} cost one instruction per repetition)`);
+    }
+    return { re2, programSize };
+  } catch (err: any) {
+    if (err instanceof RegexRefusal) return err;
+    if (err instanceof RE2JSException) return new RegexRefusal(`not supported by RE2: ${err.message.replace(/^error parsing regexp: /, '')}`);
+    throw err;
+  }
+}
+
+/** Why a keyword regex is refused, or null when it can run. */
+export function regexRefusalReason(pattern: string, caseSensitive = false): string | null {
+  try {
+    compileKeywordRegex(pattern, caseSensitive);
+    return null;
+  } catch (err) {
+    if (err instanceof RegexRefusal) return err.message;
+    throw err;
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -201,7 +315,15 @@ function objectAt(errors: Errors, value: unknown, field: string, allowed: string
   return value;
 }
 
-function stringAt(errors: Errors, obj: Record<string, unknown>, key: string, field: string, max: number, opts: { required?: boolean; re?: RegExp; what?: string } = {}): string | undefined {
+interface StringRules {
+  required?: boolean;
+  re?: RegExp;
+  what?: string;
+  /** Characters refused anywhere in the raw value, and how to name them */
+  refuse?: { re: RegExp; what: string };
+}
+
+function stringAt(errors: Errors, obj: Record<string, unknown>, key: string, field: string, max: number, opts: StringRules = {}): string | undefined {
   const value = obj[key];
   const required = opts.required ?? true;
   if (value === undefined) {
@@ -215,6 +337,7 @@ function stringAt(errors: Errors, obj: Record<string, unknown>, key: string, fie
   const trimmed = value.trim();
   if (required && trimmed === '') errors.push({ field, message: `${field} must not be empty` });
   else if (value.length > max) errors.push({ field, message: `${field} must be at most ${max} characters` });
+  else if (opts.refuse?.re.test(value)) errors.push({ field, message: `${field} must not contain ${opts.refuse.what}` });
   else if (opts.re && trimmed !== '' && !opts.re.test(trimmed)) errors.push({ field, message: `${field} must be ${opts.what}` });
   return trimmed;
 }
@@ -240,6 +363,13 @@ function booleanAt(errors: Errors, obj: Record<string, unknown>, key: string, fi
 }
 
 const HTTP_URL_RE = /^https?:\/\/[^\s/?#]+\S*$/i;
+/**
+ * C0/C1 controls and the bidi controls (LRE RLE PDF LRO RLO, LRI RLI FSI PDI, LRM RLM, ALM):
+ * in a link they can hide where it really points (Trojan Source, CVE-2021-42574).
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL_OR_BIDI = { re: /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/, what: 'control or bidi characters' };
+const HTTP_URL: StringRules = { re: HTTP_URL_RE, what: 'an http(s) URL', refuse: CONTROL_OR_BIDI };
 const MEDIA_ID_RE = /^[A-Za-z0-9_\-]+$/;
 
 function validateMatch(errors: Errors, value: unknown): RuleMatch | undefined {
@@ -269,7 +399,7 @@ function validateMatch(errors: Errors, value: unknown): RuleMatch | undefined {
       // A regex keeps its exact text (spaces can matter); keywords are trimmed.
       const stored = mode === 'regex' ? String(raw) : keywordValue;
       if (mode === 'regex') {
-        const why = unsafeRegexReason(stored);
+        const why = regexRefusalReason(stored, caseSensitive);
         if (why) errors.push({ field: 'match.keyword.value', message: `match.keyword.value: ${why}` });
       }
       match.keyword = { mode, value: stored, caseSensitive };
@@ -299,8 +429,8 @@ function validateReply(errors: Errors, value: unknown): RuleReply | undefined {
       if (!body) return undefined;
       const title = stringAt(errors, body, 'title', `${f}.title`, LIMITS.title);
       const description = stringAt(errors, body, 'description', `${f}.description`, LIMITS.description, { required: false }) ?? '';
-      const url = stringAt(errors, body, 'url', `${f}.url`, LIMITS.url, { re: HTTP_URL_RE, what: 'an http(s) URL' });
-      const thumbUrl = stringAt(errors, body, 'thumb_url', `${f}.thumb_url`, LIMITS.url, { required: false, re: HTTP_URL_RE, what: 'an http(s) URL' }) ?? '';
+      const url = stringAt(errors, body, 'url', `${f}.url`, LIMITS.url, HTTP_URL);
+      const thumbUrl = stringAt(errors, body, 'thumb_url', `${f}.thumb_url`, LIMITS.url, { ...HTTP_URL, required: false }) ?? '';
       return title && url ? { msgtype, link: { title, description, url, thumb_url: thumbUrl } } : undefined;
     }
     case 'image': {
@@ -313,7 +443,7 @@ function validateReply(errors: Errors, value: unknown): RuleReply | undefined {
       const body = objectAt(errors, obj.miniprogrampage, f, [ 'title', 'pagepath', 'thumb_media_id' ]);
       if (!body) return undefined;
       const title = stringAt(errors, body, 'title', `${f}.title`, LIMITS.title);
-      const pagepath = stringAt(errors, body, 'pagepath', `${f}.pagepath`, LIMITS.pagepath, { re: /^[^\s]+$/, what: 'a page path without spaces' });
+      const pagepath = stringAt(errors, body, 'pagepath', `${f}.pagepath`, LIMITS.pagepath, { re: /^[^\s]+$/, what: 'a page path without spaces', refuse: CONTROL_OR_BIDI });
       const thumb = stringAt(errors, body, 'thumb_media_id', `${f}.thumb_media_id`, LIMITS.mediaId, { re: MEDIA_ID_RE, what: 'a media_id' });
       return title && pagepath && thumb ? { msgtype, miniprogrampage: { title, pagepath, thumb_media_id: thumb } } : undefined;
     }
@@ -352,47 +482,111 @@ export function validateReplyRule(input: unknown): ReplyRuleInput {
 // ---------------------------------------------------------------------------
 // Matching and sending
 
-const regexSandbox = createContext(Object.create(null));
-
-/**
- * Runs a keyword regex with a hard time limit (node:vm interrupts a runaway backtrack):
- * a regex that does not finish in LIMITS.regexTimeoutMs counts as no match.
- */
-export function regexTest(pattern: string, flags: string, input: string): boolean {
-  const sandbox = regexSandbox as any;
-  sandbox.re = new RegExp(pattern, flags);
-  sandbox.input = input.slice(0, LIMITS.regexInput);
-  try {
-    return runInContext('re.test(input)', regexSandbox, { timeout: LIMITS.regexTimeoutMs }) === true;
-  } catch (err: any) {
-    if (err?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') return false;
-    throw err;
-  } finally {
-    sandbox.re = undefined;
-    sandbox.input = undefined;
-  }
+/** One message's regex work: the clock and the budget it is measured against. */
+export interface MatchBudget {
+  /** Milliseconds, monotonic; tests inject their own clock */
+  now: () => number;
+  /** Regex matching for one message stops after this long, across all rules */
+  budgetMs: number;
 }
 
-export function ruleMatches(rule: Pick<ReplyRuleInput, 'enabled' | 'match'>, message: MatchableMessage): boolean {
+/** What choosing a rule for one message did. */
+export interface Selection<T> {
+  rule: T | null;
+  /** Regexes run */
+  regexesRun: number;
+  /** Regex rules not tried because the message's budget was spent (they count as no match) */
+  regexesSkipped: number;
+  /** Stored regex rules that cannot run (refused by a newer check): never matched */
+  refused: T[];
+}
+
+type MatchableRule = Pick<ReplyRuleInput, 'enabled' | 'match'>;
+
+/** Everything of a match except the regex itself: null when the regex decides. */
+function matchesWithoutRegex(rule: MatchableRule, message: MatchableMessage): boolean | null {
   if (!rule.enabled) return false;
   const { match } = rule;
   if (match.msgType !== message.msgType) return false;
   if (match.msgType === 'event') return match.event === message.event;
   if (match.msgType !== 'text' || !match.keyword) return true;
+  if (match.keyword.mode === 'regex') return null;
   const content = message.content ?? '';
   const { mode, value, caseSensitive } = match.keyword;
-  if (mode === 'regex') {
-    if (unsafeRegexReason(value)) return false; // stored before a stricter check: never run it
-    return regexTest(value, caseSensitive ? 'u' : 'iu', content);
-  }
   const text = caseSensitive ? content.trim() : content.trim().toLowerCase();
   const keyword = caseSensitive ? value : value.toLowerCase();
   return mode === 'exact' ? text === keyword : text.includes(keyword);
 }
 
-/** The first matching rule of `rules`, which must be in priority order. */
-export function selectRule<T extends Pick<ReplyRuleInput, 'enabled' | 'match'>>(rules: T[], message: MatchableMessage): T | null {
-  return rules.find(rule => ruleMatches(rule, message)) ?? null;
+/** The keyword regex's program, or null for a stored pattern that can no longer run. */
+function storedRegex(keyword: RuleKeyword): CompiledRegex | null {
+  try {
+    return compileKeywordRegex(keyword.value, keyword.caseSensitive);
+  } catch (err) {
+    if (err instanceof RegexRefusal) return null;
+    throw err;
+  }
+}
+
+const regexInput = (message: MatchableMessage) => (message.content ?? '').slice(0, LIMITS.regexInput);
+
+/** Whether one rule matches (one regex at most: bounded by LIMITS.regexProgram x LIMITS.regexInput). */
+export function ruleMatches(rule: MatchableRule, message: MatchableMessage): boolean {
+  const plain = matchesWithoutRegex(rule, message);
+  if (plain !== null) return plain;
+  const regex = storedRegex(rule.match.keyword!);
+  return regex !== null && regex.re2.test(regexInput(message));
+}
+
+/**
+ * The first matching rule of `rules`, which must be in priority order. Regexes run in linear time
+ * (RE2), and all of them together get one budget per message: once `budget.budgetMs` is spent,
+ * the remaining regex rules count as no match (cheap exact/contains/type rules are still tried). Only time spent inside regexes counts, not
+ * the other requests served between slices.
+ * Every LIMITS.regexSliceMs or LIMITS.regexSliceRules regexes the event loop is handed back, so
+ * the worker keeps answering other requests while a message is matched against many rules.
+ */
+export async function selectRule<T extends MatchableRule>(rules: T[], message: MatchableMessage, budget: MatchBudget): Promise<Selection<T>> {
+  const selection: Selection<T> = { rule: null, regexesRun: 0, regexesSkipped: 0, refused: [] };
+  const input = regexInput(message);
+  // Only the time spent inside regexes counts: not the other requests served between slices.
+  let spent = 0;
+  let sliceSpent = 0;
+  let sliceRules = 0;
+  for (const rule of rules) {
+    const plain = matchesWithoutRegex(rule, message);
+    if (plain !== null) {
+      if (plain) return { ...selection, rule };
+      continue;
+    }
+    if (spent >= budget.budgetMs) {
+      selection.regexesSkipped++;
+      continue;
+    }
+    if (sliceSpent >= LIMITS.regexSliceMs || sliceRules >= LIMITS.regexSliceRules) {
+      await nextTurn();
+      sliceSpent = 0;
+      sliceRules = 0;
+    }
+    // Compiling (about 1 ms for a cold 100-instruction program, then cached) is sliced like
+    // matching but not charged to the message: a cold worker must not skip rules.
+    const compileStarted = budget.now();
+    const regex = storedRegex(rule.match.keyword!);
+    const before = budget.now();
+    sliceSpent += before - compileStarted;
+    sliceRules++;
+    if (!regex) {
+      selection.refused.push(rule);
+      continue;
+    }
+    const hit = regex.re2.test(input);
+    const took = budget.now() - before;
+    spent += took;
+    sliceSpent += took;
+    selection.regexesRun++;
+    if (hit) return { ...selection, rule };
+  }
+  return selection;
 }
 
 /** Priority order: higher priority first, then older first (stable for equal keys). */

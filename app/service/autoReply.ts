@@ -1,7 +1,7 @@
 import { Application, Service } from 'egg';
 import { NotFoundError, InvalidParamError } from '../lib/errors';
 import {
-  defaultLinkRule, MatchableMessage, ReplyRule, ReplyRuleInput, ruleMatches, selectRule,
+  defaultLinkRule, MatchableMessage, regexRefusalReason, ReplyRule, ReplyRuleInput, ruleMatches, selectRule,
 } from '../lib/replyRules';
 
 /** At most this many rules exist, so matching one message stays cheap. */
@@ -21,9 +21,17 @@ export function replyRulesChanged(app: Application): void {
   holder[RULES_VERSION] = (holder[RULES_VERSION] ?? 0) + 1;
 }
 
+/** The clock regex budgets are measured with (ms, monotonic); tests replace `now`. */
+export const matchClock = { now: () => performance.now() };
+
 export interface ReplyRuleView extends ReplyRule {
   createdAt?: Date;
   updatedAt?: Date;
+  /**
+   * Why this stored rule never matches: its regex was stored before a stricter check and cannot
+   * run now (backreference, lookaround, too complex). Shown in the admin API; fix or delete it.
+   */
+  problem?: string;
 }
 
 function toView(doc: any): ReplyRuleView {
@@ -44,6 +52,16 @@ function toView(doc: any): ReplyRuleView {
   };
 }
 
+/** The admin's view: a stored regex that can no longer run is flagged (compiling is cached). */
+function withProblem(view: ReplyRuleView): ReplyRuleView {
+  const { keyword } = view.match;
+  const refused = keyword?.mode === 'regex' ? regexRefusalReason(keyword.value, keyword.caseSensitive) : null;
+  return refused ? { ...view, problem: `the regex cannot run, so this rule never matches: ${refused}` } : view;
+}
+
+/** Rules whose unusable regex was already logged by this process (id and pattern). */
+const reportedRefusals = new Set<string>();
+
 /** Auto-reply rules in MongoDB plus the default rule from config. */
 export default class AutoReplyService extends Service {
   private get model() {
@@ -52,8 +70,21 @@ export default class AutoReplyService extends Service {
 
   /** The rule that answers `message`: stored rules by priority, then the configured default. */
   async match(message: MatchableMessage): Promise<ReplyRule | null> {
-    const stored = selectRule<ReplyRuleView>(await this.enabledRules(), message);
-    if (stored) return stored;
+    const rules = await this.enabledRules();
+    const selection = await selectRule<ReplyRuleView>(rules, message, { now: matchClock.now, budgetMs: this.app.config.autoReply.matchBudgetMs });
+    if (selection.regexesSkipped > 0) {
+      // Counts only: the message text is the user's and stays out of the log.
+      this.ctx.logger.warn('[autoReply] %d regex rules not tried: the %d ms regex budget of this message was spent after %d',
+        selection.regexesSkipped, this.app.config.autoReply.matchBudgetMs, selection.regexesRun);
+    }
+    for (const rule of selection.refused) {
+      const key = `${rule.id}:${rule.match.keyword!.value}`;
+      if (reportedRefusals.has(key)) continue;
+      if (reportedRefusals.size >= 10_000) reportedRefusals.clear();
+      reportedRefusals.add(key);
+      this.ctx.logger.warn('[autoReply] rule %s never matches: %s', rule.id, withProblem(rule).problem);
+    }
+    if (selection.rule) return selection.rule;
     const fallback = defaultLinkRule(this.app.config.autoReply.defaultLink);
     return fallback && ruleMatches(fallback, message) ? fallback : null;
   }
@@ -84,13 +115,13 @@ export default class AutoReplyService extends Service {
   async list(): Promise<ReplyRuleView[]> {
     const docs = await this.model.find({}).sort({ priority: -1, createdAt: 1, _id: 1 }).limit(MAX_RULES)
       .lean();
-    return docs.map(toView);
+    return docs.map(doc => withProblem(toView(doc)));
   }
 
   async get(id: string): Promise<ReplyRuleView> {
     const doc = await this.model.findOne({ _id: id }).setOptions({ sanitizeFilter: true }).lean();
     if (!doc) throw new NotFoundError(`no reply rule ${id}`);
-    return toView(doc);
+    return withProblem(toView(doc));
   }
 
   async create(input: ReplyRuleInput): Promise<ReplyRuleView> {

@@ -23,6 +23,11 @@ function create(body: unknown) {
     .send(body as object);
 }
 
+function replace(id: string, body: unknown) {
+  return app.httpRequest().put(`/admin/reply-rules/${id}`).set('authorization', AUTH)
+    .send(body as object);
+}
+
 describe('test/app/controller/admin.test.ts', () => {
   beforeEach(async () => {
     await app.model.ReplyRule.deleteMany({});
@@ -105,10 +110,12 @@ describe('test/app/controller/admin.test.ts', () => {
       const cases: Array<[unknown, string[]]> = [
         [ rule({ extra: true }), [ 'extra' ]],
         [ rule({ name: { $gt: '' } }), [ 'name' ]],
-        [ rule({ match: { msgType: 'text', keyword: { mode: 'regex', value: '(x+)+y' } } }), [ 'match.keyword.value' ]],
+        [ rule({ match: { msgType: 'text', keyword: { mode: 'regex', value: '(x)\\1' } } }), [ 'match.keyword.value' ]],
+        [ rule({ match: { msgType: 'text', keyword: { mode: 'regex', value: '.{1,300}x' } } }), [ 'match.keyword.value' ]],
         [ rule({ match: { msgType: 'text', keyword: { mode: 'regex', value: '[' } } }), [ 'match.keyword.value' ]],
         [ rule({ match: { msgType: 'event' } }), [ 'match.event' ]],
         [ rule({ reply: { msgtype: 'image', image: {} } }), [ 'reply.image.media_id' ]],
+        [ rule({ reply: { msgtype: 'link', link: { title: 't', url: 'https://shop.test/\u202egpj.exe' } } }), [ 'reply.link.url' ]],
         [ rule({ reply: { msgtype: 'text', text: { content: 'x'.repeat(2001) } } }), [ 'reply.text.content' ]],
         [ rule({ priority: '1' }), [ 'priority' ]],
         [[ rule() ], [ 'body' ]],
@@ -119,6 +126,54 @@ describe('test/app/controller/admin.test.ts', () => {
         assert.deepStrictEqual(res.body.data.fields.map((f: any) => f.field), fields, JSON.stringify(body));
       }
       assert.strictEqual(await app.model.ReplyRule.countDocuments({}), 0);
+    });
+
+    it('accepts the issue\'s attack regexes (RE2 runs them in linear time) and refuses what RE2 cannot run, naming why', async () => {
+      for (const value of [ '[^](a+)+[b]', '(a+)+$', '\\s*\\s*\\s*x', '(\\w+\\s?)*$' ]) {
+        const res = await create(rule({ match: { msgType: 'text', keyword: { mode: 'regex', value } } }));
+        assert.strictEqual(res.body.code, 1, `${value}: ${JSON.stringify(res.body)}`);
+        assert.strictEqual(res.body.data.match.keyword.value, value);
+      }
+      const refused: Array<[string, RegExp]> = [
+        [ '(a)\\1', /backreferences are not supported/ ],
+        [ '(?<=a)b', /lookarounds are not supported/ ],
+        [ '\\p{Letter}', /Unicode property Letter is not supported by RE2/ ],
+        [ 'a{1001}', /not supported by RE2: invalid repeat count/ ],
+        [ '(?:.{1,60}\\b){2}', /too complex: its RE2 program has \d+ instructions, at most 100/ ],
+      ];
+      for (const [ value, why ] of refused) {
+        const res = await create(rule({ match: { msgType: 'text', keyword: { mode: 'regex', value } } }));
+        assertFailure(res, 'INVALID_PARAM');
+        assert.deepStrictEqual(res.body.data.fields.map((f: any) => f.field), [ 'match.keyword.value' ], value);
+        assert.match(res.body.data.fields[0].message, why, value);
+        assert.match(res.body.message, why, value);
+      }
+      assert.strictEqual(await app.model.ReplyRule.countDocuments({}), 4);
+    });
+
+    it('refuses control and bidi characters in link URLs and page paths, on create and replace', async () => {
+      const stored = (await create(rule())).body.data;
+      const link = (url: string, thumbUrl: string) => rule({ reply: { msgtype: 'link', link: { title: 't', url, thumb_url: thumbUrl } } });
+      const cases: Array<[object, string]> = [
+        [ link('https://shop.test/\u202egpj.exe', ''), 'reply.link.url' ],
+        [ link('https://shop.test/a\u2066b\u2069', ''), 'reply.link.url' ],
+        [ link('https://shop.test/a\u200fb', ''), 'reply.link.url' ],
+        [ link('https://shop.test/a\u061cb', ''), 'reply.link.url' ],
+        [ link('https://shop.test/\u0000', ''), 'reply.link.url' ],
+        [ link('https://shop.test/a\u001b[31m', ''), 'reply.link.url' ],
+        [ link('https://shop.test/', 'https://cdn.test/t\u0085.png'), 'reply.link.thumb_url' ],
+        [ link('https://shop.test/', 'https://cdn.test/\u202dt.png'), 'reply.link.thumb_url' ],
+        [ rule({ reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'pages/a\u202eb', thumb_media_id: 'T' } } }), 'reply.miniprogrampage.pagepath' ],
+      ];
+      for (const [ body, field ] of cases) {
+        for (const res of [ await create(body), await replace(stored.id, body) ]) {
+          assertFailure(res, 'INVALID_PARAM');
+          assert.deepStrictEqual(res.body.data.fields, [{ field, message: `${field} must not contain control or bidi characters` }], JSON.stringify(body));
+        }
+      }
+      const after = await app.httpRequest().get(`/admin/reply-rules/${stored.id}`).set('authorization', AUTH);
+      assert.deepStrictEqual(after.body.data.reply, stored.reply, 'the stored rule is unchanged');
+      assert.strictEqual(await app.model.ReplyRule.countDocuments({}), 1);
     });
 
     it('refuses malformed ids and malformed JSON', async () => {

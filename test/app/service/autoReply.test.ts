@@ -3,6 +3,7 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { buildPush, nowSeconds, PushFields, RawNumber, textMessage, customSends, onCustomSend } from '../../fixtures/push';
 import { TEST_ENV } from '../../fixtures/env';
+import { matchClock } from '../../../app/service/autoReply';
 
 const AUTH = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
 
@@ -96,6 +97,96 @@ describe('test/app/service/autoReply.test.ts', () => {
     const item: any = await app.model.InboxMessage.findOne({ content: 'anything' }).lean();
     assert.strictEqual(item.reply.ruleId, 'default');
     assert.strictEqual(await push(msg({ MsgType: 'image', MediaId: 'x' })), null, 'the default rule is for text only');
+  });
+
+  describe('regex rules: linear time (RE2) and one budget per message (issue 13)', () => {
+    const regexRule = (value: string, priority: number, content = 'regex') => ({ name: value.slice(0, 60), priority, match: { msgType: 'text', keyword: { mode: 'regex', value } }, reply: { msgtype: 'text', text: { content } } });
+    /** Replaces the matcher's clock: each read moves it `perRead` ms; `onRead` sees the read count */
+    function steppingClock(perRead: number, onRead: (reads: number) => void = () => undefined): () => number {
+      let reads = 0;
+      mock(matchClock, 'now', () => {
+        onRead(++reads);
+        return reads * perRead;
+      });
+      return () => reads;
+    }
+
+    it('answers a push over the issue\'s attack rules, spending one budget across all of them (injected clock)', async () => {
+      const realClock = matchClock.now;
+      // The rules that stalled a worker for seconds: accepted now, since RE2 runs them in linear time.
+      for (let i = 0; i < 100; i++) await addRule(regexRule('[^](a+)+[b]', 5));
+      for (let i = 0; i < 20; i++) await addRule(regexRule('\\s*\\s*\\s*x', 5));
+      await addRule(regexRule('c zz$', 1, 'late regex'));
+      await addRule({ name: 'plain', priority: 0, match: { msgType: 'text', keyword: { mode: 'contains', value: 'zz' } }, reply: { msgtype: 'text', text: { content: 'plain' } } });
+      const content = `${'a'.repeat(300)}${' '.repeat(200)}c zz`;
+
+      // Every regex run reads the clock three times, 1 ms apart: 1 ms of matching each, 50 runs
+      // spend the 50 ms budget; the other 71 regex rules count as no match, the plain rule answers.
+      mock(app.config.autoReply, 'matchBudgetMs', 50);
+      const reads = steppingClock(1);
+      assert.strictEqual((await push(msg({ MsgType: 'text', Content: content }))).text.content, 'plain');
+      assert.strictEqual(reads(), 50 * 3, 'no regex ran once the budget was spent');
+
+      // With budget to spare every regex runs, and the late regex answers first.
+      mock(app.config.autoReply, 'matchBudgetMs', 10_000);
+      const allReads = steppingClock(1);
+      assert.strictEqual((await push(msg({ MsgType: 'text', Content: content }))).text.content, 'late regex');
+      assert.strictEqual(allReads(), 121 * 3);
+      mock.restore();
+      mock(app.config.wechat, 'apiBase', fake.url);
+      // And on the real clock the push is simply answered.
+      assert(await push(msg({ MsgType: 'text', Content: content })));
+      assert.strictEqual(matchClock.now, realClock);
+    });
+
+    it('keeps answering other requests while a message is matched against 500 rules', async () => {
+      const now = new Date();
+      await app.model.ReplyRule.collection.insertMany([
+        // 499 regex rules ahead of a plain one: 500, the most that can exist.
+        ...Array.from({ length: 499 }, (_, i) => regexRule(`(?:\\b[a-z ]{1,20}){2}\\bq${i}`, 1)),
+        { name: 'plain', priority: 0, match: { msgType: 'text' }, reply: { msgtype: 'text', text: { content: 'after 500' } } },
+      ].map(rule => ({ ...rule, enabled: true, createdAt: now, updatedAt: now })));
+      mock(app.config.autoReply, 'matchBudgetMs', 60_000);
+      let health: Promise<any> | undefined;
+      let readsWhenHealthAnswered = 0;
+      // A /health request is sent once matching is under way (the 30th clock read)...
+      const reads = steppingClock(0, count => {
+        if (count !== 30) return;
+        health = app.httpRequest().get('/health').then(res => {
+          readsWhenHealthAnswered = reads();
+          return res;
+        });
+      });
+      const answer = await push(msg({ MsgType: 'text', Content: 'ab '.repeat(60) }));
+      assert.strictEqual(answer.text.content, 'after 500');
+      const res = await health!;
+      assert.strictEqual(res.body.code, 1, JSON.stringify(res.body));
+      assert.strictEqual(res.body.data.mongo, 'up');
+      // ... and answered before the last of the 499 regexes ran.
+      assert.strictEqual(reads(), 499 * 3);
+      assert(readsWhenHealthAnswered > 30 && readsWhenHealthAnswered < 499 * 3, `health answered at clock read ${readsWhenHealthAnswered}`);
+    });
+
+    it('skips stored rules whose regex can no longer run, answers with the next rule, and flags them in the admin API', async () => {
+      // Written before the RE2 check (straight to the collection, as an old deployment left them).
+      const now = new Date();
+      const old = [ regexRule('(a)\\1', 9), regexRule('.{1,300}x', 8), regexRule('(?=a)a', 7) ];
+      await app.model.ReplyRule.collection.insertMany(old.map(rule => ({ ...rule, enabled: true, createdAt: now, updatedAt: now })));
+      await addRule({ name: 'plain', priority: 0, match: { msgType: 'text', keyword: { mode: 'contains', value: 'aa' } }, reply: { msgtype: 'text', text: { content: 'plain' } } });
+      assert.strictEqual((await push(msg({ MsgType: 'text', Content: 'aa x' }))).text.content, 'plain');
+      const item: any = await app.model.InboxMessage.findOne({ content: 'aa x' }).lean();
+      assert.strictEqual(item.status, 'done');
+
+      const list = await app.httpRequest().get('/admin/reply-rules').set('authorization', AUTH);
+      const problems = list.body.data.rules.map((r: any) => [ r.name, r.problem ]);
+      assert.strictEqual(problems.length, 4);
+      assert.match(problems[0][1], /^the regex cannot run, so this rule never matches: backreferences are not supported$/);
+      assert.match(problems[1][1], /too complex/);
+      assert.match(problems[2][1], /lookarounds are not supported/);
+      assert.deepStrictEqual(problems[3], [ 'plain', undefined ]);
+      const one = await app.httpRequest().get(`/admin/reply-rules/${list.body.data.rules[1].id}`).set('authorization', AUTH);
+      assert.match(one.body.data.problem, /too complex/);
+    });
   });
 
   describe('the rules each worker keeps for config.autoReply.rulesCacheMs', () => {
