@@ -1,5 +1,6 @@
 import { EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
 import { readEnv, EnvSettings, WechatAppSettings } from './env';
+import { formatLogRecord } from '../app/lib/logFormat';
 
 /** This application's own settings, typed; egg's are in EggAppConfig. */
 export interface BizConfig {
@@ -70,6 +71,13 @@ export default (appInfo: EggAppInfo) => {
   config.middleware = [];
 
   config.cluster = { listen: { port: env.port } } as any;
+
+  // Every record without the request's query string (signatures, tokens) and with control
+  // and bidi characters escaped: one record, one line (app/lib/logFormat.ts).
+  config.logger = {
+    formatter: formatLogRecord,
+    contextFormatter: formatLogRecord,
+  } as any;
 
   // The API authenticates with bearer tokens, never cookies, and WeChat's servers cannot
   // send a CSRF token: CSRF protection has nothing to protect here and would block them.
