@@ -125,6 +125,21 @@ export default (appInfo: EggAppInfo) => {
     widelyUndefined: false,
   } as any;
 
+  // At every start egg writes the whole config to run/application_config.json and
+  // run/agent_config.json. It masks keys named like a password, `keys` and /secret/i (EGG_KEYS,
+  // the WeChat secrets); these paths hold the other secrets. MONGODB_URI is masked whole, since
+  // it may carry a password.
+  config.dump = {
+    ignoreKeyPaths: {
+      'config.wechat.msgToken': true,
+      'config.wechat.msgAesKey': true,
+      'config.officialAccount.msgToken': true,
+      'config.officialAccount.msgAesKey': true,
+      'config.admin.token': true,
+      'config.mongoose.client.url': true,
+    },
+  } as any;
+
   config.onerror = {
     // The error middleware answers every API failure; this only covers what escapes it.
     accepts: () => 'json',
