@@ -70,7 +70,8 @@ export default (appInfo: EggAppInfo) => {
   // Outermost, so that it also sees body-parser failures (see app.ts).
   config.middleware = [];
 
-  config.cluster = { listen: { port: env.port } } as any;
+  // egg-cluster listens on every interface unless given a hostname.
+  config.cluster = { listen: { port: env.port, ...(env.host ? { hostname: env.host } : {}) } } as any;
 
   // Every record without the request's query string (signatures, tokens) and with control
   // and bidi characters escaped: one record, one line (app/lib/logFormat.ts).
