@@ -1,5 +1,6 @@
 import { EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
 import { readEnv, EnvSettings, WechatAppSettings } from './env';
+import { formatLogRecord } from '../app/lib/logFormat';
 
 /** This application's own settings, typed; egg's are in EggAppConfig. */
 export interface BizConfig {
@@ -74,7 +75,15 @@ export default (appInfo: EggAppInfo) => {
   // Outermost, so that it also sees body-parser failures (see app.ts).
   config.middleware = [];
 
-  config.cluster = { listen: { port: env.port } } as any;
+  // egg-cluster listens on every interface unless given a hostname.
+  config.cluster = { listen: { port: env.port, ...(env.host ? { hostname: env.host } : {}) } } as any;
+
+  // Every record without the request's query string (signatures, tokens) and with control
+  // and bidi characters escaped: one record, one line (app/lib/logFormat.ts).
+  config.logger = {
+    formatter: formatLogRecord,
+    contextFormatter: formatLogRecord,
+  } as any;
 
   // The API authenticates with bearer tokens, never cookies, and WeChat's servers cannot
   // send a CSRF token: CSRF protection has nothing to protect here and would block them.
@@ -120,6 +129,21 @@ export default (appInfo: EggAppInfo) => {
   config.validate = {
     convert: false,
     widelyUndefined: false,
+  } as any;
+
+  // At every start egg writes the whole config to run/application_config.json and
+  // run/agent_config.json. It masks keys named like a password, `keys` and /secret/i (EGG_KEYS,
+  // the WeChat secrets); these paths hold the other secrets. MONGODB_URI is masked whole, since
+  // it may carry a password.
+  config.dump = {
+    ignoreKeyPaths: {
+      'config.wechat.msgToken': true,
+      'config.wechat.msgAesKey': true,
+      'config.officialAccount.msgToken': true,
+      'config.officialAccount.msgAesKey': true,
+      'config.admin.token': true,
+      'config.mongoose.client.url': true,
+    },
   } as any;
 
   config.onerror = {

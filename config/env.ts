@@ -15,6 +15,8 @@ export interface WechatAppSettings {
 
 export interface EnvSettings {
   port: number;
+  /** Interface the HTTP server listens on; empty = every interface (`npm run dev` sets 127.0.0.1) */
+  host: string;
   mongodbUri: string;
   wechat: WechatAppSettings & {
     apiBase: string;
@@ -106,6 +108,7 @@ function defaultLink(env: Env): EnvSettings['autoReply']['defaultLink'] {
 export function readEnv(env: Env = process.env): EnvSettings {
   return {
     port: int(env, 'PORT', 7001, 1),
+    host: str(env, 'HOST'),
     mongodbUri: str(env, 'MONGODB_URI', 'mongodb://127.0.0.1:27017/miniprogram'),
     wechat: {
       appid: str(env, 'WECHAT_APPID'),

@@ -7,7 +7,7 @@
  * reply rule it created on a running stack) is torn down, also on failure or Ctrl-C.
  *
  *   npm run demo
- *   npm run demo -- --use-running http://127.0.0.1:7001 [--sandbox http://127.0.0.1:9011] [--admin-token dev-admin-token]
+ *   npm run demo -- --use-running http://127.0.0.1:7001 --admin-token <the token npm run dev printed> [--sandbox http://127.0.0.1:9011]
  */
 import { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,10 +23,11 @@ import { DEV_DEFAULTS, freePort, sandboxAppEnv, spawnEggDev, stopEggDev, waitFor
 
 const USAGE = [
   'usage: npm run demo',
-  '       npm run demo -- --use-running <appUrl> [--sandbox <url>] [--admin-token <token>]',
+  '       npm run demo -- --use-running <appUrl> [--admin-token <token>] [--sandbox <url>]',
   '',
   'Without --use-running it starts a fresh stack (embedded MongoDB, WeChat sandbox, egg-bin dev) and stops it at the end.',
-  `With it, it uses a running backend and its sandbox (defaults as in npm run dev: --sandbox ${DEV_DEFAULTS.sandboxUrl}, --admin-token ${DEV_DEFAULTS.adminToken}).`,
+  `With it, it uses a running backend and its sandbox (--sandbox defaults to npm run dev's, ${DEV_DEFAULTS.sandboxUrl}; --admin-token to $ADMIN_TOKEN,`,
+  'and is needed otherwise: npm run dev prints the random token it made for the run).',
 ].join('\n');
 
 /** Small, so the full sync takes a moment; the demo user subscribes on top of them. */
@@ -45,7 +46,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { useRunning: null, sandbox: DEV_DEFAULTS.sandboxUrl, adminToken: DEV_DEFAULTS.adminToken };
+  const opts: Options = { useRunning: null, sandbox: DEV_DEFAULTS.sandboxUrl, adminToken: process.env.ADMIN_TOKEN?.trim() ?? '' };
   let sandboxGiven = false;
   let tokenGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -74,6 +75,7 @@ function parseOptions(argv: string[]): Options {
     }
   }
   if (!opts.useRunning && (sandboxGiven || tokenGiven)) throw new UsageError('--sandbox and --admin-token go with --use-running');
+  if (opts.useRunning && !opts.adminToken) throw new UsageError('--use-running needs --admin-token (or ADMIN_TOKEN): the token npm run dev printed in its banner');
   return opts;
 }
 
@@ -141,6 +143,7 @@ async function startFreshStack(teardown: Teardown, logFile: string): Promise<Sta
     ...process.env,
     ...sandboxAppEnv(sandbox.info()),
     EGG_SERVER_ENV: 'local',
+    HOST: DEV_DEFAULTS.host,
     MONGODB_URI: `${mongo.uri}/demo`,
     ADMIN_TOKEN: adminToken,
     AUTO_REPLY_DEFAULT_LINK_TITLE: DEMO_LINK.title,

@@ -3,12 +3,14 @@
  * Every environment variable is honoured; only what is unset falls back to an embedded default:
  * - MONGODB_URI unset     -> the embedded MongoDB-compatible server (data kept in .data/mongo)
  * - WECHAT_API_BASE unset -> the offline WeChat sandbox, with its appid, secret, push token and key
+ * - HOST unset            -> 127.0.0.1 (this machine only)
+ * - ADMIN_TOKEN unset     -> a random token for this run, printed in the banner
  * Then egg-bin dev runs the app (TypeScript, reload on change) and a banner says what to try.
  */
 import path from 'node:path';
 import { EmbeddedMongoServer } from '../tools/embedded-mongo';
 import { SANDBOX_DEFAULTS, WechatSandbox } from '../tools/wechat-sandbox';
-import { DEV_DEFAULTS, ROOT, setIfUnset, spawnEggDev, Stoppable, waitForHealth } from './stack';
+import { DEV_DEFAULTS, devListenSettings, localUrl, ROOT, setIfUnset, spawnEggDev, Stoppable, waitForHealth } from './stack';
 
 async function main() {
   const env = { ...process.env };
@@ -59,7 +61,9 @@ async function main() {
   } else {
     notes.push(`WeChat API   ${env.WECHAT_API_BASE}`);
   }
-  setIfUnset(env, 'ADMIN_TOKEN', DEV_DEFAULTS.adminToken);
+  const { host, adminToken } = devListenSettings(env);
+  env.HOST = host;
+  env.ADMIN_TOKEN = adminToken;
 
   // TS_NODE_TRANSPILE_ONLY=true unless set (see spawnEggDev).
   const child = spawnEggDev(port, env);
@@ -76,15 +80,15 @@ async function main() {
   process.on('SIGTERM', () => stopAll(0));
   child.on('exit', code => stopAll(code ?? 0));
 
-  const base = `http://127.0.0.1:${port}`;
+  const base = localUrl(host, port);
   if (await waitForHealth(`${base}/health`, 120000)) {
     const sandbox = env.WECHAT_API_BASE;
     console.log([
       '',
       '  WeChat mini-program backend is running',
-      `  API          ${base}`,
+      `  API          ${base}${host === DEV_DEFAULTS.host ? ' (this machine only; HOST=0.0.0.0 to open it)' : ` (listening on ${host})`}`,
       ...notes.map(line => `  ${line}`),
-      `  Admin token  ${env.ADMIN_TOKEN}`,
+      `  Admin token  ${env.ADMIN_TOKEN}${process.env.ADMIN_TOKEN ? '' : ' (random for this run; set ADMIN_TOKEN to choose one)'}`,
       '',
       '  Try:',
       `    curl ${base}/health`,

@@ -4,7 +4,8 @@
  * process, and waiting for /health.
  */
 import { ChildProcess, spawn, StdioOptions } from 'node:child_process';
-import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { createServer, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { SANDBOX_DEFAULTS } from '../tools/wechat-sandbox';
 
@@ -13,8 +14,9 @@ export const ROOT = path.join(__dirname, '..');
 /** What `npm run dev` uses for whatever the environment leaves unset. */
 export const DEV_DEFAULTS = {
   appPort: 7001,
+  /** Loopback only: a dev stack has a known sandbox secret and a printed admin token */
+  host: '127.0.0.1',
   embeddedMongoPort: 27018,
-  adminToken: 'dev-admin-token',
   /** Followers of the sandbox's official account */
   followers: 1000,
   sandboxUrl: `http://127.0.0.1:${SANDBOX_DEFAULTS.port}`,
@@ -24,6 +26,23 @@ export interface Stoppable { stop(): Promise<void> }
 
 export function setIfUnset(env: NodeJS.ProcessEnv, name: string, value: string) {
   if (!env[name]) env[name] = value;
+}
+
+/**
+ * The app's HOST and ADMIN_TOKEN for `npm run dev`: the environment's, or loopback and a random
+ * token made for this run (never a fixed one that anybody who read the docs would know).
+ */
+export function devListenSettings(env: NodeJS.ProcessEnv): { host: string; adminToken: string } {
+  return {
+    host: env.HOST?.trim() || DEV_DEFAULTS.host,
+    adminToken: env.ADMIN_TOKEN?.trim() || `dev-${randomBytes(16).toString('hex')}`,
+  };
+}
+
+/** The URL at which this machine reaches a server listening on `host`. */
+export function localUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${isIPv6(reachable) ? `[${reachable}]` : reachable}:${port}`;
 }
 
 /** A TCP port that was free a moment ago. */

@@ -9,6 +9,7 @@ export type ErrorReason =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
   | 'PAYLOAD_TOO_LARGE'
   | 'RATE_LIMITED'
   | 'INTERNAL_ERROR'
@@ -69,6 +70,13 @@ export class ForbiddenError extends AppError {
 export class NotFoundError extends AppError {
   constructor(message = 'not found') {
     super('NOT_FOUND', message);
+  }
+}
+
+/** TRACE and TRACK, which egg-security refuses (cross-site tracing). Other unrouted methods get NOT_FOUND. */
+export class MethodNotAllowedError extends AppError {
+  constructor(message = 'this HTTP method is not allowed') {
+    super('METHOD_NOT_ALLOWED', message);
   }
 }
 

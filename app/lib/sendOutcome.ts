@@ -3,25 +3,20 @@
  * the unknown outcome"). Pure; classifies the errors app/service/wechatClient.ts throws.
  *
  * - `unsent`: the message provably did not reach WeChat, or WeChat answered that it did not
- *   take it (-1 system busy, an HTTP error status, a rejected or unobtainable access_token, a
- *   quota or configuration error): retried with backoff.
- * - `permanent`: WeChat refused this message for good (45015 window over, 45047 too many
- *   messages, 48001 not authorized, 40003 bad openid, any other errcode): never retried.
+ *   take it (an errcode whose retry is `now` or `later` in app/lib/wechatErrcodes.ts: system
+ *   busy, a rejected access_token, a quota, frequency or configuration error; an HTTP error
+ *   status; an unobtainable access_token): retried with backoff.
+ * - `permanent`: WeChat refused this message for good (an errcode whose retry is `never`:
+ *   45015 window over, 45047 too many messages, 48001 not authorized, 40003 bad openid, any
+ *   errcode not in the table): never retried.
  * - `unknown`: the request went out and no verdict came back (reply timeout, connection reset,
  *   an unreadable 2xx reply, anything unrecognised). WeChat may have delivered it, so it is
  *   never sent again: at most one reply per message.
  */
 import { WechatApiError } from './errors';
+import { errcodeRule } from './wechatErrcodes';
 
 export type SendOutcome = 'unsent' | 'permanent' | 'unknown';
-
-/** errcodes after which WeChat did not take the message, but a later attempt may succeed. */
-export const TRANSIENT_ERRCODES: ReadonlySet<number> = new Set([
-  -1, // system busy
-  40001, 40014, 42001, // access_token rejected (the client already refreshed once)
-  45009, // daily API quota reached
-  40013, 40125, 40164, 41002, 41004, // configuration (appid, secret, IP whitelist): fixable by ops
-]);
 
 /**
  * Recognised by shape, not `instanceof`: the class may come from another copy of the module
@@ -35,11 +30,20 @@ export function isWechatApiError(err: unknown): err is WechatApiError {
 export function classifySendError(err: unknown): SendOutcome {
   // Anything else is thrown before any request to custom/send (token manager, database).
   if (!isWechatApiError(err)) return 'unsent';
-  if (err.errcode !== null) return TRANSIENT_ERRCODES.has(err.errcode) ? 'unsent' : 'permanent';
+  if (err.errcode !== null) return errcodeRule(err.errcode).retry === 'never' ? 'permanent' : 'unsent';
   // No errcode: a failure of the transport. Failures while obtaining the access_token belong to
   // another operation and happen before the send.
   if (err.op !== 'customSend') return 'unsent';
   return err.delivery === 'unknown' ? 'unknown' : 'unsent';
+}
+
+/**
+ * A failure no later attempt can fix, on any path (e.g. /cgi-bin/user/info for an official-account
+ * event): WeChat refused the request for good, or the input is invalid.
+ */
+export function isPermanentFailure(err: unknown): boolean {
+  if (isWechatApiError(err)) return err.errcode !== null && errcodeRule(err.errcode).retry === 'never';
+  return (err as any)?.reason === 'INVALID_PARAM';
 }
 
 /** Seconds to wait before the attempt after `attempts` failed ones: base * 2^(attempts-1), capped. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Context } from 'egg';
 import { formatResponse } from '../lib/formatResponse';
-import { AppError, DatabaseUnavailableError, FieldError, InvalidParamError, NotFoundError, PayloadTooLargeError } from '../lib/errors';
+import { AppError, DatabaseUnavailableError, FieldError, InvalidParamError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError } from '../lib/errors';
 
 const DATABASE_ERROR_NAMES = new Set([
   'MongoServerSelectionError',
@@ -22,6 +22,8 @@ export function toAppError(err: any): AppError | null {
     return new InvalidParamError(fields.map(f => f.message).join('; ') || 'invalid parameters', fields);
   }
   if (err?.status === 413 || err?.type === 'entity.too.large') return new PayloadTooLargeError();
+  // egg-security's methodnoallow: TRACE and TRACK
+  if (err?.status === 405) return new MethodNotAllowedError();
   if (err?.status === 400 || err?.status === 415 || err?.type === 'entity.parse.failed') {
     return new InvalidParamError('malformed request body');
   }

@@ -3,7 +3,7 @@ import { Service } from 'egg';
 import { Types } from 'mongoose';
 import { OpenedPush, PushChannelName } from '../lib/pushEnvelope';
 import { customSendBody } from '../lib/replyRules';
-import { backoffSeconds, classifySendError, isWechatApiError, replyWindowClosesAt } from '../lib/sendOutcome';
+import { backoffSeconds, classifySendError, isPermanentFailure, isWechatApiError, replyWindowClosesAt } from '../lib/sendOutcome';
 
 export const INBOX_STATUSES = [ 'pending', 'processing', 'done', 'failed' ] as const;
 export type InboxStatus = typeof INBOX_STATUSES[number];
@@ -320,7 +320,8 @@ export default class InboxService extends Service {
   /**
    * An official-account item: subscribe/unsubscribe update the follower store
    * (app/service/follower.ts, docs/official-account.md); other messages are only recorded.
-   * A failure (e.g. /cgi-bin/user/info unavailable) is retried with backoff, like a send.
+   * A failure (e.g. /cgi-bin/user/info unavailable) is retried with backoff, like a send; a
+   * permanent one (an invalid event, an errcode WeChat never takes back such as 40003) is not.
    */
   private async processOfficialAccount(item: any, fence: Record<string, unknown>): Promise<ProcessResult> {
     const { ctx } = this;
@@ -330,7 +331,7 @@ export default class InboxService extends Service {
     } catch (err: any) {
       const lastError = describe(err);
       const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.inbox;
-      if (err?.reason !== 'INVALID_PARAM' && item.attempts < maxAttempts) {
+      if (!isPermanentFailure(err) && item.attempts < maxAttempts) {
         const delay = backoffSeconds(item.attempts, backoffBaseSeconds, backoffMaxSeconds);
         const res = await this.updateItem(fence, {
           $set: { status: 'pending', nextAttemptAt: new Date(this.now().getTime() + delay * 1000), lastError },

@@ -1,16 +1,17 @@
 import { Service } from 'egg';
 import { AppError, ErrorReason, WechatApiError } from '../lib/errors';
+import { errcodeRule } from '../lib/wechatErrcodes';
 
 /**
  * The one HTTP client for WeChat's server API (api.weixin.qq.com, or the sandbox in tests).
  * - base URL from `config.wechat.apiBase`, a timeout on every call (`config.wechat.httpTimeoutMs`);
  * - replies that are not JSON, HTTP errors, timeouts -> WECHAT_UNAVAILABLE; a missing errcode is 0;
- * - every other errcode -> WechatApiError with a stable reason (see `reasonForErrcode`);
- * - retries with a short backoff on -1 and network errors, but only where repeating the call is
+ * - every other errcode -> WechatApiError with the reason of app/lib/wechatErrcodes.ts, the one errcode table;
+ * - retries with a short backoff on "system busy" (-1) and network errors, but only where repeating the call is
  *   harmless: single-use codes (code2Session, getPhoneNumber), force_refresh and messages
  *   (customSend) are retried only when the request provably never left (connection refused,
  *   connect timeout, DNS);
- * - calls that take an access_token go through `withToken`, which on 40001/40014/42001 asks the
+ * - calls that take an access_token go through `withToken`, which on a token-rejected errcode asks the
  *   token manager for a new token once and repeats the call once;
  * - logs carry the operation, path, duration and errcode, never a query string (secret,
  *   js_code, access_token) nor a reply body (session_key, tokens).
@@ -65,25 +66,9 @@ export interface FollowerPage {
 // ---------------------------------------------------------------------------
 // Pure helpers (exported for unit tests)
 
-/** errcodes meaning "this access_token is not (or no longer) valid". */
-export const TOKEN_REJECTED_ERRCODES: ReadonlySet<number> = new Set([ 40001, 40014, 42001 ]);
-
-const ERRCODE_REASONS: ReadonlyMap<number, ErrorReason> = new Map<number, ErrorReason>([
-  [ 40029, 'WECHAT_CODE_INVALID' ], // invalid code (login or phone)
-  [ 40163, 'WECHAT_CODE_INVALID' ], // code already used
-  [ 45011, 'WECHAT_RATE_LIMITED' ], // API called too often for this user
-  [ 45009, 'WECHAT_RATE_LIMITED' ], // daily API quota reached
-  [ 40226, 'WECHAT_USER_BLOCKED' ], // high-risk user
-  [ 40013, 'WECHAT_CONFIG_ERROR' ], // invalid appid
-  [ 40125, 'WECHAT_CONFIG_ERROR' ], // invalid appsecret
-  [ 41002, 'WECHAT_CONFIG_ERROR' ], // appid missing
-  [ 41004, 'WECHAT_CONFIG_ERROR' ], // appsecret missing
-  [ 40164, 'WECHAT_CONFIG_ERROR' ], // server IP not in the API whitelist
-  [ -1, 'WECHAT_UNAVAILABLE' ], // system busy
-]);
-
+/** The reason an errcode is reported with (app/lib/wechatErrcodes.ts). */
 export function reasonForErrcode(errcode: number): ErrorReason {
-  return ERRCODE_REASONS.get(errcode) ?? 'WECHAT_API_ERROR';
+  return errcodeRule(errcode).reason;
 }
 
 /** Strips query strings (secret, js_code, access_token) from anything headed for a log or a client. */
@@ -291,7 +276,7 @@ export default class WechatClientService extends Service {
     try {
       return await this.request({ ...req, query: { ...req.query, access_token: token } });
     } catch (err) {
-      if (!(err instanceof WechatApiError) || err.errcode === null || !TOKEN_REJECTED_ERRCODES.has(err.errcode)) throw err;
+      if (!(err instanceof WechatApiError) || err.errcode === null || !errcodeRule(err.errcode).tokenRejected) throw err;
       this.ctx.logger.warn('[wechat] %s: access_token rejected (%s), refreshing once', req.op, err.errcode);
       const fresh = await tokens.invalidate(appid, token);
       return await this.request({ ...req, query: { ...req.query, access_token: fresh } });
@@ -346,7 +331,7 @@ export default class WechatClientService extends Service {
               return reply as Record<string, any>;
             }
             error = failure;
-            retryable = failure.errcode === -1 && req.retry === 'idempotent';
+            retryable = failure.errcode !== null && errcodeRule(failure.errcode).retry === 'now' && req.retry === 'idempotent';
           }
         }
         this.ctx.logger.warn('[wechat] %s %s failed %dms (attempt %d): %s', req.op, req.path, ms, attempt, error.message);

@@ -5,6 +5,7 @@ describe('test/config/env.test.ts', () => {
   it('applies defaults for unset variables', () => {
     const settings = readEnv({});
     assert.strictEqual(settings.port, 7001);
+    assert.strictEqual(settings.host, '', 'egg\'s default: every interface');
     assert.strictEqual(settings.wechat.apiBase, 'https://api.weixin.qq.com');
     assert.strictEqual(settings.wechat.msgMaxAgeSeconds, 300);
     assert.strictEqual(settings.sessionTtlSeconds, 7 * 24 * 3600);
@@ -16,9 +17,10 @@ describe('test/config/env.test.ts', () => {
       PORT: '8080', MONGODB_URI: 'mongodb://db/x', WECHAT_APPID: 'wxa', WECHAT_SECRET: 's',
       WECHAT_API_BASE: 'http://sandbox:1/', WECHAT_MSG_TOKEN: 't', WECHAT_MSG_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
       WECHAT_MSG_MAX_AGE_SECONDS: '0', OA_APPID: 'wxo', OA_SECRET: 'os', OA_MSG_TOKEN: 'ot', ADMIN_TOKEN: 'adm',
-      SESSION_TTL_SECONDS: '600', EGG_KEYS: 'k',
+      SESSION_TTL_SECONDS: '600', EGG_KEYS: 'k', HOST: '127.0.0.1',
     });
     assert.strictEqual(settings.port, 8080);
+    assert.strictEqual(settings.host, '127.0.0.1');
     assert.strictEqual(settings.mongodbUri, 'mongodb://db/x');
     assert.strictEqual(settings.wechat.apiBase, 'http://sandbox:1');
     assert.strictEqual(settings.wechat.msgMaxAgeSeconds, 0);

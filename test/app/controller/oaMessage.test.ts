@@ -129,6 +129,18 @@ describe('test/app/controller/oaMessage.test.ts', () => {
     assert.strictEqual((await follower('gina'))?.unionId, sandbox.unionid('gina'));
   });
 
+  it('records a subscribe whose /cgi-bin/user/info answers 40003 (invalid openid) as failed after one attempt', async () => {
+    sandbox.injectFault(USER_INFO, { type: 'errcode', errcode: 40003 });
+    await sim.pushMessage(target.url, { kind: 'subscribe', user: 'gail', mode: 'safe', channel: 'officialAccount' });
+    const item = await processed('gail', 'subscribe');
+    assert.strictEqual(item.status, 'failed');
+    assert.strictEqual(item.attempts, 1);
+    assert.match(String(item.lastError), /40003/);
+    assert.strictEqual(sandbox.callCount(USER_INFO), 1, 'a permanent errcode is not retried');
+    await app.runSchedule('inboxSweeper');
+    assert.strictEqual(sandbox.callCount(USER_INFO), 1);
+  });
+
   it('never lets a late (retried) subscribe undo a newer unsubscribe', async () => {
     const now = Math.floor(Date.now() / 1000);
     sandbox.setFollower('hank', true);

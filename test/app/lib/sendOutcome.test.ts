@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import { AppError, WechatApiError } from '../../../app/lib/errors';
-import { backoffSeconds, classifySendError, replyWindowClosesAt } from '../../../app/lib/sendOutcome';
+import { backoffSeconds, classifySendError, isPermanentFailure, replyWindowClosesAt } from '../../../app/lib/sendOutcome';
 
 const send = { op: 'customSend' };
 
@@ -16,6 +16,8 @@ describe('test/app/lib/sendOutcome.test.ts', () => {
       new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend failed: -1 system busy', -1, send),
       new WechatApiError('WECHAT_API_ERROR', 'WeChat customSend failed: 42001', 42001, send),
       new WechatApiError('WECHAT_RATE_LIMITED', 'WeChat customSend failed: 45009', 45009, send),
+      new WechatApiError('WECHAT_RATE_LIMITED', 'WeChat customSend failed: 45011 frequency limit', 45011, send),
+      new WechatApiError('WECHAT_CONFIG_ERROR', 'WeChat customSend failed: 89503 needs the administrator', 89503, send),
       new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend: HTTP 503', null, { ...send, delivery: 'answered' }),
       new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend: network error ECONNREFUSED', null, { ...send, delivery: 'not_sent' }),
       new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat customSend: connect timeout', null, { ...send, delivery: 'not_sent' }),
@@ -32,6 +34,18 @@ describe('test/app/lib/sendOutcome.test.ts', () => {
     for (const message of [ 'WeChat customSend: no reply within 5000 ms', 'WeChat customSend: network error ECONNRESET', 'WeChat customSend: reply is not a JSON object' ]) {
       assert.strictEqual(classifySendError(new WechatApiError('WECHAT_UNAVAILABLE', message, null, { ...send, delivery: 'unknown' })), 'unknown', message);
     }
+  });
+
+  it('calls the same errcodes permanent on every path (isPermanentFailure)', () => {
+    const oaUserInfo = { op: 'oaUserInfo' };
+    assert.strictEqual(isPermanentFailure(new WechatApiError('WECHAT_API_ERROR', 'WeChat oaUserInfo failed: 40003', 40003, oaUserInfo)), true);
+    assert.strictEqual(isPermanentFailure(new WechatApiError('WECHAT_API_ERROR', 'WeChat oaUserInfo failed: 99999', 99999, oaUserInfo)), true);
+    assert.strictEqual(isPermanentFailure(new AppError('INVALID_PARAM', 'bad event')), true);
+    for (const errcode of [ -1, 40001, 45009, 45011, 89503 ]) {
+      assert.strictEqual(isPermanentFailure(new WechatApiError('WECHAT_API_ERROR', `WeChat oaUserInfo failed: ${errcode}`, errcode, oaUserInfo)), false, String(errcode));
+    }
+    assert.strictEqual(isPermanentFailure(new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat oaUserInfo: HTTP 503', null, oaUserInfo)), false);
+    assert.strictEqual(isPermanentFailure(new AppError('DATABASE_UNAVAILABLE', 'db down')), false);
   });
 
   it('backs off exponentially up to a cap', () => {

@@ -44,6 +44,20 @@ describe('test/app/middleware/errorHandler.test.ts', () => {
     assertFailure(res.body, 'NOT_FOUND');
   });
 
+  it('answers TRACE with METHOD_NOT_ALLOWED and other unrouted methods with NOT_FOUND, without a stack in the log', async () => {
+    for (const logger of [ 'logger', 'errorLogger' ]) app.mockLog(logger);
+    for (const path of [ '/message/check', '/oa/message', '/api/login', '/admin/reply-rules/x', '/health', '/nope' ]) {
+      for (const [ method, reason ] of [[ 'trace', 'METHOD_NOT_ALLOWED' ], [ 'options', 'NOT_FOUND' ], [ 'patch', 'NOT_FOUND' ], [ 'propfind', 'NOT_FOUND' ], [ 'purge', 'NOT_FOUND' ]]) {
+        const res = await (app.httpRequest() as any)[method](path).expect(200);
+        assertFailure(res.body, reason);
+      }
+    }
+    app.notExpectLog('INTERNAL_ERROR');
+    app.notExpectLog('nodejs.', 'errorLogger');
+    app.notExpectLog('    at ');
+    app.expectLog(/TRACE \/health -> METHOD_NOT_ALLOWED/);
+  });
+
   it('maps validation failures to INVALID_PARAM with the offending fields', async () => {
     const res = await app.httpRequest().post('/__test/validate').send({ name: 'x'.repeat(11), age: 'old' })
       .expect(200);
