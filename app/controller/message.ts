@@ -16,7 +16,7 @@ export default class MessageController extends Controller {
   /** GET: the console's URL check. Replies `echostr` unchanged, as plain text. */
   async verify() {
     const { ctx } = this;
-    const echostr = ctx.service.push.verify(this.channelName(), ctx.query);
+    const echostr = ctx.service.push.verify(this.channelName(), ctx.singleQuery());
     ctx.type = 'text/plain';
     ctx.body = echostr;
   }
@@ -30,7 +30,7 @@ export default class MessageController extends Controller {
     if (typeof raw !== 'string' || raw.trim() === '') {
       throw new InvalidParamError('request body must be the JSON or XML push (content-type application/json or text/xml)');
     }
-    const result = await ctx.service.push.receive(this.channelName(), ctx.query, raw);
+    const result = await ctx.service.push.receive(this.channelName(), ctx.singleQuery(), raw);
     ctx.type = 'text/plain';
     ctx.body = result.reply;
   }

@@ -65,10 +65,18 @@ export default class PushService extends Service {
         appid: officialAccount.appid,
         token: officialAccount.msgToken,
         aesKey: officialAccount.msgAesKey,
+        allowPlaintext: officialAccount.msgAllowPlaintext,
         maxAgeSeconds: wechat.msgMaxAgeSeconds,
       };
     }
-    return { name, appid: wechat.appid, token: wechat.msgToken, aesKey: wechat.msgAesKey, maxAgeSeconds: wechat.msgMaxAgeSeconds };
+    return {
+      name,
+      appid: wechat.appid,
+      token: wechat.msgToken,
+      aesKey: wechat.msgAesKey,
+      allowPlaintext: wechat.msgAllowPlaintext,
+      maxAgeSeconds: wechat.msgMaxAgeSeconds,
+    };
   }
 
   /** GET verification: the `echostr` to send back, or SIGNATURE_INVALID / INVALID_PARAM. */
