@@ -385,7 +385,19 @@ export interface PushRequest {
  * DECRYPT_FAILED or APPID_MISMATCH. (REPLAYED_REQUEST is the inbox's: it needs the database.)
  */
 export function openPush(channel: PushChannelConfig, request: PushRequest, nowMs = Date.now()): OpenedPush {
-  const { query } = request;
+  return openAuthenticatedPush(channel, authenticatePush(channel, request.query, nowMs), request.body);
+}
+
+/** A push whose URL signature, freshness and mode passed: only now may its body be read. */
+export interface AuthenticatedPush {
+  signed: SignedQuery;
+  /** encrypt_type=aes: msg_signature must cover Encrypt */
+  encrypted: boolean;
+  msgSignature: string | undefined;
+}
+
+/** openPush's first half, from the query alone (see openPush). */
+export function authenticatePush(channel: PushChannelConfig, query: PushQuery, nowMs = Date.now()): AuthenticatedPush {
   const signed = verifyUrlSignature(channel, query, nowMs);
   const encryptType = param(query, 'encrypt_type');
   if (encryptType !== undefined && encryptType !== 'aes' && encryptType !== 'raw') {
@@ -396,11 +408,17 @@ export function openPush(channel: PushChannelConfig, request: PushRequest, nowMs
     // when msg_signature covers it. Stops a safe push's signature from carrying a forged plaintext.
     reject('ENCRYPTION_REQUIRED', `the ${channel.name} channel has an EncodingAESKey: only encrypted pushes (encrypt_type=aes) are accepted`);
   }
-  if (typeof request.body !== 'string') invalid('request body is empty');
-  const outer = parseBody(request.body);
+  return { signed, encrypted: encryptType === 'aes', msgSignature: param(query, 'msg_signature') };
+}
+
+/** openPush's second half: the body of an authenticated push. */
+export function openAuthenticatedPush(channel: PushChannelConfig, push: AuthenticatedPush, body: string): OpenedPush {
+  const { signed } = push;
+  if (typeof body !== 'string') invalid('request body is empty');
+  const outer = parseBody(body);
   const replay = replayKey(channel.name, signed);
 
-  if (encryptType !== 'aes') {
+  if (!push.encrypted) {
     const message = normalizeMessage(outer.fields);
     return { format: outer.format, mode: 'plaintext', message, dedupeKey: dedupeKey(channel.name, message), replayKey: replay };
   }
@@ -408,7 +426,7 @@ export function openPush(channel: PushChannelConfig, request: PushRequest, nowMs
   const encrypted = outer.fields.Encrypt;
   if (typeof encrypted !== 'string' || encrypted.trim() === '') invalid('Encrypt is required with encrypt_type=aes', 'Encrypt');
   const cipherText = encrypted.trim();
-  checkSignature(sha1Signature(channel.token, signed.timestamp, signed.nonce, cipherText), param(query, 'msg_signature'), 'msg_signature');
+  checkSignature(sha1Signature(channel.token, signed.timestamp, signed.nonce, cipherText), push.msgSignature, 'msg_signature');
   if (!channel.aesKey) reject('DECRYPT_FAILED', 'no EncodingAESKey is configured for this channel');
 
   let inner: { message: string; appid: string };

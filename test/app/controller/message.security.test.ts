@@ -131,6 +131,10 @@ describe('test/app/controller/message.security.test.ts', () => {
         for (const body of [ '<xml><a>', '<!DOCTYPE x><xml/>', '{"a":' ]) {
           assertFailure(await post({ ...push, query: { ...push.query, signature: 'e'.repeat(40) }, body }), 'SIGNATURE_INVALID');
         }
+        // Not even egg's body parser reads it: malformed or oversized JSON, a form.
+        for (const [ body, contentType ] of [[ '{"a":', 'application/json' ], [ `{"a":"${'x'.repeat(100 * 1024)}"}`, 'application/json' ], [ 'a[b][c]=1', 'application/x-www-form-urlencoded' ]]) {
+          assertFailure(await post({ query: { ...push.query, signature: 'e'.repeat(40) }, body, contentType }), 'SIGNATURE_INVALID');
+        }
       }
       // WeChat signs the URL in safe mode too: a safe push without `signature` is not WeChat's.
       const safe = buildPush(textMessage('no url signature'), { mode: 'safe' });
