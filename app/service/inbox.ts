@@ -93,7 +93,7 @@ export default class InboxService extends Service {
       ...lease,
       nextAttemptAt: now,
       reply: { state: 'none' },
-      expireAt: new Date(now.getTime() + this.app.config.inbox.ttlSeconds * 1000),
+      expireAt: new Date(now.getTime() + this.retentionSeconds() * 1000),
       createdAt: now,
       updatedAt: now,
     };
@@ -111,6 +111,14 @@ export default class InboxService extends Service {
       }
       return { id: null, duplicate: true };
     }
+  }
+
+  /**
+   * INBOX_TTL_SECONDS, but never shorter than the replay rule needs: a timestamp accepted now
+   * stays fresh for up to twice the freshness window, and its replay key must outlive that.
+   */
+  private retentionSeconds(): number {
+    return Math.max(this.app.config.inbox.ttlSeconds, 2 * this.app.config.wechat.msgMaxAgeSeconds);
   }
 
   /** Whether the item holding this push's replay key is the same message (WeChat's retry). */

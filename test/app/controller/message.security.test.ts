@@ -87,6 +87,15 @@ describe('test/app/controller/message.security.test.ts', () => {
       assert.deepStrictEqual(customSends(fake).map(c => c.body.touser).sort(), [ genuine, safe ].map(p => p.query.openid).sort());
     });
 
+    it('keeps a replay key while its timestamp can still pass the freshness check, even with a shorter INBOX_TTL_SECONDS', async () => {
+      mock(app.config.inbox, 'ttlSeconds', 60);
+      const started = Date.now();
+      assertSuccess(await post(buildPush(textMessage('short retention'))));
+      const item: any = await app.model.InboxMessage.findOne({}).lean();
+      assert(item.replayKey, 'the item carries its replay key');
+      assert(item.expireAt.getTime() - started >= 2 * Number(TEST_ENV.WECHAT_MSG_MAX_AGE_SECONDS) * 1000 - 1000, `kept until ${item.expireAt.toISOString()}`);
+    });
+
     describe('/oa/message', () => {
       const sandbox = createOaSandbox(0);
       before(() => sandbox.start());
