@@ -11,6 +11,11 @@ export interface WechatAppSettings {
   msgToken: string;
   /** 43-character EncodingAESKey; empty when only plaintext mode is used */
   msgAesKey: string;
+  /**
+   * With an EncodingAESKey set, plaintext pushes are refused unless this is on (the console's
+   * compatible mode during a move from plaintext to safe mode; docs/message-push.md)
+   */
+  msgAllowPlaintext: boolean;
 }
 
 export interface EnvSettings {
@@ -76,6 +81,14 @@ function int(env: Env, name: string, fallback: number, min = 0): number {
   return Number(raw);
 }
 
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name).toLowerCase();
+  if (raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new EnvConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
 function aesKey(env: Env, name: string): string {
   const key = str(env, name);
   if (key && !/^[A-Za-z0-9+/]{43}$/.test(key)) {
@@ -116,6 +129,7 @@ export function readEnv(env: Env = process.env): EnvSettings {
       apiBase: str(env, 'WECHAT_API_BASE', 'https://api.weixin.qq.com').replace(/\/+$/, ''),
       msgToken: str(env, 'WECHAT_MSG_TOKEN'),
       msgAesKey: aesKey(env, 'WECHAT_MSG_AES_KEY'),
+      msgAllowPlaintext: bool(env, 'WECHAT_MSG_ALLOW_PLAINTEXT', false),
       msgMaxAgeSeconds: int(env, 'WECHAT_MSG_MAX_AGE_SECONDS', 300),
     },
     officialAccount: {
@@ -123,6 +137,7 @@ export function readEnv(env: Env = process.env): EnvSettings {
       secret: str(env, 'OA_SECRET'),
       msgToken: str(env, 'OA_MSG_TOKEN'),
       msgAesKey: aesKey(env, 'OA_MSG_AES_KEY'),
+      msgAllowPlaintext: bool(env, 'OA_MSG_ALLOW_PLAINTEXT', false),
     },
     adminToken: str(env, 'ADMIN_TOKEN'),
     sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', 7 * 24 * 3600, 60),

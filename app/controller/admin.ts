@@ -46,7 +46,7 @@ export default class AdminController extends Controller {
 
   async listMessages() {
     const { ctx } = this;
-    const query = { ...ctx.query } as Record<string, any>;
+    const query: Record<string, any> = { ...ctx.singleQuery() };
     const unknown = Object.keys(query).filter(key => !(key in MESSAGES_QUERY_RULE));
     if (unknown.length > 0) {
       throw new InvalidParamError(`unknown query parameters: ${unknown.join(', ')}`, unknown.map(field => ({ field, message: `${field} is not allowed` })));

@@ -1,10 +1,12 @@
 /**
  * The envelope of WeChat's message push (消息推送), shared by the mini-program
  * (`/message/check`) and the official account (`/oa/message`): signature checks in constant
- * time, freshness, decryption with the appid check, JSON/XML parsing without entity expansion
- * or 64-bit precision loss, normalisation, the dedupe key, and reply building.
+ * time, freshness, mode pinning, decryption with the appid check, JSON/XML parsing without entity
+ * expansion or 64-bit precision loss (in linear time), normalisation, the dedupe and replay keys,
+ * and reply building.
  * Pure and framework-free: every function takes the channel config and the raw request parts.
  */
+import { createHash } from 'node:crypto';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { parse as parseLosslessJson } from 'lossless-json';
 import { AppError, InvalidParamError } from './errors';
@@ -20,6 +22,8 @@ export interface PushChannelConfig {
   token: string;
   /** The 43-character EncodingAESKey; empty when only plaintext mode is used */
   aesKey: string;
+  /** With an aesKey: plaintext pushes are accepted too (a move to safe mode); without one, plaintext is all there is */
+  allowPlaintext: boolean;
   /** Pushes whose timestamp is further than this from now are rejected; 0 turns the check off */
   maxAgeSeconds: number;
 }
@@ -49,6 +53,11 @@ export interface OpenedPush {
   mode: PushMode;
   message: PushMessage;
   dedupeKey: string;
+  /**
+   * The replay rule's key: a hash of channel, timestamp, nonce and signature. The inbox keeps it
+   * unique, so a signature set is accepted once (WeChat's retries of the same message aside).
+   */
+  replayKey: string;
 }
 
 /** What WeChat needs to stop retrying; never encrypted. */
@@ -61,7 +70,9 @@ const FORBIDDEN_FIELD_NAMES = new Set([ '__proto__', 'constructor', 'prototype' 
 
 export class PushRejectedError extends AppError {}
 
-function reject(reason: 'SIGNATURE_INVALID' | 'STALE_REQUEST' | 'DECRYPT_FAILED' | 'APPID_MISMATCH', message: string): never {
+export type PushRejection = 'SIGNATURE_INVALID' | 'STALE_REQUEST' | 'ENCRYPTION_REQUIRED' | 'REPLAYED_REQUEST' | 'DECRYPT_FAILED' | 'APPID_MISMATCH';
+
+function reject(reason: PushRejection, message: string): never {
   throw new PushRejectedError(reason, message);
 }
 
@@ -90,7 +101,7 @@ function requiredParam(query: PushQuery, name: string, re: RegExp): string {
 const TIMESTAMP_RE = /^\d{1,12}$/;
 const NONCE_RE = /^[\x21-\x7e]{1,128}$/;
 
-function checkSignature(expected: string, given: string | undefined, what: string): void {
+function checkSignature(expected: string, given: string | undefined, what: string): asserts given is string {
   // Compared in constant time; nothing computed ever leaves this function.
   if (given === undefined || given === '' || !safeEqual(expected, given.toLowerCase())) {
     reject('SIGNATURE_INVALID', `${what} does not match`);
@@ -108,25 +119,48 @@ function checkChannel(channel: PushChannelConfig): void {
   if (!channel.token) throw new AppError('INTERNAL_ERROR', `message push token for ${channel.name} is not configured`);
 }
 
+interface SignedQuery {
+  timestamp: string;
+  nonce: string;
+  /** Lower case, as compared */
+  signature: string;
+}
+
 /**
- * GET verification: `signature = sha1(sort([token, timestamp, nonce]))`. Returns `echostr`
- * unchanged, to be sent as plain text.
+ * The URL's `signature = sha1(sort([token, timestamp, nonce]))` and the timestamp's freshness:
+ * checked first, on GET and POST, in every mode (WeChat sends `signature` in safe mode too), so
+ * nothing of an unauthenticated request is ever parsed.
  */
-export function verifyEcho(channel: PushChannelConfig, query: PushQuery): string {
+function verifyUrlSignature(channel: PushChannelConfig, query: PushQuery, nowMs: number): SignedQuery {
   checkChannel(channel);
   const timestamp = requiredParam(query, 'timestamp', TIMESTAMP_RE);
   const nonce = requiredParam(query, 'nonce', NONCE_RE);
+  const signature = param(query, 'signature');
+  checkSignature(sha1Signature(channel.token, timestamp, nonce), signature, 'signature');
+  checkFreshness(timestamp, channel.maxAgeSeconds, nowMs);
+  return { timestamp, nonce, signature: signature.toLowerCase() };
+}
+
+/** See OpenedPush.replayKey. */
+export function replayKey(channel: PushChannelName, signed: SignedQuery): string {
+  return createHash('sha256').update(`${channel}\n${signed.timestamp}\n${signed.nonce}\n${signed.signature}`).digest('base64url');
+}
+
+/**
+ * GET verification: the URL signature and freshness, as for a push. Returns `echostr`
+ * unchanged, to be sent as plain text.
+ */
+export function verifyEcho(channel: PushChannelConfig, query: PushQuery, nowMs = Date.now()): string {
+  verifyUrlSignature(channel, query, nowMs);
   const echostr = param(query, 'echostr');
   if (echostr === undefined || echostr === '') invalid('echostr is required', 'echostr');
   if (echostr.length > MAX_ECHOSTR_LENGTH) invalid('echostr is too long', 'echostr');
-  checkSignature(sha1Signature(channel.token, timestamp, nonce), param(query, 'signature'), 'signature');
   return echostr;
 }
 
 // ---------------------------------------------------------------------------
 // Parsing
 
-const CDATA_RE = /<!\[CDATA\[[\s\S]*?\]\]>/g;
 const XML_ENTITY_RE = /&(lt|gt|amp|quot|apos|#\d{1,7}|#x[0-9a-fA-F]{1,6});/g;
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: '\'' };
 
@@ -171,11 +205,67 @@ function xmlValue(value: unknown): string | object | undefined {
   return undefined;
 }
 
+function skipPast(text: string, from: number, end: string, what: string): number {
+  const at = text.indexOf(end, from);
+  if (at === -1) invalid(`malformed XML: unterminated ${what}`);
+  return at + end.length;
+}
+
+/** A push has about 10 elements (a few hundred tags at most with MAX_FIELDS) and short tags. */
+const MAX_XML_MARKUP = 1000;
+const MAX_XML_TAG_LENGTH = 256;
+
+/** Past the `>` that closes a tag, outside quoted attribute values (as the parser reads a tag). */
+function skipTag(text: string, from: number): number {
+  let quote = '';
+  const end = Math.min(text.length, from + MAX_XML_TAG_LENGTH);
+  for (let i = from; i < end; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === quote) quote = '';
+    } else if (c === '"' || c === '\'') {
+      quote = c;
+    } else if (c === '>') {
+      return i + 1;
+    }
+  }
+  return invalid(end < text.length ? `XML tag longer than ${MAX_XML_TAG_LENGTH} characters` : 'malformed XML: unterminated tag');
+}
+
+/**
+ * Screens XML before the parser sees it, in one linear pass. Refuses every markup declaration
+ * (`<!DOCTYPE`, `<!ENTITY`, `<!ELEMENT`, …) wherever an XML parser would read one: comments,
+ * CDATA sections, processing instructions and tags are skipped the way the parser skips them,
+ * so a `<![CDATA[` inside a comment opens nothing, a `<!--` inside CDATA is text, and no
+ * declaration can hide between them. (A regex that strips CDATA first is both bypassable that
+ * way and quadratic on hostile input.) Also bounds the parser's work: at most MAX_XML_MARKUP
+ * tags, comments, CDATA sections and instructions, and no tag longer than MAX_XML_TAG_LENGTH.
+ */
+export function screenXml(text: string): void {
+  let markup = 0;
+  let i = text.indexOf('<');
+  while (i !== -1) {
+    if (++markup > MAX_XML_MARKUP) invalid(`XML with more than ${MAX_XML_MARKUP} tags is not a push`);
+    if (text.startsWith('<!--', i)) i = skipPast(text, i + 4, '-->', 'comment');
+    else if (text.startsWith('<![CDATA[', i)) i = skipPast(text, i + 9, ']]>', 'CDATA section');
+    else if (text.startsWith('<?', i)) i = skipPast(text, i + 2, '?>', 'processing instruction');
+    else if (text.startsWith('<!', i)) invalid('XML with DOCTYPE, ENTITY or other declarations is not accepted');
+    else i = skipTag(text, i + 1);
+    i = text.indexOf('<', i);
+  }
+}
+
+/** An element name worth quoting in an error message: a plain field name, never the input at length. */
+function quotedName(name: string): string {
+  return FIELD_NAME_RE.test(name) ? `<${name}>` : 'an element';
+}
+
 /** Parses `<xml>...</xml>` into its top-level fields. DOCTYPE and entity declarations are refused. */
 export function parseXmlFields(text: string): Record<string, unknown> {
-  if (/<!(DOCTYPE|ENTITY)/i.test(text.replace(CDATA_RE, ''))) invalid('XML with DOCTYPE or ENTITY declarations is not accepted');
+  screenXml(text);
   const valid = XMLValidator.validate(text);
-  if (valid !== true) invalid(`malformed XML: ${valid.err.msg}`);
+  // The validator's own text quotes the input (whole tag names): only its code and position go out.
+  if (valid !== true) invalid(`malformed XML: ${/^\w{1,40}$/.test(valid.err.code) ? valid.err.code : 'invalid'} at line ${valid.err.line}, column ${valid.err.col}`);
   let doc: any;
   try {
     doc = xmlParser().parse(text);
@@ -187,7 +277,7 @@ export function parseXmlFields(text: string): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const [ name, raw ] of Object.entries(root)) {
     if (name === '#text') continue; // whitespace between elements
-    if (Array.isArray(raw)) invalid(`XML element <${name}> appears more than once`, name);
+    if (Array.isArray(raw)) invalid(`XML element ${quotedName(name)} appears more than once`, FIELD_NAME_RE.test(name) ? name : undefined);
     fields[name] = xmlValue(raw);
   }
   return fields;
@@ -199,7 +289,9 @@ export function parseJsonFields(text: string): Record<string, unknown> {
   try {
     doc = parseLosslessJson(text, undefined, (digits: string) => digits);
   } catch (err: any) {
-    invalid(`malformed JSON: ${String(err?.message ?? err).slice(0, 120)}`);
+    // lossless-json's text quotes the input (keys, values): only the position goes out.
+    const position = /position (\d{1,9})/.exec(String(err?.message))?.[1];
+    invalid(position === undefined ? 'malformed JSON' : `malformed JSON at position ${position}`);
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) invalid('JSON body must be an object');
   return doc as Record<string, unknown>;
@@ -227,6 +319,13 @@ export function flatFields(fields: Record<string, unknown>): Record<string, stri
 }
 
 const MSG_TYPE_RE = /^[A-Za-z_]{1,32}$/;
+/**
+ * WeChat's openids are 28 characters of [A-Za-z0-9_-]; the sandbox derives longer ones from long
+ * user keys. Checked where they enter, so none carries a newline or markup into logs or the store.
+ */
+export const OPENID_RE = /^[A-Za-z0-9_-]{1,128}$/;
+/** ToUserName: the account's original id (原始ID, `gh_` + 12 hex characters). */
+const ACCOUNT_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Checks the fields every push carries and types the well-known ones. */
 export function normalizeMessage(fields: Record<string, unknown>): PushMessage {
@@ -237,7 +336,9 @@ export function normalizeMessage(fields: Record<string, unknown>): PushMessage {
     return value;
   };
   const toUserName = need('ToUserName');
+  if (!ACCOUNT_ID_RE.test(toUserName)) invalid('ToUserName is not an account id', 'ToUserName');
   const fromUserName = need('FromUserName');
+  if (!OPENID_RE.test(fromUserName)) invalid('FromUserName is not an openid', 'FromUserName');
   const createTime = need('CreateTime');
   if (!/^\d{1,12}$/.test(createTime)) invalid('CreateTime must be a unix timestamp', 'CreateTime');
   const msgType = need('MsgType');
@@ -275,36 +376,57 @@ export interface PushRequest {
 }
 
 /**
- * Verifies, decrypts and parses a push. Plaintext mode checks `signature`; with
- * `encrypt_type=aes` (safe and compatible modes) `msg_signature` over `Encrypt` is checked,
- * the ciphertext is decrypted and its trailing appid must be ours; the decrypted message wins
- * over any plaintext copy. Throws an AppError with reason INVALID_PARAM, SIGNATURE_INVALID,
- * STALE_REQUEST, DECRYPT_FAILED or APPID_MISMATCH.
+ * Verifies, decrypts and parses a push. First, before the body is read, in every mode: the URL
+ * `signature` and the timestamp's freshness, then the mode: a channel with an EncodingAESKey
+ * takes only `encrypt_type=aes` unless `allowPlaintext`. With `encrypt_type=aes` (safe and
+ * compatible modes) `msg_signature` over `Encrypt` is checked, the ciphertext is decrypted and
+ * its trailing appid must be ours; the decrypted message wins over any plaintext copy. Throws an
+ * AppError with reason INVALID_PARAM, SIGNATURE_INVALID, STALE_REQUEST, ENCRYPTION_REQUIRED,
+ * DECRYPT_FAILED or APPID_MISMATCH. (REPLAYED_REQUEST is the inbox's: it needs the database.)
  */
 export function openPush(channel: PushChannelConfig, request: PushRequest, nowMs = Date.now()): OpenedPush {
-  checkChannel(channel);
-  const { query } = request;
-  const timestamp = requiredParam(query, 'timestamp', TIMESTAMP_RE);
-  const nonce = requiredParam(query, 'nonce', NONCE_RE);
+  return openAuthenticatedPush(channel, authenticatePush(channel, request.query, nowMs), request.body);
+}
+
+/** A push whose URL signature, freshness and mode passed: only now may its body be read. */
+export interface AuthenticatedPush {
+  signed: SignedQuery;
+  /** encrypt_type=aes: msg_signature must cover Encrypt */
+  encrypted: boolean;
+  msgSignature: string | undefined;
+}
+
+/** openPush's first half, from the query alone (see openPush). */
+export function authenticatePush(channel: PushChannelConfig, query: PushQuery, nowMs = Date.now()): AuthenticatedPush {
+  const signed = verifyUrlSignature(channel, query, nowMs);
   const encryptType = param(query, 'encrypt_type');
   if (encryptType !== undefined && encryptType !== 'aes' && encryptType !== 'raw') {
     invalid('encrypt_type must be aes or raw', 'encrypt_type');
   }
-  if (typeof request.body !== 'string') invalid('request body is empty');
-  const outer = parseBody(request.body);
+  if (encryptType !== 'aes' && channel.aesKey && !channel.allowPlaintext) {
+    // The URL signature does not cover the body: with a key configured, a body is trusted only
+    // when msg_signature covers it. Stops a safe push's signature from carrying a forged plaintext.
+    reject('ENCRYPTION_REQUIRED', `the ${channel.name} channel has an EncodingAESKey: only encrypted pushes (encrypt_type=aes) are accepted`);
+  }
+  return { signed, encrypted: encryptType === 'aes', msgSignature: param(query, 'msg_signature') };
+}
 
-  if (encryptType !== 'aes') {
-    checkSignature(sha1Signature(channel.token, timestamp, nonce), param(query, 'signature'), 'signature');
-    checkFreshness(timestamp, channel.maxAgeSeconds, nowMs);
+/** openPush's second half: the body of an authenticated push. */
+export function openAuthenticatedPush(channel: PushChannelConfig, push: AuthenticatedPush, body: string): OpenedPush {
+  const { signed } = push;
+  if (typeof body !== 'string') invalid('request body is empty');
+  const outer = parseBody(body);
+  const replay = replayKey(channel.name, signed);
+
+  if (!push.encrypted) {
     const message = normalizeMessage(outer.fields);
-    return { format: outer.format, mode: 'plaintext', message, dedupeKey: dedupeKey(channel.name, message) };
+    return { format: outer.format, mode: 'plaintext', message, dedupeKey: dedupeKey(channel.name, message), replayKey: replay };
   }
 
   const encrypted = outer.fields.Encrypt;
   if (typeof encrypted !== 'string' || encrypted.trim() === '') invalid('Encrypt is required with encrypt_type=aes', 'Encrypt');
   const cipherText = encrypted.trim();
-  checkSignature(sha1Signature(channel.token, timestamp, nonce, cipherText), param(query, 'msg_signature'), 'msg_signature');
-  checkFreshness(timestamp, channel.maxAgeSeconds, nowMs);
+  checkSignature(sha1Signature(channel.token, signed.timestamp, signed.nonce, cipherText), push.msgSignature, 'msg_signature');
   if (!channel.aesKey) reject('DECRYPT_FAILED', 'no EncodingAESKey is configured for this channel');
 
   let inner: { message: string; appid: string };
@@ -320,7 +442,7 @@ export function openPush(channel: PushChannelConfig, request: PushRequest, nowMs
   const message = normalizeMessage(parsed.fields);
   const outerNames = Object.keys(outer.fields).filter(k => k !== '#text');
   const mode: PushMode = outerNames.every(k => k === 'Encrypt' || k === 'ToUserName') ? 'safe' : 'compatible';
-  return { format: outer.format, mode, message, dedupeKey: dedupeKey(channel.name, message) };
+  return { format: outer.format, mode, message, dedupeKey: dedupeKey(channel.name, message), replayKey: replay };
 }
 
 // ---------------------------------------------------------------------------

@@ -28,6 +28,8 @@ export default (app: Application) => {
   const InboxMessageSchema = new Schema({
     channel: { type: String, enum: [ 'miniprogram', 'officialAccount' ], required: true },
     dedupeKey: { type: String, required: true, unique: true },
+    // The replay rule (app/lib/pushEnvelope.ts OpenedPush.replayKey): one item per signature set.
+    replayKey: { type: String },
     mode: { type: String, enum: [ 'plaintext', 'compatible', 'safe' ] },
     format: { type: String, enum: [ 'json', 'xml' ] },
     toUser: { type: String },
@@ -60,6 +62,8 @@ export default (app: Application) => {
   InboxMessageSchema.index({ status: 1, lockedUntil: 1 });
   // Admin listing: recent first.
   InboxMessageSchema.index({ createdAt: -1 });
+  // A signature set is accepted once; items stored before the rule have none (partial index).
+  InboxMessageSchema.index({ replayKey: 1 }, { unique: true, partialFilterExpression: { replayKey: { $type: 'string' } } });
   // Retention (INBOX_TTL_SECONDS): each document carries its own expiry.
   InboxMessageSchema.index({ expireAt: 1 }, { expireAfterSeconds: 0 });
 

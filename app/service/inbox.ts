@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Service } from 'egg';
 import { Types } from 'mongoose';
-import { OpenedPush, PushChannelName } from '../lib/pushEnvelope';
+import { OpenedPush, PushChannelName, PushRejectedError } from '../lib/pushEnvelope';
 import { customSendBody } from '../lib/replyRules';
 import { backoffSeconds, classifySendError, isPermanentFailure, isWechatApiError, replyWindowClosesAt } from '../lib/sendOutcome';
 
@@ -76,6 +76,7 @@ export default class InboxService extends Service {
 
   /**
    * Stores a verified push; a second delivery of the same message is reported as duplicate.
+   * A signature set already stored with another message is a replay (REPLAYED_REQUEST).
    * One insert straight through the driver: every value is built here with its schema type
    * (the envelope parser hands over strings and a number), so a mongoose document (hydration,
    * validation, save hooks) would only add CPU to the acknowledgement WeChat waits for. The
@@ -90,6 +91,7 @@ export default class InboxService extends Service {
     const doc: Record<string, unknown> = {
       channel,
       dedupeKey: opened.dedupeKey,
+      replayKey: opened.replayKey,
       mode: opened.mode,
       format: opened.format,
       toUser: message.toUserName,
@@ -103,7 +105,7 @@ export default class InboxService extends Service {
       ...lease,
       nextAttemptAt: now,
       reply: { state: 'none' },
-      expireAt: new Date(now.getTime() + this.app.config.inbox.ttlSeconds * 1000),
+      expireAt: new Date(now.getTime() + this.retentionSeconds() * 1000),
       createdAt: now,
       updatedAt: now,
     };
@@ -113,9 +115,28 @@ export default class InboxService extends Service {
       const res = await this.model.collection.insertOne(doc);
       return { id: String(res.insertedId), duplicate: false, ...(options.claimed ? { claimed: { ...doc, _id: res.insertedId } } : {}) };
     } catch (err: any) {
-      if (err?.code === 11000) return { id: null, duplicate: true };
-      throw err;
+      if (err?.code !== 11000) throw err;
+      // Only a collision on the replay key costs a query: its holder tells WeChat's retry of the
+      // same message from another body sent under a signature set that was already used.
+      if (err.keyPattern?.replayKey !== undefined && !(await this.isRetry(opened))) {
+        throw new PushRejectedError('REPLAYED_REQUEST', 'this signature, timestamp and nonce were already used for another message');
+      }
+      return { id: null, duplicate: true };
     }
+  }
+
+  /**
+   * INBOX_TTL_SECONDS, but never shorter than the replay rule needs: a timestamp accepted now
+   * stays fresh for up to twice the freshness window, and its replay key must outlive that.
+   */
+  private retentionSeconds(): number {
+    return Math.max(this.app.config.inbox.ttlSeconds, 2 * this.app.config.wechat.msgMaxAgeSeconds);
+  }
+
+  /** Whether the item holding this push's replay key is the same message (WeChat's retry). */
+  private async isRetry(opened: OpenedPush): Promise<boolean> {
+    const holder = await this.model.collection.findOne({ replayKey: opened.replayKey }, { projection: { dedupeKey: 1 } });
+    return holder?.dedupeKey === opened.dedupeKey;
   }
 
   /** Claims one due item (or the given one if it is due); null when there is none. */

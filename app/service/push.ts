@@ -1,7 +1,9 @@
 import { Application, Service } from 'egg';
 import { BoundedQueue } from '../lib/boundedQueue';
 import { AppError } from '../lib/errors';
-import { openPush, PushChannelConfig, PushChannelName, PushQuery, SUCCESS_REPLY, verifyEcho } from '../lib/pushEnvelope';
+import {
+  authenticatePush, openAuthenticatedPush, PushChannelConfig, PushChannelName, PushQuery, SUCCESS_REPLY, verifyEcho,
+} from '../lib/pushEnvelope';
 
 export interface ReceiveResult {
   /** The plain-text reply for WeChat */
@@ -65,10 +67,18 @@ export default class PushService extends Service {
         appid: officialAccount.appid,
         token: officialAccount.msgToken,
         aesKey: officialAccount.msgAesKey,
+        allowPlaintext: officialAccount.msgAllowPlaintext,
         maxAgeSeconds: wechat.msgMaxAgeSeconds,
       };
     }
-    return { name, appid: wechat.appid, token: wechat.msgToken, aesKey: wechat.msgAesKey, maxAgeSeconds: wechat.msgMaxAgeSeconds };
+    return {
+      name,
+      appid: wechat.appid,
+      token: wechat.msgToken,
+      aesKey: wechat.msgAesKey,
+      allowPlaintext: wechat.msgAllowPlaintext,
+      maxAgeSeconds: wechat.msgMaxAgeSeconds,
+    };
   }
 
   /** GET verification: the `echostr` to send back, or SIGNATURE_INVALID / INVALID_PARAM. */
@@ -77,13 +87,17 @@ export default class PushService extends Service {
   }
 
   /**
-   * POST: verify, decrypt and parse, record durably in the inbox (deduplicated), and hand the
-   * item to this worker's bounded processing queue, which works after the reply. Never waits
-   * on WeChat. An item the queue refuses (full) stays pending in the inbox until it has room.
+   * POST: verify, decrypt and parse, record durably in the inbox (deduplicated, replays refused),
+   * and hand the item to this worker's bounded processing queue, which works after the reply.
+   * Never waits on WeChat. An item the queue refuses (full) stays pending in the inbox until it
+   * has room. `readBody` is called only once the URL signature, freshness and mode have passed:
+   * nothing of an unauthenticated request is read, let alone parsed.
    */
-  async receive(name: PushChannelName, query: PushQuery, body: string): Promise<ReceiveResult> {
+  async receive(name: PushChannelName, query: PushQuery, readBody: () => Promise<string>): Promise<ReceiveResult> {
     const { ctx } = this;
-    const opened = openPush(this.channel(name), { query, body });
+    const channel = this.channel(name);
+    const authenticated = authenticatePush(channel, query);
+    const opened = openAuthenticatedPush(channel, authenticated, await readBody());
     const queue = processingQueue(this.app);
     // A free slot now: the item is stored already claimed and starts in that slot (no separate
     // claim). Otherwise it is stored pending and queued by id, to be claimed when its turn comes.

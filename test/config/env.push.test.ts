@@ -22,10 +22,20 @@ describe('test/config/env.push.test.ts', () => {
     });
   });
 
+  it('reads WECHAT_MSG_ALLOW_PLAINTEXT and OA_MSG_ALLOW_PLAINTEXT: off unless set to true or 1', () => {
+    assert.strictEqual(readEnv({}).wechat.msgAllowPlaintext, false);
+    assert.strictEqual(readEnv({}).officialAccount.msgAllowPlaintext, false);
+    assert.strictEqual(readEnv({ WECHAT_MSG_ALLOW_PLAINTEXT: 'true' }).wechat.msgAllowPlaintext, true);
+    assert.strictEqual(readEnv({ OA_MSG_ALLOW_PLAINTEXT: '1' }).officialAccount.msgAllowPlaintext, true);
+    assert.strictEqual(readEnv({ WECHAT_MSG_ALLOW_PLAINTEXT: 'FALSE' }).wechat.msgAllowPlaintext, false);
+  });
+
   it('rejects bad values, naming the variable', () => {
     const cases: Array<[Record<string, string>, RegExp]> = [
       [{ INBOX_TTL_SECONDS: '59' }, /INBOX_TTL_SECONDS/ ],
       [{ INBOX_TTL_SECONDS: '1d' }, /INBOX_TTL_SECONDS/ ],
+      [{ WECHAT_MSG_ALLOW_PLAINTEXT: 'yes' }, /WECHAT_MSG_ALLOW_PLAINTEXT must be true or false/ ],
+      [{ OA_MSG_ALLOW_PLAINTEXT: 'on' }, /OA_MSG_ALLOW_PLAINTEXT/ ],
       [{ AUTO_REPLY_DEFAULT_LINK_URL: 'help.example.com', AUTO_REPLY_DEFAULT_LINK_TITLE: 't' }, /AUTO_REPLY_DEFAULT_LINK_URL/ ],
       [{ AUTO_REPLY_DEFAULT_LINK_URL: 'https://h/', AUTO_REPLY_DEFAULT_LINK_TITLE: 't', AUTO_REPLY_DEFAULT_LINK_THUMB_URL: 'ftp://x/y' }, /AUTO_REPLY_DEFAULT_LINK_THUMB_URL/ ],
       [{ AUTO_REPLY_DEFAULT_LINK_URL: 'https://h/' }, /AUTO_REPLY_DEFAULT_LINK_TITLE is required/ ],

@@ -4,7 +4,10 @@
  * random JSON, wrong types, operator objects ({ "$gt": "" }, qs's a[$ne]=), huge strings, bad
  * base64, broken and entity-laden XML, wrong, stale and replayed signatures, wrong admin tokens,
  * wrong / missing / malformed bearer tokens, valid credentials with bad bodies, bad content types,
- * wrong methods, unknown paths.
+ * wrong methods, unknown paths; and on the push route, attacks that must get one reason (issue 13):
+ * a captured signature set with a new body, plaintext while an EncodingAESKey is configured, safe
+ * mode without the URL signature, repeated parameters, a DOCTYPE hidden in comments, a big hostile
+ * CDATA body.
  *
  * Every reply: HTTP 200, no INTERNAL_ERROR, the standard JSON shape { code, data, message }, or
  * plain text only where it is valid (the echostr of a correctly signed GET, `success` for a replay
@@ -17,6 +20,7 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { buildPush, BuiltPush, deliverPush } from '../../tools/wechat-sandbox';
 import { sha1Signature } from '../../app/lib/wechatCrypto';
 import { TEST_ENV } from '../fixtures/env';
+import { withoutParams } from '../fixtures/push';
 import { createSandbox, Listening, listen } from './helpers';
 
 const REQUESTS = 1200;
@@ -106,6 +110,8 @@ interface FuzzRequest {
   body?: string;
   /** The reply may be this plain text (a correctly signed echo, a replayed recorded push) */
   plainAllowed?: string;
+  /** The reply must be a failure with this reason (the attack shapes) */
+  expectReason?: string;
 }
 
 /** encodeURIComponent that survives lone surrogates (they become U+FFFD, as URLSearchParams does). */
@@ -215,7 +221,54 @@ describe('test/fault/fuzz.test.ts', function() {
     assert.strictEqual(health.body.data.mongo, 'up');
   });
 
+  /** A signed push of the suite's channel, fresh, in the given mode. */
+  function freshPush(rng: Rng, mode: 'plaintext' | 'safe', fields: Record<string, string> = {}): BuiltPush {
+    const channel = { appid: TEST_ENV.WECHAT_APPID, token: TEST_ENV.WECHAT_MSG_TOKEN, aesKey: TEST_ENV.WECHAT_MSG_AES_KEY };
+    return buildPush({ kind: 'text', mode, format: rng.chance(0.5) ? 'json' : 'xml', channel, user: 'fuzz-user', nonce: String(rng.int(1e9)), fields });
+  }
+
+  /** Issue 13's attacks on the push route, each with the one reason it must get. */
+  function attackShape(rng: Rng, method: string, path: string): FuzzRequest {
+    const shape = method === 'GET' ? 'repeated' : rng.pick([ 'replay-new-body', 'plaintext', 'safe-unsigned', 'repeated', 'doctype-in-comment', 'hostile-cdata' ]);
+    const label = `${method} ${path} attack#${shape}`;
+    const forged = freshPush(rng, 'plaintext', { Content: 'forged' });
+    const request = (query: Record<string, string>, body: string | undefined, contentType: string, expectReason: string): FuzzRequest => ({
+      label, method, path, query: new URLSearchParams(query).toString(), headers: { 'content-type': contentType }, body, expectReason,
+    });
+    switch (shape) {
+      case 'replay-new-body': {
+        // The recorded safe push's signature set, without encrypt_type/msg_signature, over a forged body.
+        return rng.chance(0.5) ?
+          request(withoutParams(recordedPush.query, 'encrypt_type', 'msg_signature'), forged.body, forged.contentType, 'ENCRYPTION_REQUIRED') :
+          request(recordedPush.query, recordedPush.body.replace(/"Encrypt":"[^"]+"/, `"Encrypt":"${freshPush(rng, 'safe').encrypt}"`), recordedPush.contentType, 'SIGNATURE_INVALID');
+      }
+      case 'plaintext':
+        return request(forged.query, forged.body, forged.contentType, 'ENCRYPTION_REQUIRED');
+      case 'safe-unsigned': {
+        const safe = freshPush(rng, 'safe');
+        return request(withoutParams(safe.query, 'signature'), safe.body, safe.contentType, 'SIGNATURE_INVALID');
+      }
+      case 'repeated': {
+        const safe = freshPush(rng, 'safe');
+        const name = rng.pick([ 'signature', 'timestamp', 'nonce', 'msg_signature', 'encrypt_type' ]);
+        const query = `${new URLSearchParams(safe.query)}&${name}=${encodePart(rng.chance(0.5) ? safe.query[name] : randomString(rng).slice(0, 100))}`;
+        return { ...request({}, method === 'GET' ? undefined : safe.body, safe.contentType, 'INVALID_PARAM'), query };
+      }
+      case 'doctype-in-comment': {
+        const safe = freshPush(rng, 'safe');
+        const body = `<!-- <![CDATA[ --><!DOCTYPE xml [<!ENTITY e SYSTEM "file:///etc/passwd">]><!-- ]]> --><xml><ToUserName>&e;</ToUserName><Encrypt>${safe.encrypt}</Encrypt></xml>`;
+        return request(safe.query, body, 'text/xml', 'INVALID_PARAM');
+      }
+      default: {
+        const safe = freshPush(rng, 'safe');
+        const body = rng.pick([ `<xml><A>${'<![CDATA['.repeat(7000)}</A></xml>`, `<xml><A><![CDATA[${']]'.repeat(30000)}</A></xml>`, `<xml><${'a'.repeat(60000)}></xml>` ]);
+        return request(safe.query, body, 'text/xml', 'INVALID_PARAM');
+      }
+    }
+  }
+
   function makeRequest(rng: Rng, method: string, routePath: string, isPush: boolean): FuzzRequest {
+    if (isPush && (method === 'GET' || method === 'POST') && rng.chance(0.3)) return attackShape(rng, method, routePath);
     const path = routePath.replace(/:(\w+)/g, () => encodePart(rng.chance(0.3) ? randomBytes(12).toString('hex') : randomString(rng)).slice(0, 300) || 'x');
     const headers: Record<string, string> = {};
     const label: string[] = [ `${method} ${path.slice(0, 80)}` ];
@@ -280,10 +333,11 @@ describe('test/fault/fuzz.test.ts', function() {
       }
     }
 
-    // A GET that ended up correctly signed (a random echostr may be in the query) is a valid echo.
-    // Like egg's ctx.query, the app reads the first value of a repeated parameter.
+    // A GET that ended up correctly signed (a random echostr may be in the query) is a valid echo,
+    // unless a parameter is repeated (refused, never resolved to one value).
     const [ ts, nonce, echostr ] = [ params.get('timestamp'), params.get('nonce'), params.get('echostr') ];
-    if (isPush && method === 'GET' && echostr !== null && ts !== null && nonce !== null &&
+    const repeated = [ ...params.keys() ].some(key => params.getAll(key).length > 1);
+    if (isPush && method === 'GET' && !repeated && echostr !== null && ts !== null && nonce !== null &&
       params.get('signature') === sha1Signature(TEST_ENV.WECHAT_MSG_TOKEN, ts, nonce)) {
       plainAllowed = echostr;
     }
@@ -338,6 +392,8 @@ describe('test/fault/fuzz.test.ts', function() {
     }
     const reason = reply.code === 1 ? '(ok)' : String(reply.data?.error);
     reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    if (req.expectReason !== undefined && reason !== req.expectReason) return `expected ${req.expectReason}, got ${reason}: ${text.slice(0, 200)}`;
+    if (req.expectReason !== undefined && text.length > 1024) return `a reply of ${text.length} bytes: ${text.slice(0, 200)}`;
     if (reply.code === 0 && (typeof reply.data?.error !== 'string' || !/^[A-Z_]+$/.test(reply.data.error))) return `failure without a reason: ${text.slice(0, 200)}`;
     if (reply.data?.error === 'INTERNAL_ERROR') return `INTERNAL_ERROR: ${text.slice(0, 200)}`;
     return null;

@@ -30,7 +30,10 @@ export interface PushChannel {
 
 export interface BuildPushOptions {
   kind: PushKind;
-  /** Default 'plaintext' */
+  /**
+   * Default 'safe' when the channel has an aesKey (a backend with an EncodingAESKey accepts only
+   * encrypted pushes unless told otherwise), else 'plaintext'
+   */
   mode?: PushMode;
   /** Default 'xml' (WeChat's default; subscribe/unsubscribe are XML-only) */
   format?: PushFormat;
@@ -154,7 +157,7 @@ export function serializeXml(fields: Record<string, FieldValue>): string {
 
 export function buildPush(o: BuildPushOptions): BuiltPush {
   if (!PUSH_KINDS.includes(o.kind)) throw new PushBuildError(`kind must be one of ${PUSH_KINDS.join(', ')}`);
-  const mode = o.mode ?? 'plaintext';
+  const mode = o.mode ?? (o.channel?.aesKey ? 'safe' : 'plaintext');
   const format = o.format ?? 'xml';
   if (![ 'plaintext', 'compatible', 'safe' ].includes(mode)) throw new PushBuildError('mode must be plaintext, compatible or safe');
   if (![ 'json', 'xml' ].includes(format)) throw new PushBuildError('format must be json or xml');
@@ -176,6 +179,7 @@ export function buildPush(o: BuildPushOptions): BuiltPush {
   const plaintext = serialize(message);
   const timestamp = o.timestamp ?? String(createTime);
   const nonce = o.nonce ?? String(randomInt(100_000_000, 2_147_483_647));
+  // WeChat signs the URL in every mode, safe mode included (msg_signature then covers Encrypt).
   const query: Record<string, string> = {
     signature: sha1Signature(o.channel.token, timestamp, nonce),
     timestamp,

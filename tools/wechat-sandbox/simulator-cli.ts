@@ -30,7 +30,7 @@ sandbox:
 options:
   --sandbox <url>       default http://127.0.0.1:${SANDBOX_DEFAULTS.port}
   --user <key>          push-text/push: the simulated user (default sandbox-user)
-  --mode plaintext|compatible|safe     default plaintext
+  --mode plaintext|compatible|safe     default safe (the sandbox's accounts have an EncodingAESKey)
   --format json|xml                    default xml
   --channel miniProgram|officialAccount
   --field Name=value    override or add a message field (repeatable)

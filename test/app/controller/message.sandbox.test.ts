@@ -63,6 +63,8 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
   for (const mode of [ 'plaintext', 'compatible', 'safe' ] as const) {
     for (const format of [ 'json', 'xml' ] as const) {
       it(`${mode} ${format}: accepted at once and answered once through custom/send`, async () => {
+        // Plaintext needs WECHAT_MSG_ALLOW_PLAINTEXT: the sandbox's mini-program has an EncodingAESKey.
+        if (mode === 'plaintext') mock(app.config.wechat, 'msgAllowPlaintext', true);
         const result = await simulator.pushMessage(target.url, { kind: 'text', mode, format, user: `u-${mode}-${format}`, maxAttempts: 1 });
         assert.strictEqual(result.accepted, true, JSON.stringify(result.attempts));
         await settle();
@@ -123,7 +125,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
     // A known user, pushed without the user writing first: the sandbox's window is closed.
     sandbox.createUser('silent');
     const built = buildSimulatedPush({
-      kind: 'text', mode: 'plaintext', format: 'json', user: 'silent', seed: info.seed,
+      kind: 'text', format: 'json', user: 'silent', seed: info.seed,
       channel: { appid: info.miniProgram.appid, token: info.miniProgram.msgToken, aesKey: info.miniProgram.msgAesKey },
     });
     assert.strictEqual((await deliverPush(target.url, built, { maxAttempts: 1 })).accepted, true);

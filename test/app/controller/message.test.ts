@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { sha1Signature } from '../../../app/lib/wechatCrypto';
 import { FakeWechat } from '../../fixtures/fakeWechat';
-import { buildPush, BuiltPush, nowSeconds, RawNumber, textMessage, toJson, toXml, customSends, onCustomSend } from '../../fixtures/push';
+import { buildPush, BuiltPush, encryptedQuery, nowSeconds, RawNumber, textMessage, toJson, toXml, customSends, onCustomSend } from '../../fixtures/push';
 import { TEST_ENV } from '../../fixtures/env';
 import { embeddedMongo } from '../../.setup';
 
@@ -77,6 +77,8 @@ describe('test/app/controller/message.test.ts', () => {
     for (const format of [ 'json', 'xml' ] as const) {
       for (const mode of [ 'plaintext', 'compatible', 'safe' ] as const) {
         it(`${mode} ${format}: records, answers success, then replies with the default link card`, async () => {
+          // Plaintext needs WECHAT_MSG_ALLOW_PLAINTEXT: the suite's channel has an EncodingAESKey.
+          if (mode === 'plaintext') mock(app.config.wechat, 'msgAllowPlaintext', true);
           const message = textMessage('hello');
           const push = buildPush(message, { mode, format });
           assertSuccess(await post(push));
@@ -147,7 +149,7 @@ describe('test/app/controller/message.test.ts', () => {
       const nonce = 'nn';
       const encrypt = '%%%not-base64%%%';
       await expectRejected({
-        query: { timestamp, nonce, encrypt_type: 'aes', msg_signature: sha1Signature(TEST_ENV.WECHAT_MSG_TOKEN, timestamp, nonce, encrypt) },
+        query: encryptedQuery(TEST_ENV.WECHAT_MSG_TOKEN, timestamp, nonce, encrypt),
         body: toXml({ ToUserName: 'gh', Encrypt: encrypt }),
         contentType: 'text/xml',
       }, 'DECRYPT_FAILED');
@@ -193,7 +195,7 @@ describe('test/app/controller/message.test.ts', () => {
       const nonce = 'nn';
       const encrypt = encryptMessage(TEST_ENV.WECHAT_MSG_AES_KEY, TEST_ENV.WECHAT_APPID, external);
       await expectRejected({
-        query: { timestamp, nonce, encrypt_type: 'aes', msg_signature: sha1Signature(TEST_ENV.WECHAT_MSG_TOKEN, timestamp, nonce, encrypt) },
+        query: encryptedQuery(TEST_ENV.WECHAT_MSG_TOKEN, timestamp, nonce, encrypt),
         body: toXml({ ToUserName: 'gh', Encrypt: encrypt }),
         contentType: 'text/xml',
       }, 'INVALID_PARAM');

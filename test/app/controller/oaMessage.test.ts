@@ -46,6 +46,8 @@ describe('test/app/controller/oaMessage.test.ts', () => {
 
   for (const mode of [ 'plaintext', 'compatible', 'safe' ] as const) {
     it(`subscribe then unsubscribe (${mode} mode, XML) update the follower store`, async () => {
+      // Plaintext needs OA_MSG_ALLOW_PLAINTEXT: the sandbox's account has an EncodingAESKey.
+      if (mode === 'plaintext') mock(app.config.officialAccount, 'msgAllowPlaintext', true);
       const user = `dave-${mode}`;
       const subscribe = await sim.pushMessage(target.url, { kind: 'subscribe', user, mode, format: 'xml', channel: 'officialAccount' });
       assert.strictEqual(subscribe.accepted, true, JSON.stringify(subscribe.attempts));
@@ -112,7 +114,7 @@ describe('test/app/controller/oaMessage.test.ts', () => {
 
   it('keeps the subscription and retries when /cgi-bin/user/info fails', async () => {
     sandbox.injectFault(USER_INFO, { type: 'errcode', errcode: 45009 });
-    await sim.pushMessage(target.url, { kind: 'subscribe', user: 'gina', mode: 'plaintext', channel: 'officialAccount' });
+    await sim.pushMessage(target.url, { kind: 'subscribe', user: 'gina', channel: 'officialAccount' });
     const item = await eventually(async () => {
       const doc = await app.model.InboxMessage.findOne({ event: 'subscribe' }).lean();
       return doc && doc.status === 'pending' && doc.lastError && doc;

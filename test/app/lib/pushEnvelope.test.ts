@@ -1,11 +1,11 @@
 import assert from 'node:assert';
 import {
   buildReply, dedupeKey, normalizeMessage, openPush, parseBody, parseJsonFields, parseXmlFields,
-  PushChannelConfig, sealReply, verifyEcho,
+  PushChannelConfig, screenXml, sealReply, verifyEcho,
 } from '../../../app/lib/pushEnvelope';
 import { AppError } from '../../../app/lib/errors';
 import { decryptMessage, encryptMessage, sha1Signature } from '../../../app/lib/wechatCrypto';
-import { buildPush, nowSeconds, RawNumber, textMessage, toJson, toXml } from '../../fixtures/push';
+import { buildPush, encryptedQuery, nowSeconds, RawNumber, textMessage, toJson, toXml, withoutParams } from '../../fixtures/push';
 import { TEST_ENV } from '../../fixtures/env';
 
 const channel: PushChannelConfig = {
@@ -13,8 +13,11 @@ const channel: PushChannelConfig = {
   appid: TEST_ENV.WECHAT_APPID,
   token: TEST_ENV.WECHAT_MSG_TOKEN,
   aesKey: TEST_ENV.WECHAT_MSG_AES_KEY,
+  allowPlaintext: false,
   maxAgeSeconds: 300,
 };
+/** The same channel during a move to safe mode: plaintext pushes accepted too */
+const migrating: PushChannelConfig = { ...channel, allowPlaintext: true };
 
 function rejects(fn: () => unknown, reason: string): AppError {
   try {
@@ -56,6 +59,16 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
       rejects(() => verifyEcho(channel, { signature, timestamp, nonce, echostr: 'x'.repeat(513) }), 'INVALID_PARAM');
     });
 
+    it('rejects a stale or future timestamp, like a push (a captured set does not echo forever)', () => {
+      const now = Date.now();
+      for (const offset of [ -301, 301 ]) {
+        const ts = String(Math.floor(now / 1000) + offset);
+        const query = { signature: sha1Signature(channel.token, ts, nonce), timestamp: ts, nonce, echostr: 'x' };
+        rejects(() => verifyEcho(channel, query, now), 'STALE_REQUEST');
+        assert.strictEqual(verifyEcho({ ...channel, maxAgeSeconds: 0 }, query, now), 'x');
+      }
+    });
+
     it('refuses to run without a configured token', () => {
       rejects(() => verifyEcho({ ...channel, token: '' }, { signature: sha1Signature('', timestamp, nonce), timestamp, nonce, echostr: 'x' }), 'INTERNAL_ERROR');
     });
@@ -67,7 +80,7 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
         it(`opens a ${mode} ${format} push`, () => {
           const message = textMessage('你好 <b> & ]]', { MsgId: new RawNumber('18446744073709551615') });
           const push = buildPush(message, { mode, format });
-          const opened = openPush(channel, { query: push.query, body: push.body });
+          const opened = openPush(migrating, { query: push.query, body: push.body });
           assert.strictEqual(opened.format, format);
           assert.strictEqual(opened.mode, mode);
           assert.strictEqual(opened.message.msgType, 'text');
@@ -106,10 +119,13 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
       assert.strictEqual(dedupeKey('officialAccount', opened.message), 'officialAccount:evt:oU:1700000000:user_enter_tempsession');
     });
 
-    it('rejects a wrong signature in plaintext mode and a wrong msg_signature in the encrypted modes', () => {
-      const push = buildPush(textMessage('x'));
-      rejects(() => openPush(channel, { query: { ...push.query, signature: 'a'.repeat(40) }, body: push.body }), 'SIGNATURE_INVALID');
-      rejects(() => openPush(channel, { query: { ...push.query, signature: undefined }, body: push.body }), 'SIGNATURE_INVALID');
+    it('rejects a wrong or missing signature in every mode, and a wrong msg_signature in the encrypted modes', () => {
+      for (const mode of [ 'plaintext', 'safe', 'compatible' ] as const) {
+        const push = buildPush(textMessage('x'), { mode });
+        rejects(() => openPush(migrating, { query: { ...push.query, signature: 'a'.repeat(40) }, body: push.body }), 'SIGNATURE_INVALID');
+        // WeChat signs the URL in safe mode too: a safe push without it is not WeChat's
+        rejects(() => openPush(migrating, { query: { ...push.query, signature: undefined }, body: push.body }), 'SIGNATURE_INVALID');
+      }
       for (const mode of [ 'safe', 'compatible' ] as const) {
         const enc = buildPush(textMessage('x'), { mode });
         rejects(() => openPush(channel, { query: { ...enc.query, msg_signature: enc.query.signature }, body: enc.body }), 'SIGNATURE_INVALID');
@@ -130,7 +146,7 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
       const fresh = buildPush(textMessage('x'), { timestamp: Math.floor(now / 1000) - 299 });
       assert(openPush(channel, fresh, now));
       // a bad signature is reported before staleness: nothing is learnt without the token
-      const old = buildPush(textMessage('x'), { timestamp: 1 });
+      const old = buildPush(textMessage('x'), { timestamp: 1, mode: 'plaintext' });
       rejects(() => openPush(channel, { query: { ...old.query, signature: 'b'.repeat(40) }, body: old.body }, now), 'SIGNATURE_INVALID');
     });
 
@@ -138,7 +154,7 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
       const timestamp = String(nowSeconds());
       const nonce = 'abc';
       for (const encrypt of [ 'not base64!!', 'AAAA', encryptMessage('ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkj', channel.appid, '<xml/>') ]) {
-        const query = { timestamp, nonce, encrypt_type: 'aes', msg_signature: sha1Signature(channel.token, timestamp, nonce, encrypt) };
+        const query = encryptedQuery(channel.token, timestamp, nonce, encrypt);
         rejects(() => openPush(channel, { query, body: toJson({ ToUserName: 'gh', Encrypt: encrypt }) }), 'DECRYPT_FAILED');
       }
       const push = buildPush(textMessage('x'), { mode: 'safe' });
@@ -152,6 +168,57 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
       }
       const prefix = buildPush(textMessage('x'), { mode: 'safe', appid: `${channel.appid}x` });
       rejects(() => openPush(channel, prefix), 'APPID_MISMATCH');
+    });
+
+    it('pins a channel with an EncodingAESKey to encrypted pushes unless plaintext is allowed', () => {
+      for (const format of [ 'json', 'xml' ] as const) {
+        const plain = buildPush(textMessage('x'), { mode: 'plaintext', format });
+        const err = rejects(() => openPush(channel, plain), 'ENCRYPTION_REQUIRED');
+        assert.match(err.message, /encrypt_type=aes/);
+        assert.strictEqual(openPush(migrating, plain).mode, 'plaintext');
+        // without a key, plaintext is all there is
+        assert.strictEqual(openPush({ ...channel, aesKey: '' }, plain).mode, 'plaintext');
+      }
+      // a safe push's own signature set, with encrypt_type and msg_signature dropped and a forged body
+      const safe = buildPush(textMessage('genuine'), { mode: 'safe' });
+      const urlOnly = withoutParams(safe.query, 'encrypt_type', 'msg_signature');
+      const forged = buildPush(textMessage('forged'), { mode: 'plaintext' }).body;
+      rejects(() => openPush(channel, { query: urlOnly, body: forged }), 'ENCRYPTION_REQUIRED');
+    });
+
+    it('checks the URL signature before reading the body at all', () => {
+      for (const mode of [ 'plaintext', 'safe' ] as const) {
+        const push = buildPush(textMessage('x'), { mode });
+        for (const body of [ '<xml><!DOCTYPE x>', '{"a":', `<xml><${'a'.repeat(1000)}></xml>`, '' ]) {
+          rejects(() => openPush(migrating, { query: { ...push.query, signature: 'c'.repeat(40) }, body }), 'SIGNATURE_INVALID');
+        }
+        // the mode is pinned before the body is read, too
+        if (mode === 'plaintext') rejects(() => openPush(channel, { query: push.query, body: '{"a":' }), 'ENCRYPTION_REQUIRED');
+      }
+    });
+
+    it('gives each signature set one replay key, whatever the body, mode or signature case', () => {
+      const push = buildPush(textMessage('x'), { mode: 'safe' });
+      const opened = openPush(migrating, push);
+      const urlOnly = withoutParams(push.query, 'encrypt_type', 'msg_signature');
+      const forged = openPush(migrating, { query: { ...urlOnly, signature: push.query.signature.toUpperCase() }, body: buildPush(textMessage('y'), { mode: 'plaintext' }).body });
+      assert.match(opened.replayKey, /^[A-Za-z0-9_-]{43}$/);
+      assert.strictEqual(forged.replayKey, opened.replayKey);
+      assert.notStrictEqual(forged.dedupeKey, opened.dedupeKey);
+      assert.notStrictEqual(openPush(migrating, buildPush(textMessage('x'), { mode: 'safe' })).replayKey, opened.replayKey, 'another nonce');
+      assert.notStrictEqual(openPush({ ...migrating, name: 'officialAccount' }, push).replayKey, opened.replayKey, 'another channel');
+    });
+
+    it('refuses FromUserName that is not an openid and ToUserName that is not an account id', () => {
+      for (const fromUser of [ 'oUser\n2026-12-03 ERROR forged', 'o<b>', 'o'.repeat(129), 'o user', 'o\u202euser' ]) {
+        const err = rejects(() => openPush(channel, buildPush(textMessage('x', { FromUserName: fromUser }))), 'INVALID_PARAM');
+        assert.deepStrictEqual(err.details.fields, [{ field: 'FromUserName', message: 'FromUserName is not an openid' }]);
+        assert(!err.message.includes(fromUser));
+      }
+      rejects(() => openPush(channel, buildPush(textMessage('x', { ToUserName: 'gh_x\r\nSet-Cookie: a' }))), 'INVALID_PARAM');
+      for (const fromUser of [ 'oUikW0Tmx9FYrSDc7SGMYqWJMClo', 'o6_bmjrPTlm6_2sgVt7hMZOPfL2M', 'oAbc-_123' ]) {
+        assert.strictEqual(openPush(channel, buildPush(textMessage('x', { FromUserName: fromUser }))).message.fromUserName, fromUser);
+      }
     });
 
     it('rejects missing or malformed fields and parameters with INVALID_PARAM', () => {
@@ -193,6 +260,51 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
       for (const xml of [ laughs, external, inside, lower ]) {
         const err = rejects(() => parseXmlFields(xml), 'INVALID_PARAM');
         assert.match(err.message, /DOCTYPE|ENTITY/);
+      }
+    });
+
+    it('finds a declaration hidden between comments, CDATA, processing instructions or attribute values', () => {
+      const hidden = [
+        '<xml><!-- <![CDATA[ --><!DOCTYPE x [<!ENTITY e "e">]><!-- ]]> --><Content>&e;</Content></xml>',
+        '<xml><![CDATA[ <!-- ]]><!DOCTYPE x><!-- --></xml>',
+        '<?pi <![CDATA[ ?><!DOCTYPE x><?pi ]]> ?><xml/>',
+        '<xml a="<!--"><!DOCTYPE x><b c=\'-->\'/></xml>',
+        '<xml><!ELEMENT a ANY><Content>a</Content></xml>',
+        '<xml><!ATTLIST a b CDATA #IMPLIED></xml>',
+      ];
+      for (const xml of hidden) {
+        const err = rejects(() => parseXmlFields(xml), 'INVALID_PARAM');
+        assert.match(err.message, /DOCTYPE|ENTITY/, xml);
+      }
+      // what an XML parser reads as text or comment stays allowed
+      screenXml('<xml><!-- <!DOCTYPE x> --><A><![CDATA[<!DOCTYPE <!-- ]]></A><?pi <!DOCTYPE ?></xml>');
+      for (const unterminated of [ '<xml><!-- a', '<xml><![CDATA[ a', '<?xml version="1.0"', '<xml a="b' ]) {
+        const err = rejects(() => screenXml(unterminated), 'INVALID_PARAM');
+        assert.match(err.message, /^malformed XML: unterminated/);
+      }
+    });
+
+    it('bounds the parser\'s work: the number of tags and the length of a tag', () => {
+      screenXml(`<xml>${'<A>1</A>'.repeat(499)}</xml>`);
+      rejects(() => screenXml(`<xml>${'<A>1</A>'.repeat(500)}</xml>`), 'INVALID_PARAM');
+      rejects(() => screenXml(`<xml>${'<!---->'.repeat(1000)}</xml>`), 'INVALID_PARAM');
+      screenXml(`<xml><${'a'.repeat(255)}></xml>`);
+      const err = rejects(() => screenXml(`<xml><${'a'.repeat(256)}></xml>`), 'INVALID_PARAM');
+      assert.match(err.message, /longer than 256/);
+    });
+
+    it('answers hostile XML and JSON with short messages that never quote the input', () => {
+      const long = 'a'.repeat(60 * 1024);
+      const bodies = [
+        `<xml><${long}></xml>`, `<xml><${long}>1</${long}><${long}>2</${long}></xml>`, `<xml><A>${long}</B></xml>`,
+        `<![CDATA[${'<![CDATA['.repeat(7000)}`, `<xml>${'<!--'.repeat(15000)}`, `<xml>${'<a '.repeat(20000)}`,
+        `{"${long}":1,"${long}":2}`, `{"a":"${long}`, `{"a":${long}}`,
+      ];
+      for (const body of bodies) {
+        const err = rejects(() => parseBody(body), 'INVALID_PARAM');
+        assert(err.message.length < 120, err.message.slice(0, 300));
+        assert(!err.message.includes('aaaaaaaaaa'), err.message.slice(0, 300));
+        assert(JSON.stringify(err.details).length < 300);
       }
     });
 

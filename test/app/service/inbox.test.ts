@@ -219,6 +219,8 @@ describe('test/app/service/inbox.test.ts', () => {
 
   it('sets the retention deadline from INBOX_TTL_SECONDS and declares a TTL index', async () => {
     mock(app.config.inbox, 'ttlSeconds', 120);
+    // (retention is at least twice the freshness window: the replay rule's keys live on the items)
+    mock(app.config.wechat, 'msgMaxAgeSeconds', 30);
     const ctx = app.mockContext();
     const opened = openPush(ctx.service.push.channel('miniprogram'), buildPush(textMessage('ttl')));
     const started = Date.now();

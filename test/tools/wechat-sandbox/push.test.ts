@@ -49,7 +49,7 @@ describe('test/tools/wechat-sandbox/push.test.ts', function() {
   this.timeout(20_000);
   describe('buildPush', () => {
     it('plaintext JSON text message: WeChat fields in order, signature over token/timestamp/nonce', () => {
-      const built = buildPush({ kind: 'text', format: 'json', channel, openid: 'oUser', fields: { Content: 'hi "there"' }, msgId: '23456789012345678', createTime: 1700000000, nonce: '123456' });
+      const built = buildPush({ kind: 'text', mode: 'plaintext', format: 'json', channel, openid: 'oUser', fields: { Content: 'hi "there"' }, msgId: '23456789012345678', createTime: 1700000000, nonce: '123456' });
       assert.strictEqual(built.body, '{"ToUserName":"gh_0123456789ab","FromUserName":"oUser","CreateTime":1700000000,"MsgType":"text","Content":"hi \\"there\\"","MsgId":23456789012345678}');
       assert.strictEqual(built.contentType, 'application/json');
       assert.deepStrictEqual(Object.keys(built.query), [ 'signature', 'timestamp', 'nonce', 'openid' ]);
@@ -59,10 +59,10 @@ describe('test/tools/wechat-sandbox/push.test.ts', function() {
     });
 
     it('MsgId above 2^53 survives as exact digits in the JSON text', () => {
-      const built = buildPush({ kind: 'text', format: 'json', channel, openid: 'o1', msgId: 9007199254740993n });
+      const built = buildPush({ kind: 'text', mode: 'plaintext', format: 'json', channel, openid: 'o1', msgId: 9007199254740993n });
       assert.match(built.body, /"MsgId":9007199254740993}$/);
       assert.notStrictEqual(String(JSON.parse(built.body).MsgId), '9007199254740993', 'JSON.parse would lose it');
-      const random = buildPush({ kind: 'text', format: 'json', channel, openid: 'o1' });
+      const random = buildPush({ kind: 'text', mode: 'plaintext', format: 'json', channel, openid: 'o1' });
       const digits = /"MsgId":(\d+)}$/.exec(random.body) as RegExpExecArray;
       assert.ok(BigInt(digits[1]) > 2n ** 53n, 'default MsgIds exceed 2^53');
       assert.strictEqual(BigInt(digits[1]), random.message.MsgId);
@@ -97,7 +97,7 @@ describe('test/tools/wechat-sandbox/push.test.ts', function() {
     });
 
     it('XML is well-formed, strings in CDATA (with ]]> split), numbers bare', () => {
-      const built = buildPush({ kind: 'text', format: 'xml', channel, openid: 'oUser', fields: { Content: 'a ]]> b <c> & d' }, msgId: 12345678901234567890n, createTime: 1700000000 });
+      const built = buildPush({ kind: 'text', mode: 'plaintext', format: 'xml', channel, openid: 'oUser', fields: { Content: 'a ]]> b <c> & d' }, msgId: 12345678901234567890n, createTime: 1700000000 });
       assert.strictEqual(XMLValidator.validate(built.body), true);
       assert.match(built.body, /^<xml><ToUserName><!\[CDATA\[gh_0123456789ab\]\]><\/ToUserName><FromUserName><!\[CDATA\[oUser\]\]><\/FromUserName><CreateTime>1700000000<\/CreateTime><MsgType><!\[CDATA\[text\]\]><\/MsgType>/);
       assert.match(built.body, /<MsgId>12345678901234567890<\/MsgId><\/xml>$/);
@@ -105,7 +105,7 @@ describe('test/tools/wechat-sandbox/push.test.ts', function() {
     });
 
     it('events: user_enter_tempsession, subscribe and unsubscribe (XML only), no MsgId', () => {
-      const enter = buildPush({ kind: 'user_enter_tempsession', format: 'json', channel, openid: 'oU', fields: { SessionFrom: 'order-42' } });
+      const enter = buildPush({ kind: 'user_enter_tempsession', mode: 'plaintext', format: 'json', channel, openid: 'oU', fields: { SessionFrom: 'order-42' } });
       assert.deepStrictEqual(JSON.parse(enter.body), { ToUserName: 'gh_0123456789ab', FromUserName: 'oU', CreateTime: enter.message.CreateTime, MsgType: 'event', Event: 'user_enter_tempsession', SessionFrom: 'order-42' });
       for (const kind of [ 'subscribe', 'unsubscribe' ] as const) {
         const ev = buildPush({ kind, mode: 'safe', channel, openid: 'oU' });
@@ -114,8 +114,16 @@ describe('test/tools/wechat-sandbox/push.test.ts', function() {
         assert.strictEqual(inner.Event, kind);
         assert.throws(() => buildPush({ kind, format: 'json', channel, openid: 'oU' }), /XML only/);
       }
-      const page = buildPush({ kind: 'miniprogrampage', format: 'json', channel, openid: 'oU' });
+      const page = buildPush({ kind: 'miniprogrampage', mode: 'plaintext', format: 'json', channel, openid: 'oU' });
       assert.deepStrictEqual(Object.keys(JSON.parse(page.body)), [ 'ToUserName', 'FromUserName', 'CreateTime', 'MsgType', 'Title', 'AppId', 'PagePath', 'ThumbUrl', 'ThumbMediaId', 'MsgId' ]);
+    });
+
+    it('defaults to safe mode for a channel with an aesKey (plaintext without one), and signs the URL in every mode', () => {
+      const safe = buildPush({ kind: 'text', channel, openid: 'oUser' });
+      assert.deepStrictEqual(Object.keys(safe.query), [ 'signature', 'timestamp', 'nonce', 'openid', 'encrypt_type', 'msg_signature' ]);
+      assert.strictEqual(safe.query.signature, sha1Signature(channel.token, safe.query.timestamp, safe.query.nonce));
+      const plain = buildPush({ kind: 'text', channel: { ...channel, aesKey: undefined }, openid: 'oUser' });
+      assert.deepStrictEqual(Object.keys(plain.query), [ 'signature', 'timestamp', 'nonce', 'openid' ]);
     });
 
     it('refuses bad options', () => {
@@ -241,7 +249,7 @@ describe('test/tools/wechat-sandbox/push.test.ts', function() {
         assert.strictEqual(inner.FromUserName, sandbox.openid('alice'));
         assert.strictEqual(decryptMessage(mp.msgAesKey, body.Encrypt).appid, mp.appid);
 
-        const sub = await new WechatSimulator(sandbox.url).pushMessage(b.url, { kind: 'subscribe', user: 'zoe' });
+        const sub = await new WechatSimulator(sandbox.url).pushMessage(b.url, { kind: 'subscribe', user: 'zoe', mode: 'plaintext' });
         assert.strictEqual(sub.accepted, true);
         const ev = xml.parse(b.received[1].body).xml;
         assert.strictEqual(ev.ToUserName, sandbox.officialAccount.originalId);
