@@ -59,6 +59,24 @@ export interface BizConfig {
 
 export type DefaultConfig = PowerPartial<EggAppConfig & BizConfig>;
 
+/** How long a write waits for a majority of the replica set before it fails (MongoWriteConcernError). */
+export const DEFAULT_WTIMEOUT_MS = 5000;
+
+/**
+ * The write concern the connection asks for unless its connection string names one: `w: 'majority'`,
+ * so an acknowledged push, claim or lease survives a primary stepping down (a w:1 write can be rolled
+ * back, MongoDB manual "Write Concern"). The driver prefers the options object over the URI
+ * (mongodb connection_string.js, parseOptions), so the default is only set where the URI is silent.
+ */
+export function writeConcernDefaults(uri: string): { w?: 'majority'; wtimeoutMS?: number } {
+  const query = uri.includes('?') ? uri.slice(uri.indexOf('?') + 1) : '';
+  const named = new Set([ ...new URLSearchParams(query).keys() ].map(key => key.toLowerCase()));
+  return {
+    ...(named.has('w') ? {} : { w: 'majority' as const }),
+    ...(named.has('wtimeoutms') || named.has('wtimeout') ? {} : { wtimeoutMS: DEFAULT_WTIMEOUT_MS }),
+  };
+}
+
 export default (appInfo: EggAppInfo) => {
   const env = readEnv();
   const config = {} as PowerPartial<EggAppConfig>;
@@ -99,6 +117,7 @@ export default (appInfo: EggAppInfo) => {
         // instead of the driver's 30 s default.
         serverSelectionTimeoutMS: 5000,
         maxPoolSize: 20,
+        ...writeConcernDefaults(env.mongodbUri),
       },
     },
   } as any;
