@@ -38,6 +38,11 @@ export interface BizConfig {
     concurrency: number;
     /** Per worker: received items waiting for one of those slots; beyond it they stay pending in the inbox until there is room */
     queueLimit: number;
+    /**
+     * How long a push may wait for the database to store it (reconnecting, electing a primary).
+     * Past it the push gets no answer, so WeChat retries it; well inside WeChat's 5 s deadline.
+     */
+    recordWaitMs: number;
   };
   autoReply: EnvSettings['autoReply'] & {
     /**
@@ -166,6 +171,7 @@ export default (appInfo: EggAppInfo) => {
       sweepBatch: 50,
       concurrency: 64,
       queueLimit: 5000,
+      recordWaitMs: 3000,
     },
     autoReply: { ...env.autoReply, rulesCacheMs: 2000 },
     followerSync: {
