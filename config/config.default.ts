@@ -51,6 +51,11 @@ export interface BizConfig {
      */
     rulesCacheMs: number;
   };
+  /** Start-up's build or check of every declared index (app/service/databaseIndexes.ts) */
+  databaseIndexes: {
+    /** Refuse to start when one cannot be built (production); otherwise log it and report it in /health */
+    failStartup: boolean;
+  };
   /** Full sync of the official account's followers (docs/official-account.md) */
   followerSync: {
     /** The schedule starts a run when none started within this many hours (it resumes interrupted runs at every tick) */
@@ -123,6 +128,9 @@ export default (appInfo: EggAppInfo) => {
         serverSelectionTimeoutMS: 5000,
         maxPoolSize: 20,
         ...writeConcernDefaults(env.mongodbUri),
+        // Start-up builds or verifies every index and waits for the result (app.ts); mongoose's
+        // background build would report nothing.
+        autoIndex: false,
       },
     },
   } as any;
@@ -174,6 +182,7 @@ export default (appInfo: EggAppInfo) => {
       recordWaitMs: 3000,
     },
     autoReply: { ...env.autoReply, rulesCacheMs: 2000 },
+    databaseIndexes: { failStartup: false },
     followerSync: {
       everyHours: 24,
       leaseSeconds: 60,
