@@ -1,4 +1,5 @@
 import { Application, IBoot } from 'egg';
+import { describeIndexProblems } from './app/service/databaseIndexes';
 
 export default class AppBoot implements IBoot {
   constructor(private readonly app: Application) {}
@@ -13,6 +14,16 @@ export default class AppBoot implements IBoot {
   configDidLoad() {
     // mongoose 7 lets unknown filter keys through by default; refuse them.
     this.app.mongoose.set('strictQuery', true);
+  }
+
+  /**
+   * Every index the models declare is built or verified before the app serves (mongoose's own
+   * background build is off, see config.default.ts). Production refuses to start when one cannot
+   * be built; elsewhere the failure is logged and /health reports it.
+   */
+  async willReady() {
+    const problems = await this.app.createAnonymousContext().service.databaseIndexes.ensureDeclared();
+    if (problems.length > 0 && this.app.config.databaseIndexes.failStartup) throw new Error(describeIndexProblems(problems));
   }
 
   async beforeClose() {

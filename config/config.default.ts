@@ -39,6 +39,11 @@ export interface BizConfig {
     concurrency: number;
     /** Per worker: received items waiting for one of those slots; beyond it they stay pending in the inbox until there is room */
     queueLimit: number;
+    /**
+     * How long a push may wait for the database to store it (reconnecting, electing a primary).
+     * Past it the push gets no answer, so WeChat retries it; well inside WeChat's 5 s deadline.
+     */
+    recordWaitMs: number;
   };
   autoReply: EnvSettings['autoReply'] & {
     /**
@@ -52,6 +57,11 @@ export interface BizConfig {
      */
     matchBudgetMs: number;
   };
+  /** Start-up's build or check of every declared index (app/service/databaseIndexes.ts) */
+  databaseIndexes: {
+    /** Refuse to start when one cannot be built (production); otherwise log it and report it in /health */
+    failStartup: boolean;
+  };
   /** Full sync of the official account's followers (docs/official-account.md) */
   followerSync: {
     /** The schedule starts a run when none started within this many hours (it resumes interrupted runs at every tick) */
@@ -64,6 +74,24 @@ export interface BizConfig {
 }
 
 export type DefaultConfig = PowerPartial<EggAppConfig & BizConfig>;
+
+/** How long a write waits for a majority of the replica set before it fails (MongoWriteConcernError). */
+export const DEFAULT_WTIMEOUT_MS = 5000;
+
+/**
+ * The write concern the connection asks for unless its connection string names one: `w: 'majority'`,
+ * so an acknowledged push, claim or lease survives a primary stepping down (a w:1 write can be rolled
+ * back, MongoDB manual "Write Concern"). The driver prefers the options object over the URI
+ * (mongodb connection_string.js, parseOptions), so the default is only set where the URI is silent.
+ */
+export function writeConcernDefaults(uri: string): { w?: 'majority'; wtimeoutMS?: number } {
+  const query = uri.includes('?') ? uri.slice(uri.indexOf('?') + 1) : '';
+  const named = new Set([ ...new URLSearchParams(query).keys() ].map(key => key.toLowerCase()));
+  return {
+    ...(named.has('w') ? {} : { w: 'majority' as const }),
+    ...(named.has('wtimeoutms') || named.has('wtimeout') ? {} : { wtimeoutMS: DEFAULT_WTIMEOUT_MS }),
+  };
+}
 
 export default (appInfo: EggAppInfo) => {
   const env = readEnv();
@@ -115,6 +143,10 @@ export default (appInfo: EggAppInfo) => {
         // instead of the driver's 30 s default.
         serverSelectionTimeoutMS: 5000,
         maxPoolSize: 20,
+        ...writeConcernDefaults(env.mongodbUri),
+        // Start-up builds or verifies every index and waits for the result (app.ts); mongoose's
+        // background build would report nothing.
+        autoIndex: false,
       },
     },
   } as any;
@@ -178,8 +210,10 @@ export default (appInfo: EggAppInfo) => {
       sweepBatch: 50,
       concurrency: 64,
       queueLimit: 5000,
+      recordWaitMs: 3000,
     },
     autoReply: { ...env.autoReply, rulesCacheMs: 2000, matchBudgetMs: 50 },
+    databaseIndexes: { failStartup: false },
     followerSync: {
       everyHours: 24,
       leaseSeconds: 60,

@@ -8,6 +8,7 @@ export default () => {
     throw new Error(`[config] missing required environment variables: ${missing.join(', ')} (see README, Configuration)`);
   }
   const config: DefaultConfig = {
+    databaseIndexes: { failStartup: true },
     logger: {
       level: 'INFO',
       consoleLevel: 'WARN',

@@ -101,6 +101,18 @@ export class DatabaseUnavailableError extends AppError {
 }
 
 /**
+ * A push that could not be stored because the database stayed unavailable for as long as the push
+ * may wait (config.inbox.recordWaitMs). It gets no answer at all (the connection is closed), since
+ * WeChat retries a push only when no answer arrives within 5 s; an error body would be shown to
+ * the user as a failure and never retried.
+ */
+export class PushNotStoredError extends DatabaseUnavailableError {
+  constructor(message = 'the push could not be stored in time; left unanswered so that WeChat retries it') {
+    super(message);
+  }
+}
+
+/**
  * How far a failed WeChat call got: it provably never left (`not_sent`), WeChat answered with an
  * errcode or an HTTP error status (`answered`), or the request went out and no usable verdict came
  * back (`unknown`: a reply timeout, a reset connection, an unreadable reply). Callers that must not

@@ -1,17 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Context } from 'egg';
+import { isDatabaseUnavailable } from '../lib/databaseErrors';
 import { formatResponse } from '../lib/formatResponse';
-import { AppError, DatabaseUnavailableError, FieldError, InvalidParamError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError } from '../lib/errors';
-
-const DATABASE_ERROR_NAMES = new Set([
-  'MongoServerSelectionError',
-  'MongooseServerSelectionError',
-  'MongoNetworkError',
-  'MongoNetworkTimeoutError',
-  'MongoPoolClearedError',
-  'MongoNotConnectedError',
-  'MongoTopologyClosedError',
-]);
+import { AppError, DatabaseUnavailableError, FieldError, InvalidParamError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, PushNotStoredError } from '../lib/errors';
 
 /** Turns anything thrown below into a known AppError, or null for a genuine internal error. */
 export function toAppError(err: any): AppError | null {
@@ -27,9 +18,7 @@ export function toAppError(err: any): AppError | null {
   if (err?.status === 400 || err?.status === 415 || err?.type === 'entity.parse.failed') {
     return new InvalidParamError('malformed request body');
   }
-  if (DATABASE_ERROR_NAMES.has(err?.name) || /buffering timed out/.test(String(err?.message))) {
-    return new DatabaseUnavailableError();
-  }
+  if (isDatabaseUnavailable(err)) return new DatabaseUnavailableError();
   return null;
 }
 
@@ -45,6 +34,11 @@ export default () => {
       await next();
       if (ctx.status === 404 && !ctx.routerPath) throw new NotFoundError(`no route for ${ctx.method} ${ctx.path}`);
     } catch (err: any) {
+      if (err instanceof PushNotStoredError) {
+        ctx.logger.warn('[api] %s %s -> no answer: %s', ctx.method, ctx.path, err.message);
+        ctx.req.socket.destroy();
+        return;
+      }
       const known = toAppError(err);
       if (known) {
         ctx.logger.info('[api] %s %s -> %s: %s', ctx.method, ctx.path, known.reason, known.message);

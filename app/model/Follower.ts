@@ -46,8 +46,9 @@ export default (app: Application): Model<FollowerDoc> => {
     lastSyncedAt: { type: Date, default: null },
   }, { timestamps: true, versionKey: false }) as Schema<FollowerDoc>;
 
-  // The follow check: by unionId within the configured official account.
-  schema.index({ unionId: 1, appid: 1 });
+  // The follow check: by unionId within the configured official account, subscribed and most
+  // recent first (its sort), so the one document it reads comes straight off the index.
+  schema.index({ unionId: 1, appid: 1, subscribed: -1, updatedAt: -1 });
   // End of a sync: the account's followers that this run did not list.
   schema.index({ appid: 1, subscribed: 1, lastSyncRunId: 1 });
 

@@ -72,8 +72,10 @@ export default (app: Application): Model<FollowerSyncRunDoc> => {
 
   // One unfinished run per official account (the cross-worker, cross-server lock).
   schema.index({ appid: 1 }, { unique: true, partialFilterExpression: { active: true } });
-  // GET /admin/oa/sync: the latest run.
-  schema.index({ appid: 1, startedAt: -1 });
+  // GET /admin/oa/sync and the schedule: the latest run (sorted by startedAt then _id).
+  schema.index({ appid: 1, startedAt: -1, _id: -1 });
+  // The follow check's lastFullSyncAt: the latest completed run.
+  schema.index({ appid: 1, status: 1, finishedAt: -1 });
 
   return (app.mongooseDB as any).model('FollowerSyncRun', schema, 'oa_follower_sync_runs');
 };

@@ -57,11 +57,13 @@ export default (app: Application) => {
     expireAt: { type: Date, required: true },
   }, { timestamps: true });
 
-  // The sweeper's two queries: due pending items, and processing items whose lease expired.
-  InboxMessageSchema.index({ status: 1, nextAttemptAt: 1 });
-  InboxMessageSchema.index({ status: 1, lockedUntil: 1 });
-  // Admin listing: recent first.
-  InboxMessageSchema.index({ createdAt: -1 });
+  // Claims, the sweeper and the queue's refill: due items by status, oldest first (sorted by
+  // nextAttemptAt then _id, so the index gives the order and nothing is sorted in memory). The
+  // expired-lease branch reads the few processing items through it too and checks lockedUntil.
+  InboxMessageSchema.index({ status: 1, nextAttemptAt: 1, _id: 1 });
+  // GET /admin/messages: recent first, all or by status (sorted by createdAt then _id).
+  InboxMessageSchema.index({ createdAt: -1, _id: -1 });
+  InboxMessageSchema.index({ status: 1, createdAt: -1, _id: -1 });
   // A signature set is accepted once; items stored before the rule have none (partial index).
   InboxMessageSchema.index({ replayKey: 1 }, { unique: true, partialFilterExpression: { replayKey: { $type: 'string' } } });
   // Retention (INBOX_TTL_SECONDS): each document carries its own expiry.

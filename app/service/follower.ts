@@ -226,9 +226,13 @@ export default class FollowerService extends Service {
       const res = await this.model.updateOne(filter, update, { upsert: true });
       return res.matchedCount + (res.upsertedCount ?? 0) > 0;
     } catch (err: any) {
-      // The openid exists with a newer eventAt: the upsert's insert hit the unique openid.
-      if (err?.code === 11000) return false;
-      throw err;
+      if (err?.code !== 11000) throw err;
+      // The upsert's insert hit the unique openid: either a newer event stands, or another writer
+      // inserted the openid between our match and our insert. The server retries such a race only
+      // for equality-only filters (MongoDB manual, "Upsert with Unique Index"), and this one has a
+      // $or: the plain update tells the two apart.
+      const res = await this.model.updateOne(filter, update);
+      return res.matchedCount > 0;
     }
   }
 }

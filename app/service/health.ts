@@ -1,8 +1,13 @@
 import { Service } from 'egg';
+import { indexReport } from './databaseIndexes';
 
 export interface HealthReport {
   status: 'ok' | 'degraded';
   mongo: 'up' | 'down';
+  /** Every declared index built (start-up check, app/service/databaseIndexes.ts) */
+  indexes: 'ok' | 'failed' | 'unchecked';
+  /** When indexes is 'failed': which ones and why (the server's codeName only, never key values) */
+  indexProblems?: Array<{ collection: string; index: string; reason: string }>;
   uptime: number;
   version: string;
 }
@@ -13,9 +18,13 @@ export default class HealthService extends Service {
   /** Answers quickly even when MongoDB is unreachable: the ping is bounded by a timeout. */
   async check(): Promise<HealthReport> {
     const mongo = await this.pingMongo();
+    const { checked, problems } = indexReport(this.app);
+    const indexes = !checked ? 'unchecked' : problems.length > 0 ? 'failed' : 'ok';
     return {
-      status: mongo === 'up' ? 'ok' : 'degraded',
+      status: mongo === 'up' && indexes !== 'failed' ? 'ok' : 'degraded',
       mongo,
+      indexes,
+      ...(problems.length > 0 ? { indexProblems: problems.map(({ collection, index, reason }) => ({ collection, index, reason })) } : {}),
       uptime: Math.round(process.uptime()),
       version: this.app.config.pkg.version,
     };

@@ -1,9 +1,11 @@
 import { Application, Service } from 'egg';
 import { BoundedQueue } from '../lib/boundedQueue';
-import { AppError } from '../lib/errors';
+import { isDatabaseUnavailable } from '../lib/databaseErrors';
+import { AppError, PushNotStoredError } from '../lib/errors';
 import {
-  authenticatePush, openAuthenticatedPush, PushChannelConfig, PushChannelName, PushQuery, SUCCESS_REPLY, verifyEcho,
+  authenticatePush, openAuthenticatedPush, OpenedPush, PushChannelConfig, PushChannelName, PushQuery, SUCCESS_REPLY, verifyEcho,
 } from '../lib/pushEnvelope';
+import { RecordResult } from './inbox';
 
 export interface ReceiveResult {
   /** The plain-text reply for WeChat */
@@ -13,6 +15,22 @@ export interface ReceiveResult {
 }
 
 const PROCESSING_QUEUE = Symbol('push.processingQueue');
+
+/** Pause between two attempts to record a push while the database fails over. */
+const RECORD_RETRY_PAUSE_MS = 100;
+
+/** How `work` ended before `deadline` (epoch ms): its result, its error, or neither (still running). */
+async function beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<{ done: true; result: T } | { done: false; error?: unknown }> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<{ done: false }>(resolve => {
+    timer = setTimeout(() => resolve({ done: false }), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([ work.then(result => ({ done: true as const, result }), error => ({ done: false as const, error })), expired ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** An item of the processing queue: an inbox id to claim, or an item stored already claimed */
 export type InboxWork = string | Record<string, any>;
@@ -94,29 +112,60 @@ export default class PushService extends Service {
    * nothing of an unauthenticated request is read, let alone parsed.
    */
   async receive(name: PushChannelName, query: PushQuery, readBody: () => Promise<string>): Promise<ReceiveResult> {
-    const { ctx } = this;
     const channel = this.channel(name);
     const authenticated = authenticatePush(channel, query);
     const opened = openAuthenticatedPush(channel, authenticated, await readBody());
+    const recorded = await this.recordWithinWait(name, opened);
+    if (recorded.duplicate) this.ctx.logger.info('[push] %s duplicate delivery of %s', name, opened.dedupeKey);
+    return { reply: SUCCESS_REPLY, duplicate: recorded.duplicate, inboxId: recorded.id };
+  }
+
+  /**
+   * Records the push, waiting up to config.inbox.recordWaitMs while the database is unreachable or
+   * failing over: mongoose holds commands while it reconnects, and a failover error (after the
+   * driver's own retry) is tried again after a pause. Past the wait: PushNotStoredError, and the
+   * push gets no answer, so WeChat retries it. An attempt still in flight then finishes on its own
+   * (its queue slot is settled by recordAndQueue); if it stored the push, the retry is a duplicate.
+   */
+  private async recordWithinWait(name: PushChannelName, opened: OpenedPush): Promise<RecordResult> {
+    const deadline = Date.now() + this.app.config.inbox.recordWaitMs;
+    for (;;) {
+      const outcome = await beforeDeadline(this.recordAndQueue(name, opened), deadline);
+      if (outcome.done) return outcome.result;
+      if (outcome.error !== undefined && !isDatabaseUnavailable(outcome.error)) throw outcome.error;
+      const reason = outcome.error === undefined ? 'no reply from the database' : (outcome.error as Error)?.message;
+      if (outcome.error === undefined || Date.now() + RECORD_RETRY_PAUSE_MS >= deadline) {
+        this.ctx.logger.warn('[push] %s %s not stored within %d ms (%s): no answer, WeChat retries it',
+          name, opened.dedupeKey, this.app.config.inbox.recordWaitMs, reason);
+        throw new PushNotStoredError();
+      }
+      this.ctx.logger.warn('[push] %s %s not stored yet (%s), trying again', name, opened.dedupeKey, reason);
+      await new Promise(resolve => setTimeout(resolve, RECORD_RETRY_PAUSE_MS));
+    }
+  }
+
+  /**
+   * One attempt to record the push. A free processing slot now: the item is stored already claimed
+   * and starts in that slot (no separate claim). Otherwise it is stored pending and queued by id,
+   * to be claimed when its turn comes.
+   */
+  private async recordAndQueue(name: PushChannelName, opened: OpenedPush): Promise<RecordResult> {
     const queue = processingQueue(this.app);
-    // A free slot now: the item is stored already claimed and starts in that slot (no separate
-    // claim). Otherwise it is stored pending and queued by id, to be claimed when its turn comes.
     const slot = queue.reserve();
-    let recorded;
+    let recorded: RecordResult;
     try {
-      recorded = await ctx.service.inbox.record(name, opened, { claimed: slot });
+      recorded = await this.ctx.service.inbox.record(name, opened, { claimed: slot });
     } catch (err) {
       if (slot) queue.release();
       throw err;
     }
     if (recorded.duplicate) {
       if (slot) queue.release();
-      ctx.logger.info('[push] %s duplicate delivery of %s', name, opened.dedupeKey);
     } else if (recorded.claimed) {
       queue.startReserved(recorded.claimed);
     } else if (queue.offer(recorded.id!) === 'refused') {
-      ctx.logger.warn('[push] processing queue full (%d running, %d waiting): %s left pending for the sweeper', queue.running, queue.queued, recorded.id);
+      this.ctx.logger.warn('[push] processing queue full (%d running, %d waiting): %s left pending for the sweeper', queue.running, queue.queued, recorded.id);
     }
-    return { reply: SUCCESS_REPLY, duplicate: recorded.duplicate, inboxId: recorded.id };
+    return recorded;
   }
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { MongoServerError } from 'mongodb';
 import { listen, Listening } from '../../fixtures/listen';
 import { buildPush, deliverPush, WechatSimulator } from '../../../tools/wechat-sandbox';
 import { TEST_ENV } from '../../fixtures/env';
@@ -151,6 +152,29 @@ describe('test/app/controller/oaMessage.test.ts', () => {
     await sim.pushMessage(target.url, { kind: 'subscribe', user: 'hank', channel: 'officialAccount', createTime: now - 30 });
     await processed('hank', 'subscribe');
     assert.strictEqual((await follower('hank'))?.subscribed, false);
+  });
+
+  it('applies an unsubscribe whose upsert lost an insert race for a new openid (E11000), not as stale', async () => {
+    // The embedded server runs one command at a time, so the race is staged: the first sync
+    // inserts the follower between the upsert's match and its insert, and the upsert gets the
+    // E11000 a real server returns for a filter that is not equality-only.
+    const openid = sandbox.openid('ivan', 'officialAccount');
+    const Follower = app.model.Follower;
+    const realUpdateOne = Follower.updateOne.bind(Follower);
+    let raced = 0;
+    mock(Follower, 'updateOne', async (filter: any, update: any, options?: any) => {
+      if (options?.upsert && filter.openid === openid && raced++ === 0) {
+        await Follower.collection.insertOne({ appid: sandbox.officialAccount.appid, openid, subscribed: true, eventAt: null });
+        throw new MongoServerError({ message: `E11000 duplicate key error collection: oa_followers index: openid_1 dup key: { openid: "${openid}" }`, code: 11000 });
+      }
+      return realUpdateOne(filter, update, options);
+    });
+    await sim.pushMessage(target.url, { kind: 'unsubscribe', user: 'ivan', channel: 'officialAccount' });
+    assert.strictEqual((await processed('ivan', 'unsubscribe')).status, 'done');
+    assert.strictEqual(raced, 1, 'the race was staged');
+    const stored = await follower('ivan');
+    assert.strictEqual(stored?.subscribed, false, 'the unsubscribe stands');
+    assert(stored?.unsubscribedAt instanceof Date);
   });
 
   it('records other official-account messages without answering them', async () => {

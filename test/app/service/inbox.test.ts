@@ -229,8 +229,7 @@ describe('test/app/service/inbox.test.ts', () => {
     const ttl = new Date(doc.expireAt).getTime() - started;
     assert(ttl > 119_000 && ttl < 125_000, `expireAt is ${ttl} ms ahead`);
     assert.deepStrictEqual(await ctx.service.inbox.record('miniprogram', opened), { id: null, duplicate: true });
-    // mongoose builds the declared indexes in the background after start-up: wait for it.
-    await app.model.InboxMessage.init();
+    // Built before the app was ready (app.ts willReady, app/service/databaseIndexes.ts).
     const indexes = await app.model.InboxMessage.collection.indexes();
     const ttlIndex = indexes.find((i: any) => i.key.expireAt === 1);
     assert(ttlIndex, 'TTL index on expireAt');

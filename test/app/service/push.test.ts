@@ -165,7 +165,8 @@ describe('test/app/service/push.test.ts', () => {
     const collection = app.model.InboxMessage.collection;
     const insertOne = collection.insertOne;
     mock(collection, 'insertOne', async () => {
-      throw Object.assign(new Error('write failed'), { name: 'MongoServerError', code: 91 });
+      // Not a failover error (those get no answer after a wait: test/fault/failover.test.ts).
+      throw Object.assign(new Error('write failed'), { name: 'MongoServerError', code: 2 });
     });
     const failed = post('not stored');
     const res = await failed.request;

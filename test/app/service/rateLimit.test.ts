@@ -41,6 +41,7 @@ describe('test/app/service/rateLimit.test.ts', () => {
   });
 
   it('declares a TTL index on expiresAt', async () => {
+    // Built before the app was ready (app.ts willReady), not in the background: no wait needed.
     const indexes = await app.model.RateLimit.collection.indexes();
     const ttl = indexes.find(i => i.key.expiresAt === 1);
     assert(ttl, JSON.stringify(indexes));

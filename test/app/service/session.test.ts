@@ -66,6 +66,7 @@ describe('test/app/service/session.test.ts', () => {
   });
 
   it('declares the index that finds a user by token hash, and the unique openId', async () => {
+    // Built before the app was ready (app.ts willReady), not in the background: no wait needed.
     const indexes = await app.model.User.collection.indexes();
     assert(indexes.some(i => i.key['sessions.tokenHash'] === 1 && Object.keys(i.key).length === 1), JSON.stringify(indexes));
     assert(indexes.some(i => i.key.openId === 1 && i.unique), JSON.stringify(indexes));

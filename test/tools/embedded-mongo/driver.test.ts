@@ -337,7 +337,7 @@ describe('test/tools/embedded-mongo/driver.test.ts', () => {
       const coll = await fresh('ops');
       const { insertedId } = await coll.insertOne({ n: 1, f: 1.5, arr: [ 1, 2, 3 ], items: [{ k: 'a', q: 1 }, { k: 'b', q: 2 }], old: 1, gone: 1 });
       const res = await coll.updateOne({ _id: insertedId }, {
-        $inc: { n: 2 }, $mul: { f: 2 }, $max: { m: 5 }, $min: { n0: -1 }, $push: { arr: { $each: [ 4, 5 ] } },
+        $inc: { n: 2 }, $mul: { f: 2 }, $max: { m: 5 }, $min: { n0: -1 }, $push: { arr: { $each: [ 4, 5 ] } } as any,
         $rename: { old: 'renamed' }, $unset: { gone: '' }, $currentDate: { touched: true },
       });
       assert.strictEqual(res.modifiedCount, 1);
@@ -351,7 +351,7 @@ describe('test/tools/embedded-mongo/driver.test.ts', () => {
       assert.strictEqual(doc!.old, undefined);
       assert.strictEqual(doc!.gone, undefined);
       assert.ok(doc!.touched instanceof Date);
-      await coll.updateOne({ _id: insertedId }, { $pull: { arr: { $gte: 4 } }, $pop: { items: -1 } });
+      await coll.updateOne({ _id: insertedId }, { $pull: { arr: { $gte: 4 } } as any, $pop: { items: -1 } });
       await coll.updateOne({ _id: insertedId }, { $addToSet: { arr: { $each: [ 3, 9 ] } } });
       doc = await coll.findOne({ _id: insertedId });
       assert.deepStrictEqual(doc!.arr, [ 1, 2, 3, 9 ]);
@@ -396,20 +396,20 @@ describe('test/tools/embedded-mongo/driver.test.ts', () => {
     it('findOneAndUpdate / findOneAndReplace / findOneAndDelete', async () => {
       const coll = await fresh('fam');
       await coll.insertMany([{ k: 1, n: 10 }, { k: 2, n: 20 }, { k: 3, n: 30 }]);
-      const beforeDoc = await coll.findOneAndUpdate({}, { $inc: { n: 1 } }, { sort: { n: -1 } });
+      const beforeDoc = await coll.findOneAndUpdate({}, { $inc: { n: 1 } }, { sort: { n: -1 }, includeResultMetadata: true });
       assert.strictEqual(beforeDoc.value!.n, 30);
-      const afterDoc = await coll.findOneAndUpdate({ k: 3 }, { $inc: { n: 1 } }, { returnDocument: 'after', projection: { _id: 0, n: 1 } });
+      const afterDoc = await coll.findOneAndUpdate({ k: 3 }, { $inc: { n: 1 } }, { returnDocument: 'after', projection: { _id: 0, n: 1 }, includeResultMetadata: true });
       assert.deepStrictEqual(afterDoc.value, { n: 32 });
       assert.strictEqual(afterDoc.lastErrorObject!.updatedExisting, true);
-      const upserted = await coll.findOneAndUpdate({ k: 4 }, { $set: { n: 40 } }, { upsert: true, returnDocument: 'after' });
+      const upserted = await coll.findOneAndUpdate({ k: 4 }, { $set: { n: 40 } }, { upsert: true, returnDocument: 'after', includeResultMetadata: true });
       assert.strictEqual(upserted.value!.k, 4);
       assert.strictEqual(upserted.lastErrorObject!.updatedExisting, false);
       assert.ok(upserted.lastErrorObject!.upserted instanceof ObjectId);
-      const replaced = await coll.findOneAndReplace({ k: 1 }, { k: 1, n: 0 }, { returnDocument: 'after' });
+      const replaced = await coll.findOneAndReplace({ k: 1 }, { k: 1, n: 0 }, { returnDocument: 'after', includeResultMetadata: true });
       assert.strictEqual(replaced.value!.n, 0);
-      const deleted = await coll.findOneAndDelete({ k: 2 });
+      const deleted = await coll.findOneAndDelete({ k: 2 }, { includeResultMetadata: true });
       assert.strictEqual(deleted.value!.n, 20);
-      const none = await coll.findOneAndDelete({ k: 2 });
+      const none = await coll.findOneAndDelete({ k: 2 }, { includeResultMetadata: true });
       assert.strictEqual(none.value, null);
       await coll.createIndex({ k: 1 }, { unique: true });
       await assert.rejects(coll.findOneAndUpdate({ k: 1 }, { $set: { k: 3 } }), (err: MongoServerError) => {

@@ -63,7 +63,7 @@ describe('test/tools/embedded-mongo/mongoose.test.ts', () => {
     assert.deepStrictEqual(names, [ '_id_', 'email_1', 'nickname_1_profile.city_1' ]);
     const email = indexes.find(i => i.name === 'email_1');
     assert.strictEqual(email.unique, true);
-    const collections = await conn.db.listCollections({ name: 'users' }, { nameOnly: true }).toArray();
+    const collections = await conn.db!.listCollections({ name: 'users' }, { nameOnly: true }).toArray();
     assert.deepStrictEqual(collections.map(c => c.name), [ 'users' ]);
     // A second init must be a no-op (createCollection answers NamespaceExists, which mongoose ignores).
     await User.createCollection();

@@ -25,9 +25,9 @@ describe('test/tools/embedded-mongo/refusals.test.ts', () => {
     await target?.close();
   });
 
-  async function fresh(name: string): Promise<Collection> {
+  async function fresh(name: string): Promise<Collection<any>> {
     await db.collection(name).drop().catch(() => undefined);
-    return db.collection(name);
+    return db.collection<any>(name);
   }
 
   /** Asserts a MongoServerError with this code, codeName (when given) and message. */
@@ -68,7 +68,7 @@ describe('test/tools/embedded-mongo/refusals.test.ts', () => {
     it('accepts operators on sibling paths, and $setOnInsert next to $set on another path', async () => {
       const coll = await fresh('siblings');
       const first = await coll.updateOne({ _id: 'u' as any },
-        { $set: { 'a.b': 1, 'a.c': 2, seen: 1 }, $setOnInsert: { createdAt: 1 }, $push: { list: 'x' } }, { upsert: true });
+        { $set: { 'a.b': 1, 'a.c': 2, seen: 1 }, $setOnInsert: { createdAt: 1 }, $push: { list: 'x' } as any }, { upsert: true });
       assert.strictEqual(first.upsertedCount, 1);
       await coll.updateOne({ _id: 'u' as any }, { $set: { seen: 2 }, $setOnInsert: { createdAt: 9 }, $inc: { 'a.b': 1 } }, { upsert: true });
       assert.deepStrictEqual(await coll.findOne({ _id: 'u' as any }), { _id: 'u', a: { b: 2, c: 2 }, seen: 2, createdAt: 1, list: [ 'x' ] });
@@ -112,7 +112,7 @@ describe('test/tools/embedded-mongo/refusals.test.ts', () => {
       await refused(coll.findOneAndUpdate({ _id: 1 as any }, { $push: { list: { $each: [ 3 ], $slice: '2' } } } as any), 2, 'BadValue',
         /\$slice must be an integer value but was given type: string/);
       await refused(coll.findOneAndUpdate({ _id: 1 as any }, { $push: { list: { $each: [ 3 ], $position: 0.5 } } } as any), 2, 'BadValue');
-      await coll.updateOne({ _id: 1 as any }, { $push: { list: { $each: [ 3, 4 ], $slice: -3 } } });
+      await coll.updateOne({ _id: 1 as any }, { $push: { list: { $each: [ 3, 4 ], $slice: -3 } } as any });
       assert.deepStrictEqual((await coll.findOne({ _id: 1 as any }))!.list, [ 2, 3, 4 ]);
     });
   });
