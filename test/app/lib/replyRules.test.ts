@@ -59,8 +59,8 @@ describe('test/app/lib/replyRules.test.ts', () => {
       const replies = [
         textReply,
         { msgtype: 'link', link: { title: 't', description: 'd', url: 'https://example.com/x?y=1', thumb_url: 'https://example.com/t.png' } },
-        { msgtype: 'image', image: { media_id: 'MEDIA_id-1' } },
-        { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'pages/index/index?a=1', thumb_media_id: 'THUMB_1' } },
+        { msgtype: 'image', image: { mediaRef: '65a1b2c3d4e5f60718293a4b' } },
+        { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'pages/index/index?a=1', thumbMediaRef: '65a1b2c3d4e5f60718293a4b' } },
       ];
       for (const reply of replies) {
         assert.deepStrictEqual(validateReplyRule({ name: 'r', match: { msgType: 'image' }, reply }).reply, reply);
@@ -69,6 +69,15 @@ describe('test/app/lib/replyRules.test.ts', () => {
       assert.deepStrictEqual(event.match, { msgType: 'event', event: 'user_enter_tempsession' });
       assert.strictEqual(event.enabled, false);
       assert.strictEqual(event.priority, -3);
+    });
+
+    it('refuses raw WeChat media_ids in new rules, saying what to do instead', () => {
+      assert.throws(() => validateReplyRule({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { media_id: 'MEDIA_1' } } }), (err: any) => {
+        assert.deepStrictEqual(err.details.fields.map((f: any) => f.field), [ 'reply.image.media_id' ]);
+        assert.match(err.message, /expires after 3 days.*POST \/admin\/media.*reply\.image\.mediaRef/);
+        return true;
+      });
+      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'p', thumb_media_id: 'T' } } }), [ 'reply.miniprogrampage.thumb_media_id' ]);
     });
 
     it('refuses unknown keys, wrong types and impossible combinations, naming each field', () => {
@@ -89,8 +98,9 @@ describe('test/app/lib/replyRules.test.ts', () => {
       assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'text', text: { content: '' } } }), [ 'reply.text.content' ]);
       assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'text', text: { content: 'a' }, image: { media_id: 'm' } } }), [ 'reply.image' ]);
       assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'link', link: { title: 't', url: 'ftp://example.com/x' } } }), [ 'reply.link.url' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { media_id: 'a b' } } }), [ 'reply.image.media_id' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'p' } } }), [ 'reply.miniprogrampage.thumb_media_id' ]);
+      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: 'a b' } } }), [ 'reply.image.mediaRef' ]);
+      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: { $ne: 1 } } } }), [ 'reply.image.mediaRef' ]);
+      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'p' } } }), [ 'reply.miniprogrampage.thumbMediaRef' ]);
       assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'music' } }), [ 'reply.msgtype' ]);
       assert.deepStrictEqual(invalidFields({ name: 'x' }), [ 'match', 'reply' ]);
       assert.deepStrictEqual(invalidFields([ 1 ]), [ 'body' ]);
