@@ -28,6 +28,10 @@ export default (app: Application) => {
   router.put('/admin/reply-rules/:id', adminAuth, controller.admin.replaceRule);
   router.delete('/admin/reply-rules/:id', adminAuth, controller.admin.deleteRule);
   router.get('/admin/messages', adminAuth, controller.admin.listMessages);
+  router.post('/admin/media', adminAuth, controller.media.upload);
+  router.get('/admin/media', adminAuth, controller.media.list);
+  router.get('/admin/media/:id', adminAuth, controller.media.show);
+  router.delete('/admin/media/:id', adminAuth, controller.media.remove);
 
   // Official account: follow check and follower sync (docs/official-account.md)
   router.get('/api/subscription', auth, controller.officialAccount.subscription);

@@ -23,6 +23,16 @@ export interface BizConfig {
     pollMs: number;
   };
   rateLimit: EnvSettings['rateLimit'];
+  /** Stored images and their WeChat media_ids (app/service/media.ts), with the access_token's lease discipline */
+  media: {
+    /** Upload again when less than this remains of a media_id's 3 days */
+    refreshAheadSeconds: number;
+    /** How long one process may hold an image's upload lease (longer than an upload with its retry) */
+    leaseMs: number;
+    /** How long a caller waits for another process's upload before WECHAT_UNAVAILABLE */
+    waitMs: number;
+    pollMs: number;
+  };
   /** Durable push inbox: retention, leases, retries (docs/message-push.md) */
   inbox: {
     ttlSeconds: number;
@@ -135,6 +145,15 @@ export default (appInfo: EggAppInfo) => {
     },
   } as any;
 
+  // Images for replies (POST /admin/media) arrive as multipart/form-data, read as a stream by
+  // app/controller/media.ts with WeChat's 2 MB limit; the body parser above leaves multipart
+  // alone, so its limits for every other route are unchanged.
+  config.multipart = {
+    mode: 'stream',
+    fileSize: '2mb',
+    files: 1,
+  } as any;
+
   config.mongoose = {
     client: {
       url: env.mongodbUri,
@@ -201,6 +220,12 @@ export default (appInfo: EggAppInfo) => {
       pollMs: 100,
     },
     rateLimit: env.rateLimit,
+    media: {
+      refreshAheadSeconds: 12 * 3600,
+      leaseMs: 15000,
+      waitMs: 20000,
+      pollMs: 100,
+    },
     inbox: {
       ttlSeconds: env.inbox.ttlSeconds,
       leaseSeconds: 60,

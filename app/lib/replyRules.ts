@@ -7,6 +7,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RE2JS, RE2JSException } from 're2js';
 import { FieldError, InvalidParamError } from './errors';
+import { MEDIA_REF_RE } from './media';
 
 export const RULE_MSG_TYPES = [ 'text', 'image', 'miniprogrampage', 'event' ] as const;
 export type RuleMsgType = typeof RULE_MSG_TYPES[number];
@@ -33,8 +34,10 @@ export interface RuleMatch {
 export type RuleReply =
   | { msgtype: 'text'; text: { content: string } }
   | { msgtype: 'link'; link: { title: string; description: string; url: string; thumb_url: string } }
-  | { msgtype: 'image'; image: { media_id: string } }
-  | { msgtype: 'miniprogrampage'; miniprogrampage: { title: string; pagepath: string; thumb_media_id: string } };
+  // New rules name a stored image (app/service/media.ts); rules stored before hold a raw media_id
+  // (valid 3 days after its upload), which keeps working until it expires.
+  | { msgtype: 'image'; image: { mediaRef: string } | { media_id: string } }
+  | { msgtype: 'miniprogrampage'; miniprogrampage: { title: string; pagepath: string } & ({ thumbMediaRef: string } | { thumb_media_id: string }) };
 
 export interface ReplyRuleInput {
   name: string;
@@ -370,7 +373,6 @@ const HTTP_URL_RE = /^https?:\/\/[^\s/?#]+\S*$/i;
 // eslint-disable-next-line no-control-regex
 const CONTROL_OR_BIDI = { re: /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/, what: 'control or bidi characters' };
 const HTTP_URL: StringRules = { re: HTTP_URL_RE, what: 'an http(s) URL', refuse: CONTROL_OR_BIDI };
-const MEDIA_ID_RE = /^[A-Za-z0-9_\-]+$/;
 
 function validateMatch(errors: Errors, value: unknown): RuleMatch | undefined {
   const obj = objectAt(errors, value, 'match', [ 'msgType', 'event', 'keyword' ]);
@@ -408,6 +410,18 @@ function validateMatch(errors: Errors, value: unknown): RuleMatch | undefined {
   return match;
 }
 
+/**
+ * The id of a stored image (POST /admin/media). A raw WeChat media_id is refused: it expires
+ * 3 days after its upload, while a stored image is uploaded again whenever needed.
+ */
+function mediaRefAt(errors: Errors, body: Record<string, unknown>, key: string, rawKey: string, f: string): string | undefined {
+  if (body[rawKey] !== undefined) {
+    errors.push({ field: `${f}.${rawKey}`, message: `${f}.${rawKey} is no longer accepted (a media_id expires after 3 days): upload the image with POST /admin/media and set ${f}.${key} to its id` });
+    return undefined;
+  }
+  return stringAt(errors, body, key, `${f}.${key}`, 24, { re: MEDIA_REF_RE, what: 'the id of a stored image (POST /admin/media)' });
+}
+
 function validateReply(errors: Errors, value: unknown): RuleReply | undefined {
   const obj = objectAt(errors, value, 'reply', [ 'msgtype', ...REPLY_TYPES ]);
   if (!obj) return undefined;
@@ -434,18 +448,18 @@ function validateReply(errors: Errors, value: unknown): RuleReply | undefined {
       return title && url ? { msgtype, link: { title, description, url, thumb_url: thumbUrl } } : undefined;
     }
     case 'image': {
-      const body = objectAt(errors, obj.image, f, [ 'media_id' ]);
+      const body = objectAt(errors, obj.image, f, [ 'mediaRef', 'media_id' ]);
       if (!body) return undefined;
-      const mediaId = stringAt(errors, body, 'media_id', `${f}.media_id`, LIMITS.mediaId, { re: MEDIA_ID_RE, what: 'a media_id' });
-      return mediaId ? { msgtype, image: { media_id: mediaId } } : undefined;
+      const mediaRef = mediaRefAt(errors, body, 'mediaRef', 'media_id', f);
+      return mediaRef ? { msgtype, image: { mediaRef } } : undefined;
     }
     case 'miniprogrampage': {
-      const body = objectAt(errors, obj.miniprogrampage, f, [ 'title', 'pagepath', 'thumb_media_id' ]);
+      const body = objectAt(errors, obj.miniprogrampage, f, [ 'title', 'pagepath', 'thumbMediaRef', 'thumb_media_id' ]);
       if (!body) return undefined;
       const title = stringAt(errors, body, 'title', `${f}.title`, LIMITS.title);
       const pagepath = stringAt(errors, body, 'pagepath', `${f}.pagepath`, LIMITS.pagepath, { re: /^[^\s]+$/, what: 'a page path without spaces', refuse: CONTROL_OR_BIDI });
-      const thumb = stringAt(errors, body, 'thumb_media_id', `${f}.thumb_media_id`, LIMITS.mediaId, { re: MEDIA_ID_RE, what: 'a media_id' });
-      return title && pagepath && thumb ? { msgtype, miniprogrampage: { title, pagepath, thumb_media_id: thumb } } : undefined;
+      const thumbMediaRef = mediaRefAt(errors, body, 'thumbMediaRef', 'thumb_media_id', f);
+      return title && pagepath && thumbMediaRef ? { msgtype, miniprogrampage: { title, pagepath, thumbMediaRef } } : undefined;
     }
     default:
       return undefined;

@@ -1,7 +1,9 @@
 import { Application, Service } from 'egg';
 import { NotFoundError, InvalidParamError } from '../lib/errors';
+import { isWechatApiError } from '../lib/sendOutcome';
+import { holdsRawMediaId } from '../lib/media';
 import {
-  defaultLinkRule, MatchableMessage, regexRefusalReason, ReplyRule, ReplyRuleInput, ruleMatches, selectRule,
+  customSendBody, defaultLinkRule, MatchableMessage, regexRefusalReason, ReplyRule, ReplyRuleInput, RuleReply, ruleMatches, selectRule,
 } from '../lib/replyRules';
 
 /** At most this many rules exist, so matching one message stays cheap. */
@@ -32,7 +34,13 @@ export interface ReplyRuleView extends ReplyRule {
    * run now (backreference, lookaround, too complex). Shown in the admin API; fix or delete it.
    */
   problem?: string;
+  /** Set on rules stored with a raw WeChat media_id: they fail once it expires (3 days after its upload) */
+  needsImage?: true;
+  warning?: string;
 }
+
+const RAW_MEDIA_WARNING = 'this rule holds a raw WeChat media_id, which expires 3 days after its upload (40007 then): ' +
+  'upload the image with POST /admin/media and replace the rule with reply.image.mediaRef (or reply.miniprogrampage.thumbMediaRef)';
 
 function toView(doc: any): ReplyRuleView {
   const match: any = { msgType: doc.match.msgType };
@@ -49,6 +57,7 @@ function toView(doc: any): ReplyRuleView {
     reply: doc.reply,
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
+    ...(holdsRawMediaId(doc.reply) ? { needsImage: true, warning: RAW_MEDIA_WARNING } : {}),
   };
 }
 
@@ -61,6 +70,25 @@ function withProblem(view: ReplyRuleView): ReplyRuleView {
 
 /** Rules whose unusable regex was already logged by this process (id and pattern). */
 const reportedRefusals = new Set<string>();
+
+/** The stored image a reply refers to, with the field naming it. */
+function mediaRefOf(reply: RuleReply): { field: string; id: string } | null {
+  if (reply.msgtype === 'image' && 'mediaRef' in reply.image) return { field: 'reply.image.mediaRef', id: reply.image.mediaRef };
+  if (reply.msgtype === 'miniprogrampage' && 'thumbMediaRef' in reply.miniprogrampage) {
+    return { field: 'reply.miniprogrampage.thumbMediaRef', id: reply.miniprogrampage.thumbMediaRef };
+  }
+  return null;
+}
+
+/** The reply with its stored image replaced by the WeChat media_id custom/send takes. */
+function withMediaId(reply: RuleReply, mediaId: string): RuleReply {
+  if (reply.msgtype === 'image') return { msgtype: 'image', image: { media_id: mediaId } };
+  if (reply.msgtype === 'miniprogrampage') {
+    const { title, pagepath } = reply.miniprogrampage;
+    return { msgtype: 'miniprogrampage', miniprogrampage: { title, pagepath, thumb_media_id: mediaId } };
+  }
+  return reply;
+}
 
 /** Auto-reply rules in MongoDB plus the default rule from config. */
 export default class AutoReplyService extends Service {
@@ -112,6 +140,27 @@ export default class AutoReplyService extends Service {
     return rules;
   }
 
+  /**
+   * Sends a rule's reply to `touser` through custom/send. A stored image becomes a WeChat
+   * media_id first (uploaded when due, app/service/media.ts); when WeChat answers 40007 (the
+   * media_id is unknown or expired, so nothing was sent) the image is uploaded again and the
+   * send repeated once.
+   */
+  async send(reply: RuleReply, touser: string): Promise<void> {
+    const { media, wechatClient } = this.ctx.service;
+    const ref = mediaRefOf(reply);
+    if (!ref) return wechatClient.customSend(customSendBody(reply, touser));
+    const mediaId = await media.mediaIdFor(ref.id);
+    try {
+      await wechatClient.customSend(customSendBody(withMediaId(reply, mediaId), touser));
+    } catch (err) {
+      if (!isWechatApiError(err) || err.errcode !== 40007) throw err;
+      this.ctx.logger.warn('[autoReply] media_id of stored image %s refused (40007): uploading again, sending once more', ref.id);
+      const fresh = await media.invalidate(ref.id, mediaId);
+      await wechatClient.customSend(customSendBody(withMediaId(reply, fresh), touser));
+    }
+  }
+
   async list(): Promise<ReplyRuleView[]> {
     const docs = await this.model.find({}).sort({ priority: -1, createdAt: 1, _id: 1 }).limit(MAX_RULES)
       .lean();
@@ -127,12 +176,14 @@ export default class AutoReplyService extends Service {
   async create(input: ReplyRuleInput): Promise<ReplyRuleView> {
     const count = await this.model.countDocuments({});
     if (count >= MAX_RULES) throw new InvalidParamError(`at most ${MAX_RULES} reply rules can exist; delete some first`);
+    await this.assertImageStored(input);
     const doc = await this.model.create(input);
     return toView(doc.toObject());
   }
 
   /** Replaces a rule entirely (PUT semantics). */
   async replace(id: string, input: ReplyRuleInput): Promise<ReplyRuleView> {
+    await this.assertImageStored(input);
     // `match` and `reply` are replaced whole, so a dropped keyword or event disappears too.
     const update = { $set: { name: input.name, enabled: input.enabled, priority: input.priority, match: input.match, reply: input.reply } };
     const doc = await this.model
@@ -141,6 +192,11 @@ export default class AutoReplyService extends Service {
       .lean();
     if (!doc) throw new NotFoundError(`no reply rule ${id}`);
     return toView(doc);
+  }
+
+  private async assertImageStored(input: ReplyRuleInput): Promise<void> {
+    const ref = mediaRefOf(input.reply);
+    if (ref) await this.ctx.service.media.assertStored([ ref ]);
   }
 
   async remove(id: string): Promise<{ id: string; deleted: true }> {

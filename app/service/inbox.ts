@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { Service } from 'egg';
 import { Types } from 'mongoose';
 import { OpenedPush, PushChannelName, PushRejectedError } from '../lib/pushEnvelope';
-import { customSendBody } from '../lib/replyRules';
 import { backoffSeconds, classifySendError, isPermanentFailure, isWechatApiError, replyWindowClosesAt } from '../lib/sendOutcome';
 
 export const INBOX_STATUSES = [ 'pending', 'processing', 'done', 'failed' ] as const;
@@ -285,7 +284,7 @@ export default class InboxService extends Service {
     // even if another worker has meanwhile marked it unknown.
     const mine = { _id: item._id, 'reply.sendToken': sendToken };
     try {
-      await ctx.service.wechatClient.customSend(customSendBody(rule.reply, item.fromUser));
+      await ctx.service.autoReply.send(rule.reply, item.fromUser);
     } catch (err: any) {
       const outcome = classifySendError(err);
       const errcode = isWechatApiError(err) ? err.errcode : null;

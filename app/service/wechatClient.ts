@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Service } from 'egg';
 import { AppError, ErrorReason, WechatApiError } from '../lib/errors';
 import { errcodeRule } from '../lib/wechatErrcodes';
@@ -97,9 +98,26 @@ export interface WechatRequest {
   /** Query parameters; may hold secrets, never logged */
   query?: Record<string, string>;
   body?: Record<string, unknown>;
+  /** A file sent as multipart/form-data instead of a JSON body (media/upload) */
+  file?: MultipartFile;
   retry: RetryPolicy;
   /** Attempts in all (default MAX_ATTEMPTS) */
   attempts?: number;
+}
+
+export interface MultipartFile {
+  field: string;
+  filename: string;
+  contentType: string;
+  data: Buffer;
+}
+
+/** A multipart/form-data body holding one file. */
+export function multipartBody(file: MultipartFile, boundary: string): Buffer {
+  const safeName = file.filename.replace(/["\r\n\\]/g, '_');
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="${file.field}"; filename="${safeName}"\r\n` +
+    `Content-Type: ${file.contentType}\r\n\r\n`;
+  return Buffer.concat([ Buffer.from(head), file.data, Buffer.from(`\r\n--${boundary}--\r\n`) ]);
 }
 
 export const MAX_ATTEMPTS = 3;
@@ -199,6 +217,27 @@ export default class WechatClientService extends Service {
     });
   }
 
+  /**
+   * POST /cgi-bin/media/upload?type=image (uploadTempMedia), multipart field `media`, with the
+   * mini-program's token: the image's media_id, valid 3 days. Repeating an upload only wastes a
+   * media_id, so it is retried like an idempotent call (twice: within the media service's lease).
+   */
+  async uploadTempMedia(image: { filename: string; contentType: string; data: Buffer }): Promise<{ mediaId: string; createdAt: number }> {
+    const reply = await this.withToken(this.app.config.wechat.appid, {
+      op: 'uploadTempMedia',
+      method: 'POST',
+      path: '/cgi-bin/media/upload',
+      query: { type: 'image' },
+      file: { field: 'media', ...image },
+      retry: 'idempotent',
+      attempts: 2,
+    });
+    if (typeof reply.media_id !== 'string' || reply.media_id === '') {
+      throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat uploadTempMedia: reply without media_id');
+    }
+    return { mediaId: reply.media_id, createdAt: Number(reply.created_at) || Math.floor(Date.now() / 1000) };
+  }
+
   // -------------------------------------------------------------------------
   // Official account (公众号), with the official account's own token
 
@@ -288,6 +327,10 @@ export default class WechatClientService extends Service {
     const { apiBase, httpTimeoutMs } = this.app.config.wechat;
     const qs = new URLSearchParams(req.query ?? {}).toString();
     const url = `${apiBase}${req.path}${qs ? `?${qs}` : ''}`;
+    const boundary = `----wechatClient${randomBytes(12).toString('hex')}`;
+    const payload = req.file ?
+      { content: multipartBody(req.file, boundary), headers: { accept: 'application/json', 'content-type': `multipart/form-data; boundary=${boundary}` } } :
+      { ...(req.body ? { contentType: 'json', data: req.body } : {}), headers: { accept: 'application/json' } };
     for (let attempt = 1; ; attempt++) {
       const started = Date.now();
       let error: WechatApiError;
@@ -303,8 +346,7 @@ export default class WechatClientService extends Service {
           timeout: httpTimeoutMs,
           signal: deadline.signal,
           dataType: 'text',
-          ...(req.body ? { contentType: 'json', data: req.body } : {}),
-          headers: { accept: 'application/json' },
+          ...payload,
           // urllib resends once on a socket error by default; whether a call may be repeated is
           // decided here (a single-use code or a message must never go out twice).
           retry: 0,

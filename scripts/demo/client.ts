@@ -6,6 +6,8 @@ import { StepFailure } from './report';
 
 export interface CallOptions {
   body?: unknown;
+  /** A file sent as multipart/form-data instead of a JSON body */
+  file?: { field: string; filename: string; data: Buffer };
   /** A session token from POST /api/login */
   token?: string;
   /** Send the admin token */
@@ -24,7 +26,13 @@ export class AppClient {
 
   async call(method: 'GET' | 'POST' | 'DELETE', path: string, opts: CallOptions = {}): Promise<Reply> {
     const headers: Record<string, string> = {};
+    let body: string | FormData | undefined = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (opts.file) {
+      // fetch writes the multipart Content-Type with its boundary itself.
+      body = new FormData();
+      body.append(opts.file.field, new Blob([ new Uint8Array(opts.file.data) ]), opts.file.filename);
+    }
     if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
     if (opts.admin) headers.Authorization = `Bearer ${this.adminToken}`;
     let res: Response;
@@ -32,7 +40,7 @@ export class AppClient {
       res = await fetch(`${this.base}${path}`, {
         method,
         headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        body,
         signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
       });
     } catch (err) {

@@ -1,5 +1,5 @@
 /**
- * The nine steps of `npm run demo`: every feature used as a mini-program (the simulator's
+ * The ten steps of `npm run demo`: every feature used as a mini-program (the simulator's
  * wx.login codes, encryptedData, phone codes) and WeChat's servers (signed, encrypted pushes)
  * would use it, over real HTTP. Each step checks what it gets and says what it saw.
  */
@@ -40,9 +40,13 @@ export const STEPS = {
   autoReply: '7. message push + auto-reply',
   duplicate: '8. duplicate push ignored',
   forged: '9. forged signature rejected',
+  imageReply: '10. image reply (upload)',
 } as const;
 
 export const STEP_NAMES = Object.values(STEPS);
+
+/** A 1×1 PNG: what an operator uploads once through POST /admin/media. */
+const DEMO_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 
 const PHONE_BY_CODE = { input: '13800138000', phoneNumber: '13800138000', purePhoneNumber: '13800138000', countryCode: '86' };
 const PHONE_BY_DATA = { input: '+1 4155550100', phoneNumber: '+14155550100', purePhoneNumber: '4155550100', countryCode: '1' };
@@ -229,5 +233,39 @@ export async function runSteps(ctx: DemoContext, report: Report): Promise<void> 
     }
     check(reason === 'SIGNATURE_INVALID', `expected SIGNATURE_INVALID, got ${describePush(r)}`);
     return `HTTP ${r.status}, SIGNATURE_INVALID`;
+  });
+
+  await report.step(STEPS.imageReply, [], async () => {
+    const image = await app.ok('POST', '/admin/media', { admin: true, file: { field: 'media', filename: 'demo.png', data: DEMO_PNG } });
+    check(typeof image.id === 'string' && image.format === 'png', `POST /admin/media returned ${JSON.stringify(image)}`);
+    ctx.cleanups.push(async () => {
+      await app.ok('DELETE', `/admin/media/${image.id}`, { admin: true });
+    });
+    const content = `Show me the picture (${userKey})`;
+    const rule = await app.ok('POST', '/admin/reply-rules', {
+      admin: true,
+      body: {
+        name: `npm run demo image ${userKey}`,
+        priority: 1000,
+        match: { msgType: 'text', keyword: { mode: 'exact', value: content } },
+        reply: { msgtype: 'image', image: { mediaRef: image.id } },
+      },
+    });
+    // Cleanups run last first: the rule goes before the image it uses.
+    ctx.cleanups.push(async () => {
+      await app.ok('DELETE', `/admin/reply-rules/${rule.id}`, { admin: true });
+    });
+    const t0 = Date.now();
+    const pushed = await sim.pushMessage(pushUrl, { kind: 'text', mode: 'safe', format: 'json', user: userKey, fields: { Content: content } });
+    const answerMs = checkAnsweredAtOnce('the picture request', pushed);
+    const sent = await poll(async () => {
+      const images = (await sentToUser()).filter(m => m.msgtype === 'image');
+      return images.length > 0 ? images : undefined;
+    }, 20_000);
+    check(sent, 'no image reply reached the sandbox within 20 s');
+    const replyMs = Date.now() - t0;
+    check(typeof sent[0].body.image?.media_id === 'string', `the image reply has no media_id: ${JSON.stringify(sent[0].body)}`);
+    return `image ${image.id} (${image.size} bytes) stored; "success" in ${formatMs(answerMs)}; ` +
+      `uploaded to WeChat and sent as an image reply after ${formatMs(replyMs)}`;
   });
 }

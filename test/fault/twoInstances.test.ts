@@ -2,16 +2,20 @@
  * Two app instances on one database (a second egg-mock app, like a second worker or server):
  * - many concurrent calls needing the access_token, spread over both: ONE stable_token call;
  * - the same push delivered to both instances at once (WeChat's retry landing on another
- *   server): recorded once, answered with one custom/send.
+ *   server): recorded once, answered with one custom/send;
+ * - many concurrent image replies over both instances, the image never uploaded yet: ONE
+ *   media/upload.
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { buildPush, deliverPush } from '../../tools/wechat-sandbox';
+import { replyRulesChanged } from '../../app/service/autoReply';
 import { TEST_ENV } from '../fixtures/env';
-import { createSandbox, eventually, forgetTokens, Listening, listen } from './helpers';
+import { assertOk, createSandbox, eventually, forgetTokens, Listening, listen } from './helpers';
 
 const STABLE = '/cgi-bin/stable_token';
 const SEND = '/cgi-bin/message/custom/send';
+const UPLOAD = '/cgi-bin/media/upload';
 const DEFAULT_LINK = { title: 'Help', description: 'Tap', url: 'https://help.example.com/', thumbUrl: '' };
 
 describe('test/fault/twoInstances.test.ts', function() {
@@ -52,10 +56,12 @@ describe('test/fault/twoInstances.test.ts', function() {
       app.model.AccessToken.deleteMany({}),
       app.model.InboxMessage.deleteMany({}),
       app.model.ReplyRule.deleteMany({}),
+      app.model.StoredMedia.deleteMany({}),
     ]);
     // No token anywhere: both instances start cold (a fresh deployment).
     forgetTokens(app);
     forgetTokens(app2);
+    for (const instance of [ app, app2 ]) instance.createAnonymousContext().service.media.forgetLocal();
   });
 
   it('both instances share one database connection target and answer', async () => {
@@ -119,5 +125,33 @@ describe('test/fault/twoInstances.test.ts', function() {
       assert.strictEqual(sandbox.sentMessages({ touser: sandbox.openid(user, 'miniProgram') }).length, 1, user);
     }
     assert.strictEqual(sandbox.callCount(STABLE), 1, 'one token for both instances');
+  });
+
+  it('20 image replies at once over both instances, the image never uploaded: one media/upload in all', async () => {
+    const png = Buffer.concat([ Buffer.from([ 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a ]), Buffer.alloc(64, 3) ]);
+    const stored = await app.httpRequest().post('/admin/media').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
+      .attach('media', png, 'logo.png');
+    assertOk(stored);
+    const rule = await app.httpRequest().post('/admin/reply-rules').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
+      .send({ name: 'logo', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: stored.body.data.id } } });
+    assertOk(rule);
+    // Written through app: app2 would see it within config.autoReply.rulesCacheMs; at once here.
+    replyRulesChanged(app2);
+    // A slow upload: every reply needs the image while the first upload is in flight.
+    sandbox.injectFault(UPLOAD, { type: 'latency', ms: 300 });
+    const channel = { appid: TEST_ENV.WECHAT_APPID, token: TEST_ENV.WECHAT_MSG_TOKEN, aesKey: TEST_ENV.WECHAT_MSG_AES_KEY };
+    const users = Array.from({ length: 20 }, (_, i) => `imgtwin${i}`);
+    for (const user of users) sandbox.recordUserMessage(user);
+    const results = await Promise.all(users.map((user, i) => deliverPush(`${servers[i % 2].url}/message/check`,
+      buildPush({ kind: 'text', mode: 'safe', format: 'json', channel, user, fields: { Content: 'logo?' } }), { maxAttempts: 1 })));
+    for (const r of results) assert(r.accepted, JSON.stringify(r.attempts));
+
+    await eventually('every reply sent', async () => (await app.model.InboxMessage.countDocuments({ 'reply.state': 'sent' })) === 20);
+    assert.strictEqual(sandbox.callCount(UPLOAD), 1, 'one upload for both instances');
+    const sent = sandbox.sentMessages();
+    assert.strictEqual(sent.length, 20);
+    assert.strictEqual(new Set(sent.map(m => m.body.image.media_id)).size, 1, 'every reply carries the one media_id');
+    const doc: any = await app.model.StoredMedia.findById(stored.body.data.id).lean();
+    assert.strictEqual(doc.leaseOwner, null, 'lease released');
   });
 });

@@ -83,7 +83,7 @@ describe('test/app/controller/admin.test.ts', () => {
       assert.deepStrictEqual(created.match, { msgType: 'text', keyword: { mode: 'exact', value: 'hi', caseSensitive: false } });
       assert.strictEqual(created.enabled, true);
 
-      const high = (await create(rule({ name: 'images', priority: 9, match: { msgType: 'image' }, reply: { msgtype: 'image', image: { media_id: 'M1' } } }))).body.data;
+      const high = (await create(rule({ name: 'images', priority: 9, match: { msgType: 'image' }, reply: { msgtype: 'text', text: { content: 'nice picture' } } }))).body.data;
       const list = await app.httpRequest().get('/admin/reply-rules').set('authorization', AUTH)
         .expect(200);
       assert.deepStrictEqual(list.body.data.rules.map((r: any) => r.id), [ high.id, created.id ]);
@@ -114,7 +114,8 @@ describe('test/app/controller/admin.test.ts', () => {
         [ rule({ match: { msgType: 'text', keyword: { mode: 'regex', value: '.{1,300}x' } } }), [ 'match.keyword.value' ]],
         [ rule({ match: { msgType: 'text', keyword: { mode: 'regex', value: '[' } } }), [ 'match.keyword.value' ]],
         [ rule({ match: { msgType: 'event' } }), [ 'match.event' ]],
-        [ rule({ reply: { msgtype: 'image', image: {} } }), [ 'reply.image.media_id' ]],
+        [ rule({ reply: { msgtype: 'image', image: {} } }), [ 'reply.image.mediaRef' ]],
+        [ rule({ reply: { msgtype: 'image', image: { media_id: 'M1' } } }), [ 'reply.image.media_id' ]],
         [ rule({ reply: { msgtype: 'link', link: { title: 't', url: 'https://shop.test/\u202egpj.exe' } } }), [ 'reply.link.url' ]],
         [ rule({ reply: { msgtype: 'text', text: { content: 'x'.repeat(2001) } } }), [ 'reply.text.content' ]],
         [ rule({ priority: '1' }), [ 'priority' ]],

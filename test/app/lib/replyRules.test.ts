@@ -152,8 +152,8 @@ describe('test/app/lib/replyRules.test.ts', () => {
       const replies = [
         textReply,
         { msgtype: 'link', link: { title: 't', description: 'd', url: 'https://example.com/x?y=1', thumb_url: 'https://example.com/t.png' } },
-        { msgtype: 'image', image: { media_id: 'MEDIA_id-1' } },
-        { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'pages/index/index?a=1', thumb_media_id: 'THUMB_1' } },
+        { msgtype: 'image', image: { mediaRef: '65a1b2c3d4e5f60718293a4b' } },
+        { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'pages/index/index?a=1', thumbMediaRef: '65a1b2c3d4e5f60718293a4b' } },
       ];
       for (const reply of replies) {
         assert.deepStrictEqual(validateReplyRule({ name: 'r', match: { msgType: 'image' }, reply }).reply, reply);
@@ -162,6 +162,15 @@ describe('test/app/lib/replyRules.test.ts', () => {
       assert.deepStrictEqual(event.match, { msgType: 'event', event: 'user_enter_tempsession' });
       assert.strictEqual(event.enabled, false);
       assert.strictEqual(event.priority, -3);
+    });
+
+    it('refuses raw WeChat media_ids in new rules, saying what to do instead', () => {
+      assert.throws(() => validateReplyRule({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { media_id: 'MEDIA_1' } } }), (err: any) => {
+        assert.deepStrictEqual(err.details.fields.map((f: any) => f.field), [ 'reply.image.media_id' ]);
+        assert.match(err.message, /expires after 3 days.*POST \/admin\/media.*reply\.image\.mediaRef/);
+        return true;
+      });
+      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'p', thumb_media_id: 'T' } } }), [ 'reply.miniprogrampage.thumb_media_id' ]);
     });
 
     it('refuses unknown keys, wrong types and impossible combinations, naming each field', () => {
@@ -182,15 +191,16 @@ describe('test/app/lib/replyRules.test.ts', () => {
       assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'text', text: { content: '' } } }), [ 'reply.text.content' ]);
       assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'text', text: { content: 'a' }, image: { media_id: 'm' } } }), [ 'reply.image' ]);
       assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'link', link: { title: 't', url: 'ftp://example.com/x' } } }), [ 'reply.link.url' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { media_id: 'a b' } } }), [ 'reply.image.media_id' ]);
+      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: 'a b' } } }), [ 'reply.image.mediaRef' ]);
+      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: { $ne: 1 } } } }), [ 'reply.image.mediaRef' ]);
+      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'p' } } }), [ 'reply.miniprogrampage.thumbMediaRef' ]);
       // Control and bidi characters can disguise where a link points (9d).
       for (const ch of [ '\u0000', '\u001b', '\u007f', '\u0085', '\u202e', '\u202a', '\u2066', '\u2069', '\u200e', '\u200f', '\u061c' ]) {
         const link = (url: string, thumb: string) => ({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'link', link: { title: 't', url, thumb_url: thumb } } });
         assert.deepStrictEqual(invalidFields(link(`https://shop.test/${ch}gpj.exe`, 'https://shop.test/t.png')), [ 'reply.link.url' ], JSON.stringify(ch));
         assert.deepStrictEqual(invalidFields(link('https://shop.test/', `https://shop.test/t${ch}.png`)), [ 'reply.link.thumb_url' ], JSON.stringify(ch));
-        assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: `pages/a${ch}b`, thumb_media_id: 'T' } } }), [ 'reply.miniprogrampage.pagepath' ], JSON.stringify(ch));
+        assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: `pages/a${ch}b`, thumbMediaRef: '0123456789abcdef01234567' } } }), [ 'reply.miniprogrampage.pagepath' ], JSON.stringify(ch));
       }
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'p' } } }), [ 'reply.miniprogrampage.thumb_media_id' ]);
       assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'music' } }), [ 'reply.msgtype' ]);
       assert.deepStrictEqual(invalidFields({ name: 'x' }), [ 'match', 'reply' ]);
       assert.deepStrictEqual(invalidFields([ 1 ]), [ 'body' ]);

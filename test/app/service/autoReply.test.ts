@@ -51,8 +51,10 @@ describe('test/app/service/autoReply.test.ts', () => {
   it('answers each message type with its rule, in every reply type', async () => {
     await addRule({ name: 'hi', match: { msgType: 'text', keyword: { mode: 'exact', value: 'hi' } }, reply: { msgtype: 'text', text: { content: 'hello there' } } });
     await addRule({ name: 'price', match: { msgType: 'text', keyword: { mode: 'contains', value: '价格' } }, reply: { msgtype: 'link', link: { title: 'Prices', description: 'all prices', url: 'https://shop.test/prices', thumb_url: 'https://shop.test/p.png' } } });
-    await addRule({ name: 'order', match: { msgType: 'text', keyword: { mode: 'regex', value: '^order\\s*\\d{4,}$' } }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 'Your order', pagepath: 'pages/order/index', thumb_media_id: 'THUMB_1' } } });
-    await addRule({ name: 'image', match: { msgType: 'image' }, reply: { msgtype: 'image', image: { media_id: 'MEDIA_1' } } });
+    // Rules stored before images were stored with us hold raw media_ids: they keep working (the
+    // admin API no longer accepts them, so they are written as they were stored).
+    await app.model.ReplyRule.create({ name: 'order', match: { msgType: 'text', keyword: { mode: 'regex', value: '^order\\s*\\d{4,}$' } }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 'Your order', pagepath: 'pages/order/index', thumb_media_id: 'THUMB_1' } } });
+    await app.model.ReplyRule.create({ name: 'image', match: { msgType: 'image' }, reply: { msgtype: 'image', image: { media_id: 'MEDIA_1' } } });
     await addRule({ name: 'card', match: { msgType: 'miniprogrampage' }, reply: { msgtype: 'text', text: { content: 'thanks for the card' } } });
     await addRule({ name: 'enter', match: { msgType: 'event', event: 'user_enter_tempsession' }, reply: { msgtype: 'text', text: { content: 'welcome' } } });
 

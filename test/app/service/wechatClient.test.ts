@@ -187,6 +187,28 @@ describe('test/app/service/wechatClient.test.ts', () => {
       assert.strictEqual(fake.count('/cgi-bin/message/custom/send'), 1);
     });
 
+    it('uploadTempMedia posts the image as multipart field media, type image, with the mini-program token', async () => {
+      fake.on('/cgi-bin/media/upload', call => fake.checkToken(call) ?? { body: { errcode: 0, errmsg: 'ok', type: 'image', media_id: 'MEDIA_X', created_at: 1700000000 } });
+      const data = Buffer.from('GIF89a-pixels');
+      const result = await app.mockContext().service.wechatClient.uploadTempMedia({ filename: 'a"b.gif', contentType: 'image/gif', data });
+      assert.deepStrictEqual(result, { mediaId: 'MEDIA_X', createdAt: 1700000000 });
+      const [ call ] = fake.callsTo('/cgi-bin/media/upload');
+      assert.strictEqual(call.query.get('type'), 'image');
+      assert.strictEqual(call.query.get('access_token'), fake.tokens.get(TEST_ENV.WECHAT_APPID)!.token);
+      assert.match(String(call.body), /Content-Disposition: form-data; name="media"; filename="a_b.gif"\r\nContent-Type: image\/gif\r\n\r\nGIF89a-pixels\r\n--/);
+    });
+
+    it('uploadTempMedia repeats once on -1 (a second upload only wastes a media_id) and maps WeChat\'s refusals', async () => {
+      fake.on('/cgi-bin/media/upload', call => fake.checkToken(call) ?? { body: { errcode: -1 } });
+      const busy = await rejection(app.mockContext().service.wechatClient.uploadTempMedia({ filename: 'a.png', contentType: 'image/png', data: Buffer.from('x') }));
+      assert.strictEqual(busy.reason, 'WECHAT_UNAVAILABLE');
+      assert.strictEqual(fake.count('/cgi-bin/media/upload'), 2);
+      fake.on('/cgi-bin/media/upload', call => fake.checkToken(call) ?? { body: { errcode: 40005, errmsg: 'invalid file type' } });
+      const refused = await rejection(app.mockContext().service.wechatClient.uploadTempMedia({ filename: 'a.png', contentType: 'image/png', data: Buffer.from('x') }));
+      assert.strictEqual(refused.errcode, 40005);
+      assert.strictEqual(fake.count('/cgi-bin/media/upload'), 3);
+    });
+
     it('getPhoneNumber posts the code and the user\'s openid with the mini-program token', async () => {
       fake.on('/wxa/business/getuserphonenumber', call => fake.checkToken(call) ?? {
         body: { errcode: 0, errmsg: 'ok', phone_info: { phoneNumber: '+8613800000000', purePhoneNumber: '13800000000', countryCode: 86, watermark: { appid: TEST_ENV.WECHAT_APPID, timestamp: 1 } } },
