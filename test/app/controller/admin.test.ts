@@ -164,7 +164,7 @@ describe('test/app/controller/admin.test.ts', () => {
         [ link('https://shop.test/a\u001b[31m', ''), 'reply.link.url' ],
         [ link('https://shop.test/', 'https://cdn.test/t\u0085.png'), 'reply.link.thumb_url' ],
         [ link('https://shop.test/', 'https://cdn.test/\u202dt.png'), 'reply.link.thumb_url' ],
-        [ rule({ reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'pages/a\u202eb', thumb_media_id: 'T' } } }), 'reply.miniprogrampage.pagepath' ],
+        [ rule({ reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'pages/a\u202eb', thumbMediaRef: '0123456789abcdef01234567' } } }), 'reply.miniprogrampage.pagepath' ],
       ];
       for (const [ body, field ] of cases) {
         for (const res of [ await create(body), await replace(stored.id, body) ]) {
