@@ -80,6 +80,12 @@ export const LIMITS = {
   /** ... or after this many regexes, whichever comes first */
   regexSliceRules: 32,
   text: 2000,
+  /**
+   * custom/send refuses longer text with 45002. WeChat's send page gives no figure; 2048 bytes of
+   * UTF-8 is the limit developers measured (WeChat developer community, and the sandbox's rule in
+   * docs/wechat-sandbox.md). 2000 characters of Chinese are ~6000 bytes, so bytes are checked too.
+   */
+  textBytes: 2048,
   title: 64,
   description: 256,
   url: 1024,
@@ -436,6 +442,11 @@ function validateReply(errors: Errors, value: unknown): RuleReply | undefined {
       const body = objectAt(errors, obj.text, f, [ 'content' ]);
       if (!body) return undefined;
       const content = stringAt(errors, body, 'content', `${f}.content`, LIMITS.text);
+      const bytes = content ? Buffer.byteLength(content, 'utf8') : 0;
+      if (bytes > LIMITS.textBytes) {
+        errors.push({ field: `${f}.content`, message: `${f}.content is ${bytes} bytes in UTF-8; WeChat refuses text over ${LIMITS.textBytes} bytes (errcode 45002)` });
+        return undefined;
+      }
       return content ? { msgtype, text: { content } } : undefined;
     }
     case 'link': {

@@ -152,6 +152,22 @@ describe('test/app/controller/admin.test.ts', () => {
       assert.strictEqual(await app.model.ReplyRule.countDocuments({}), 4);
     });
 
+    it('refuses text WeChat would refuse with 45002 (over 2048 bytes of UTF-8) when the rule is written, on create and replace', async () => {
+      const stored = (await create(rule())).body.data;
+      const text = (content: string) => rule({ reply: { msgtype: 'text', text: { content } } });
+      // 683 Chinese characters are 2049 bytes (well within the 2000-character limit); 2048 bytes pass.
+      const tooLong = text('你'.repeat(683));
+      for (const res of [ await create(tooLong), await replace(stored.id, tooLong) ]) {
+        assertFailure(res, 'INVALID_PARAM');
+        assert.deepStrictEqual(res.body.data.fields.map((f: any) => f.field), [ 'reply.text.content' ]);
+        assert.match(res.body.message, /2049 bytes .*2048 bytes \(errcode 45002\)/);
+      }
+      assert.strictEqual((await create(text('a'.repeat(2000)))).body.code, 1);
+      assert.strictEqual((await create(text('你'.repeat(682) + 'ab'))).body.code, 1);
+      assert.strictEqual(await app.model.ReplyRule.countDocuments({}), 3);
+      assert.strictEqual((await app.model.ReplyRule.findById(stored.id).lean() as any).reply.text.content, stored.reply.text.content);
+    });
+
     it('refuses control and bidi characters in link URLs and page paths, on create and replace', async () => {
       const stored = (await create(rule())).body.data;
       const link = (url: string, thumbUrl: string) => rule({ reply: { msgtype: 'link', link: { title: 't', url, thumb_url: thumbUrl } } });
