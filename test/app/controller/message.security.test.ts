@@ -9,9 +9,8 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { encryptMessage, sha1Signature } from '../../../app/lib/wechatCrypto';
 import { buildPush as buildSandboxPush } from '../../../tools/wechat-sandbox';
 import { assertFailure } from '../../fault/helpers';
-import { FakeWechat } from '../../fixtures/fakeWechat';
 import { createOaSandbox, useOaSandbox } from '../../fixtures/oaSandbox';
-import { buildPush, BuiltPush, customSends, encryptedQuery, nowSeconds, onCustomSend, PushFields, textMessage, toXml, withoutParams } from '../../fixtures/push';
+import { buildPush, BuiltPush, customSends, encryptedQuery, nowSeconds, PushFields, textMessage, toXml, useFakeWechatForPushes, withoutParams } from '../../fixtures/push';
 import { TEST_ENV } from '../../fixtures/env';
 
 function post(push: BuiltPush, path = '/message/check') {
@@ -36,19 +35,7 @@ async function stored(): Promise<number> {
 }
 
 describe('test/app/controller/message.security.test.ts', () => {
-  const fake = new FakeWechat();
-
-  before(() => fake.start());
-  after(() => fake.close());
-
-  beforeEach(async () => {
-    fake.calls.length = 0;
-    onCustomSend(fake);
-    mock(app.config.wechat, 'apiBase', fake.url);
-    mock(app.config.autoReply, 'defaultLink', { title: 'Help', description: '', url: 'https://help.test/', thumbUrl: '' });
-    await app.model.InboxMessage.deleteMany({});
-    await app.model.ReplyRule.deleteMany({});
-  });
+  const fake = useFakeWechatForPushes({ title: 'Help', description: '', url: 'https://help.test/', thumbUrl: '' });
 
   describe('mode pinning: a channel with an EncodingAESKey takes encrypted pushes only', () => {
     it('refuses a safe push\'s signature set carrying a forged plaintext body, and any plaintext push', async () => {

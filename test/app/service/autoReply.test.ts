@@ -1,7 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
-import { FakeWechat } from '../../fixtures/fakeWechat';
-import { buildPush, nowSeconds, PushFields, RawNumber, textMessage, customSends, onCustomSend } from '../../fixtures/push';
+import { buildPush, nowSeconds, PushFields, RawNumber, textMessage, customSends, useFakeWechatForPushes } from '../../fixtures/push';
 import { TEST_ENV } from '../../fixtures/env';
 import { matchClock } from '../../../app/service/autoReply';
 
@@ -21,19 +20,7 @@ function msg(fields: PushFields): PushFields {
 }
 
 describe('test/app/service/autoReply.test.ts', () => {
-  const fake = new FakeWechat();
-
-  before(() => fake.start());
-  after(() => fake.close());
-
-  beforeEach(async () => {
-    fake.calls.length = 0;
-    onCustomSend(fake);
-    mock(app.config.wechat, 'apiBase', fake.url);
-    mock(app.config.autoReply, 'defaultLink', { title: '', description: '', url: '', thumbUrl: '' });
-    await app.model.InboxMessage.deleteMany({});
-    await app.model.ReplyRule.deleteMany({});
-  });
+  const fake = useFakeWechatForPushes({ title: '', description: '', url: '', thumbUrl: '' });
 
   async function push(message: PushFields): Promise<any> {
     const count = customSends(fake).length;

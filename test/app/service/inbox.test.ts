@@ -1,7 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
-import { FakeWechat } from '../../fixtures/fakeWechat';
-import { buildPush, customSends, onCustomSend, textMessage } from '../../fixtures/push';
+import { buildPush, customSends, onCustomSend, textMessage, useFakeWechatForPushes } from '../../fixtures/push';
 import { openPush } from '../../../app/lib/pushEnvelope';
 
 
@@ -37,19 +36,7 @@ async function reload(id: unknown): Promise<any> {
 }
 
 describe('test/app/service/inbox.test.ts', () => {
-  const fake = new FakeWechat();
-
-  before(() => fake.start());
-  after(() => fake.close());
-
-  beforeEach(async () => {
-    fake.calls.length = 0;
-    onCustomSend(fake);
-    mock(app.config.wechat, 'apiBase', fake.url);
-    mock(app.config.autoReply, 'defaultLink', { title: 'Help', description: '', url: 'https://help.test/', thumbUrl: '' });
-    await app.model.InboxMessage.deleteMany({});
-    await app.model.ReplyRule.deleteMany({});
-  });
+  const fake = useFakeWechatForPushes({ title: 'Help', description: '', url: 'https://help.test/', thumbUrl: '' });
 
   describe('restart recovery (the sweeper)', () => {
     it('processes due and lease-expired items once, and leaves live leases, backoffs and finished items alone', async () => {
