@@ -8,7 +8,9 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { InvalidParamError } from '../../../app/lib/errors';
 import { resetAccessTokens } from '../../fixtures/tokens';
-import { CONTENT_CHECK_VISIT_MS, WechatSandbox } from '../../../tools/wechat-sandbox';
+import { listen, Listening } from '../../fixtures/listen';
+import { eventually } from '../../fixtures/oaSandbox';
+import { CONTENT_CHECK_VISIT_MS, WechatSandbox, WechatSimulator, deliverPush } from '../../../tools/wechat-sandbox';
 
 const TEXT = '/wxa/msg_sec_check';
 const MEDIA = '/wxa/media_check_async';
@@ -31,10 +33,20 @@ function assertOk(res: any): any {
 describe('test/app/controller/security.sandbox.test.ts', () => {
   // The sandbox reads Date.now at each call, so moving it (mock) moves both clocks.
   const sandbox = new WechatSandbox({ port: 0, now: () => Date.now() });
+  const simulator = new WechatSimulator(sandbox);
+  let server: Listening;
+  let target = '';
   let offsetMs = 0;
 
-  before(() => sandbox.start());
-  after(() => sandbox.stop());
+  before(async () => {
+    await sandbox.start();
+    server = await listen(app);
+    target = `${server.url}/message/check`;
+  });
+  after(async () => {
+    await server.close();
+    await sandbox.stop();
+  });
   after(() => resetAccessTokens(app));
 
   beforeEach(async () => {
@@ -46,9 +58,12 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
     mock(app.config.wechat, 'apiBase', sandbox.url);
     mock(app.config.wechat, 'appid', miniProgram.appid);
     mock(app.config.wechat, 'secret', miniProgram.secret);
+    mock(app.config.wechat, 'msgToken', miniProgram.msgToken);
+    mock(app.config.wechat, 'msgAesKey', miniProgram.msgAesKey);
+    mock(app.config.autoReply, 'defaultLink', { title: '', description: '', url: '', thumbUrl: '' });
     await Promise.all([
-      app.model.User.deleteMany({}), app.model.RateLimit.deleteMany({}),
-      app.model.AccessToken.deleteMany({}), app.model.MediaCheck.deleteMany({}),
+      app.model.User.deleteMany({}), app.model.RateLimit.deleteMany({}), app.model.AccessToken.deleteMany({}),
+      app.model.MediaCheck.deleteMany({}), app.model.InboxMessage.deleteMany({}), app.model.ReplyRule.deleteMany({}),
     ]);
     app.mockContext().service.accessToken.forgetLocal();
   });
@@ -64,19 +79,26 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
   const show = (token: string, traceId: string) =>
     app.httpRequest().get(`/api/security/media/${encodeURIComponent(traceId)}`).set('authorization', `Bearer ${token}`);
 
-  /** WeChat's verdict for a check as the inbox hands it over (fields: scalars as strings; nested: the rest). */
-  function verdictPush(traceId: string) {
-    const { openid, fields } = sandbox.mediaCheckVerdict(traceId);
-    const flat: Record<string, string> = {};
-    const nested: Record<string, unknown> = {};
-    for (const [ k, v ] of Object.entries(fields)) {
-      if (v !== null && typeof v === 'object') nested[k] = v;
-      else flat[k] = String(v);
-    }
-    return { fromUser: openid, fields: flat, nested };
+  /** Until the inbox has processed every push it holds. */
+  async function settle() {
+    await app.backgroundTasksFinished();
+    await eventually(async () => await app.model.InboxMessage.countDocuments({ status: { $in: [ 'pending', 'processing' ] } }) === 0, 10_000, 'inbox processed');
   }
 
-  const recordVerdict = (push: ReturnType<typeof verdictPush>) => app.mockContext().service.contentSecurity.recordVerdict(push);
+  /** The sandbox's verdict for a check, pushed as WeChat does (signed, encrypted) and processed. */
+  async function pushVerdict(traceId: string, format: 'json' | 'xml' = 'xml') {
+    const res = await simulator.pushMediaCheckVerdict(target, traceId, { format });
+    assert(res.accepted, JSON.stringify(res.attempts));
+    await settle();
+    return res;
+  }
+
+  /** A wxa_media_check push of our own making (trace_id, verdict, appid as given). */
+  async function pushEvent(userKey: string, fields: Record<string, any>, format: 'json' | 'xml' = 'json') {
+    const res = await simulator.pushMessage(target, { kind: 'wxa_media_check', user: userKey, format, fields });
+    assert(res.accepted, JSON.stringify(res.attempts));
+    await settle();
+  }
 
   describe('POST /api/security/text', () => {
     it('answers pass, review and risky with WeChat\'s label', async () => {
@@ -179,7 +201,7 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
       assert.strictEqual(pending.mediaType, 'image');
       assert.strictEqual(pending.suggest, undefined);
 
-      assert.strictEqual(await recordVerdict(verdictPush(traceId)), 'recorded');
+      await pushVerdict(traceId, 'xml');
       const done = assertOk(await show(token, traceId));
       assert.strictEqual(done.status, 'done');
       assert.strictEqual(done.suggest, 'risky');
@@ -188,23 +210,32 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
       assert(done.verdictAt);
     });
 
-    it('records a verdict once: a repeated push changes nothing', async () => {
+    it('records a verdict once: WeChat\'s retry, a second push of the trace_id, the same verdict again change nothing', async () => {
       const token = await login('alice');
       const traceId = await submit(token, { mediaUrl: 'https://cdn.example.com/review.mp3', mediaType: 'audio' });
-      const push = verdictPush(traceId);
-      assert.strictEqual(await recordVerdict(push), 'recorded');
-      const first = assertOk(await show(token, traceId));
+      const first = await pushVerdict(traceId, 'json');
+      const recorded = assertOk(await show(token, traceId));
+      assert.strictEqual(recorded.suggest, 'review');
+      assert.strictEqual(recorded.mediaType, 'audio');
       offsetMs += 60_000;
-      assert.strictEqual(await recordVerdict(push), 'duplicate');
-      assert.deepStrictEqual(assertOk(await show(token, traceId)), first);
-      assert.strictEqual(first.suggest, 'review');
+      // The same request again (WeChat's retry), then a new push (new signature) of the same trace_id.
+      assert((await deliverPush(target, first.request)).accepted);
+      await pushVerdict(traceId, 'xml');
+      await settle();
+      assert.deepStrictEqual(assertOk(await show(token, traceId)), recorded);
+      assert.strictEqual(await app.model.InboxMessage.countDocuments({ event: 'wxa_media_check' }), 1);
+      // Past the inbox's dedupe window the service itself keeps the first verdict.
+      const item: any = await app.model.InboxMessage.findOne({ event: 'wxa_media_check' }).lean();
+      const again = await app.mockContext().service.contentSecurity.recordVerdict({ fromUser: item.fromUser, fields: item.fields, nested: item.nested });
+      assert.strictEqual(again, 'duplicate');
+      assert.deepStrictEqual(assertOk(await show(token, traceId)), recorded);
       assert.strictEqual(await app.model.MediaCheck.countDocuments({}), 1);
     });
 
     it('records WeChat\'s failure to check the media', async () => {
       const token = await login('alice');
       const traceId = await submit(token, { mediaUrl: 'https://unreachable.example.com/a.png', mediaType: 'image' });
-      assert.strictEqual(await recordVerdict(verdictPush(traceId)), 'recorded');
+      await pushVerdict(traceId, 'json');
       const failed = assertOk(await show(token, traceId));
       assert.strictEqual(failed.status, 'failed');
       assert.strictEqual(failed.errcode, -1008);
@@ -223,9 +254,8 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
 
     it('keeps a verdict nobody asked for here as unrequested, and completes it when the request arrives second', async () => {
       const token = await login('alice');
-      const openid = sandbox.openid('alice');
-      const stray = { fromUser: openid, fields: { trace_id: 'stray-1', version: '2', errcode: '0', appid: app.config.wechat.appid }, nested: { result: { suggest: 'pass', label: '100' } } };
-      assert.strictEqual(await recordVerdict(stray), 'unrequested');
+      await pushEvent('alice', { trace_id: 'stray-1' });
+      assert.strictEqual((await app.model.MediaCheck.findOne({ traceId: 'stray-1' }).lean())?.unrequested, true);
       assertFailure(await show(token, 'stray-1'), 'NOT_FOUND');
       // The request's insert raced the push: WeChat hands out the trace_id the push carried.
       app.mockService('wechatClient', 'mediaCheckAsync', async () => 'stray-1');
@@ -233,10 +263,13 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
       const done = assertOk(await show(token, 'stray-1'));
       assert.strictEqual(done.status, 'done');
       assert.strictEqual(done.mediaUrl, IMAGE);
-      // Malformed or foreign pushes are not recorded.
-      assert.strictEqual(await recordVerdict({ ...stray, fields: { ...stray.fields, trace_id: 'other', appid: 'wx0000000000000000' } }), 'invalid');
-      assert.strictEqual(await recordVerdict({ ...stray, fields: { version: '2' } }), 'invalid');
+      // Pushes without a usable verdict are not recorded; their inbox items say why.
+      await pushEvent('alice', { trace_id: 'other-1', appid: 'wx0000000000000000' });
+      await pushEvent('alice', { trace_id: 'other-2', result: { suggest: 'maybe', label: 100 } }, 'xml');
+      await pushEvent('alice', { trace_id: 'other-3', version: 1 });
       assert.strictEqual(await app.model.MediaCheck.countDocuments({}), 1);
+      const items = await app.model.InboxMessage.find({ lastError: /^INVALID_VERDICT/ }).lean();
+      assert.strictEqual(items.length, 3);
     });
 
     it('marks a check without a verdict timed_out after the configured time, on read and by the schedule; a late verdict still counts', async () => {
@@ -253,7 +286,7 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
       await app.runSchedule('mediaCheckTimeouts');
       assert.strictEqual((await app.model.MediaCheck.findOne({ traceId: swept }).lean())?.status, 'timed_out');
 
-      assert.strictEqual(await recordVerdict(verdictPush(swept)), 'recorded');
+      await pushVerdict(swept);
       const late = assertOk(await show(token, swept));
       assert.strictEqual(late.status, 'done');
       assert.strictEqual(late.suggest, 'review');
