@@ -12,6 +12,11 @@ export default (app: Application) => {
   router.post('/api/unionid', auth, controller.user.unionId);
   router.post('/api/phone', auth, controller.user.phone);
 
+  // Content security: text and media checks (docs/content-security.md)
+  router.post('/api/security/text', auth, controller.security.text);
+  router.post('/api/security/media', auth, controller.security.submitMedia);
+  router.get('/api/security/media/:traceId', auth, controller.security.showMedia);
+
   // WeChat message push (docs/message-push.md): the mini-program's, and the official account's (docs/official-account.md).
   const miniprogramPush = app.middleware.pushChannel({ channel: 'miniprogram' });
   router.get('/message/check', miniprogramPush, controller.message.verify);

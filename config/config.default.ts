@@ -23,6 +23,11 @@ export interface BizConfig {
     pollMs: number;
   };
   rateLimit: EnvSettings['rateLimit'];
+  /** Content security: text and media checks (docs/content-security.md) */
+  contentSecurity: EnvSettings['contentSecurity'] & {
+    /** Media checks are kept this long after they were asked for or answered (TTL) */
+    retentionDays: number;
+  };
   /** Stored images and their WeChat media_ids (app/service/media.ts), with the access_token's lease discipline */
   media: {
     /** Upload again when less than this remains of a media_id's 3 days */
@@ -220,6 +225,7 @@ export default (appInfo: EggAppInfo) => {
       pollMs: 100,
     },
     rateLimit: env.rateLimit,
+    contentSecurity: { ...env.contentSecurity, retentionDays: 30 },
     media: {
       refreshAheadSeconds: 12 * 3600,
       leaseMs: 15000,

@@ -42,6 +42,15 @@ export interface EnvSettings {
     phonePerMinute: number;
     /** POST /api/phone per user (openId) */
     phonePerUserPerMinute: number;
+    /** POST /api/security/text per user (openId) */
+    securityTextPerUserPerMinute: number;
+    /** POST /api/security/media per user (openId) */
+    securityMediaPerUserPerMinute: number;
+  };
+  /** Content security (docs/content-security.md) */
+  contentSecurity: {
+    /** A media check without a verdict after this long is marked timed_out (WeChat pushes within 30 minutes) */
+    mediaTimeoutSeconds: number;
   };
   /** Durable push inbox (docs/message-push.md) */
   inbox: { ttlSeconds: number };
@@ -146,7 +155,10 @@ export function readEnv(env: Env = process.env): EnvSettings {
       loginPerMinute: int(env, 'RATE_LIMIT_LOGIN_PER_MINUTE', 60),
       phonePerMinute: int(env, 'RATE_LIMIT_PHONE_PER_MINUTE', 30),
       phonePerUserPerMinute: int(env, 'RATE_LIMIT_PHONE_PER_USER_PER_MINUTE', 5),
+      securityTextPerUserPerMinute: int(env, 'RATE_LIMIT_SECURITY_TEXT_PER_USER_PER_MINUTE', 30),
+      securityMediaPerUserPerMinute: int(env, 'RATE_LIMIT_SECURITY_MEDIA_PER_USER_PER_MINUTE', 10),
     },
+    contentSecurity: { mediaTimeoutSeconds: int(env, 'MEDIA_CHECK_TIMEOUT_SECONDS', 1800, 60) },
     inbox: { ttlSeconds: int(env, 'INBOX_TTL_SECONDS', 7 * 24 * 3600, 60) },
     autoReply: { defaultLink: defaultLink(env) },
   };

@@ -58,6 +58,13 @@ const ROWS: Row[] = [
   [ 45015, 'WECHAT_API_ERROR', 'never', '', 'reply window over' ],
   [ 45047, 'WECHAT_API_ERROR', 'never', '', 'too many replies in the window' ],
   [ 48001, 'WECHAT_API_ERROR', 'never', '', 'API not authorised for this account' ],
+  // content security (msgSecCheck / mediaCheckAsync 2.0, 错误码)
+  [ 40129, 'WECHAT_API_ERROR', 'never', '', 'invalid scene (1 profile, 2 comment, 3 forum, 4 social log)' ],
+  [ 43104, 'WECHAT_API_ERROR', 'never', '', 'the openid does not belong to this appid' ],
+  [ 43302, 'WECHAT_API_ERROR', 'never', '', 'method not allowed: use POST' ],
+  [ 44002, 'WECHAT_API_ERROR', 'never', '', 'a required parameter is empty' ],
+  [ 47001, 'WECHAT_API_ERROR', 'never', '', 'data format error' ],
+  [ 61010, 'WECHAT_USER_INACTIVE', 'never', '', 'the user has not opened the mini-program within the last two hours' ],
 ];
 
 export const WECHAT_ERRCODES: ReadonlyMap<number, Readonly<ErrcodeRule>> = new Map(ROWS.map(

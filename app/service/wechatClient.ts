@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Service } from 'egg';
 import { AppError, ErrorReason, WechatApiError } from '../lib/errors';
 import { errcodeRule } from '../lib/wechatErrcodes';
+import { TRACE_ID_RE } from '../lib/contentSecurity';
 
 /**
  * The one HTTP client for WeChat's server API (api.weixin.qq.com, or the sandbox in tests).
@@ -236,6 +237,42 @@ export default class WechatClientService extends Service {
       throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat uploadTempMedia: reply without media_id');
     }
     return { mediaId: reply.media_id, createdAt: Number(reply.created_at) || Math.floor(Date.now() / 1000) };
+  }
+
+  // -------------------------------------------------------------------------
+  // Content security (内容安全) 2.0, with the mini-program's token (app/lib/contentSecurity.ts)
+
+  /**
+   * POST /wxa/msg_sec_check version 2 (文本内容安全识别 msgSecCheck). A check has no side
+   * effect, so it is retried like an idempotent call. The reply as WeChat sent it (errcode 0).
+   */
+  async msgSecCheck(input: { openid: string; scene: number; content: string }): Promise<Record<string, any>> {
+    return this.withToken(this.app.config.wechat.appid, {
+      op: 'msgSecCheck',
+      method: 'POST',
+      path: '/wxa/msg_sec_check',
+      body: { version: 2, openid: input.openid, scene: input.scene, content: input.content },
+      retry: 'idempotent',
+    });
+  }
+
+  /**
+   * POST /wxa/media_check_async version 2 (多媒体内容安全识别 mediaCheckAsync): the trace_id the
+   * verdict push will carry. Never repeated once sent: a repeat would start a second check whose
+   * verdict nobody waits for.
+   */
+  async mediaCheckAsync(input: { openid: string; scene: number; mediaUrl: string; mediaType: number }): Promise<string> {
+    const reply = await this.withToken(this.app.config.wechat.appid, {
+      op: 'mediaCheckAsync',
+      method: 'POST',
+      path: '/wxa/media_check_async',
+      body: { media_url: input.mediaUrl, media_type: input.mediaType, version: 2, scene: input.scene, openid: input.openid },
+      retry: 'unsent-only',
+    });
+    if (typeof reply.trace_id !== 'string' || !TRACE_ID_RE.test(reply.trace_id)) {
+      throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat mediaCheckAsync: reply without trace_id', null, { op: 'mediaCheckAsync', delivery: 'unknown' });
+    }
+    return reply.trace_id;
   }
 
   // -------------------------------------------------------------------------

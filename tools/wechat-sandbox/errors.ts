@@ -17,6 +17,7 @@ export const ERRMSG: Record<number, string> = {
   40066: 'invalid url',
   40125: 'invalid appsecret',
   40163: 'code been used',
+  40129: 'invalid scene',
   40226: 'high risk user',
   41001: 'access_token missing',
   41002: 'appid missing',
@@ -26,6 +27,9 @@ export const ERRMSG: Record<number, string> = {
   41009: 'missing openid',
   42001: 'access_token expired',
   43002: 'require POST method',
+  43104: 'appid does not match openid',
+  43302: 'http method not allowed, use POST',
+  44002: 'empty post data',
   44004: 'empty content',
   45002: 'content size out of limit',
   45009: 'reach max api daily quota limit',
@@ -34,6 +38,7 @@ export const ERRMSG: Record<number, string> = {
   45047: 'out of response count limit',
   47001: 'data format error',
   48001: 'api unauthorized',
+  61010: 'user access record expired',
 };
 
 /** WeChat appends a request id to every errmsg: "invalid code, rid: 6747c0a1-2b3c4d5e-6f708192". */

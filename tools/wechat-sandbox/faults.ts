@@ -28,6 +28,8 @@ export const ENDPOINTS = [
   '/cgi-bin/user/get',
   '/cgi-bin/user/info',
   '/cgi-bin/user/info/batchget',
+  '/wxa/msg_sec_check',
+  '/wxa/media_check_async',
 ] as const;
 
 export type Endpoint = typeof ENDPOINTS[number];

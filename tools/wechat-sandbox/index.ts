@@ -12,6 +12,8 @@
 export { WechatSandbox, SandboxInputError, REPLY_WINDOWS, TEXT_MAX_BYTES } from './sandbox';
 export type { AccountKind, SandboxAccount, SandboxUserInfo, SentMessage, CreateUserOptions, PhoneInput, UserAction, UserInfoApi } from './sandbox';
 export { MEDIA_TTL_MS, IMAGE_MAX_BYTES } from './media';
+export { TEXT_RULES, MEDIA_RULES, UNREACHABLE_MARKER, CONTENT_CHECK_VISIT_MS } from './contentSecurity';
+export type { MediaCheck } from './contentSecurity';
 export { SANDBOX_DEFAULTS } from './defaults';
 export type { SandboxOptions, SandboxAccountOptions, SandboxMiniProgramOptions, SandboxOfficialAccountOptions } from './defaults';
 export { ENDPOINTS } from './faults';

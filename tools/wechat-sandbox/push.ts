@@ -8,12 +8,13 @@ import { request as httpsRequest } from 'node:https';
 import { encryptMessage, sha1Signature } from '../../app/lib/wechatCrypto';
 import { DEFAULT_SEED, openidFor, originalIdFor } from './identity';
 
-export type PushKind = 'text' | 'image' | 'miniprogrampage' | 'user_enter_tempsession' | 'subscribe' | 'unsubscribe';
+export type PushKind = 'text' | 'image' | 'miniprogrampage' | 'user_enter_tempsession' | 'subscribe' | 'unsubscribe' | 'wxa_media_check';
 export type PushMode = 'plaintext' | 'compatible' | 'safe';
 export type PushFormat = 'json' | 'xml';
-export type FieldValue = string | number | bigint;
+/** A field; events such as wxa_media_check also carry nested elements (objects, and arrays written as repeated XML elements). */
+export type FieldValue = string | number | bigint | FieldValue[] | { [name: string]: FieldValue };
 
-export const PUSH_KINDS: readonly PushKind[] = [ 'text', 'image', 'miniprogrampage', 'user_enter_tempsession', 'subscribe', 'unsubscribe' ];
+export const PUSH_KINDS: readonly PushKind[] = [ 'text', 'image', 'miniprogrampage', 'user_enter_tempsession', 'subscribe', 'unsubscribe', 'wxa_media_check' ];
 /** Official-account events: XML only. */
 export const XML_ONLY_KINDS: readonly PushKind[] = [ 'subscribe', 'unsubscribe' ];
 
@@ -134,14 +135,36 @@ function messageFields(o: BuildPushOptions, fromUser: string, toUser: string, cr
     case 'subscribe':
     case 'unsubscribe':
       return { ...head, MsgType: 'event', Event: o.kind };
+    case 'wxa_media_check':
+      // 多媒体内容安全识别 mediaCheckAsync, 异步检测结果推送: a passing verdict unless `fields` say
+      // otherwise (the simulator's pushMediaCheckVerdict gives the sandbox's own).
+      return {
+        ...head,
+        MsgType: 'event',
+        Event: 'wxa_media_check',
+        appid: o.channel.appid,
+        trace_id: `${Math.floor(createTime).toString(16)}-${randomBytes(4).toString('hex')}-${randomBytes(4).toString('hex')}`,
+        version: 2,
+        detail: [{ strategy: 'content_model', errcode: 0, suggest: 'pass', label: 100, prob: 90 }],
+        errcode: 0,
+        errmsg: 'ok',
+        result: { suggest: 'pass', label: 100 },
+      };
     default:
       throw new PushBuildError(`kind must be one of ${PUSH_KINDS.join(', ')}`);
   }
 }
 
+function jsonValue(v: FieldValue): string {
+  if (typeof v === 'bigint') return v.toString();
+  if (Array.isArray(v)) return `[${v.map(jsonValue).join(',')}]`;
+  if (typeof v === 'object') return serializeJson(v);
+  return JSON.stringify(v);
+}
+
 /** JSON text with bigints written as unquoted integer literals (exact digits). */
 export function serializeJson(fields: Record<string, FieldValue>): string {
-  const parts = Object.entries(fields).map(([ k, v ]) => `${JSON.stringify(k)}:${typeof v === 'bigint' ? v.toString() : JSON.stringify(v)}`);
+  const parts = Object.entries(fields).map(([ k, v ]) => `${JSON.stringify(k)}:${jsonValue(v)}`);
   return `{${parts.join(',')}}`;
 }
 
@@ -149,10 +172,15 @@ function cdata(s: string): string {
   return `<![CDATA[${s.replace(/]]>/g, ']]]]><![CDATA[>')}]]>`;
 }
 
-/** WeChat's XML: strings in CDATA, numbers bare. */
+function xmlElement(k: string, v: FieldValue): string {
+  if (Array.isArray(v)) return v.map(item => xmlElement(k, item)).join('');
+  if (typeof v === 'object') return `<${k}>${Object.entries(v).map(([ n, x ]) => xmlElement(n, x)).join('')}</${k}>`;
+  return `<${k}>${typeof v === 'string' ? cdata(v) : v.toString()}</${k}>`;
+}
+
+/** WeChat's XML: strings in CDATA, numbers bare; a nested object is an element, an array repeats its element. */
 export function serializeXml(fields: Record<string, FieldValue>): string {
-  const parts = Object.entries(fields).map(([ k, v ]) => `<${k}>${typeof v === 'string' ? cdata(v) : v.toString()}</${k}>`);
-  return `<xml>${parts.join('')}</xml>`;
+  return `<xml>${Object.entries(fields).map(([ k, v ]) => xmlElement(k, v)).join('')}</xml>`;
 }
 
 export function buildPush(o: BuildPushOptions): BuiltPush {
@@ -173,7 +201,7 @@ export function buildPush(o: BuildPushOptions): BuiltPush {
   const message = messageFields(o, fromUser, o.channel.originalId ?? originalIdFor(o.channel.appid, o.seed ?? DEFAULT_SEED), createTime);
   for (const [ k, v ] of Object.entries(o.fields ?? {})) {
     if (v === null) delete message[k];
-    else message[k] = k === 'MsgId' ? toMsgId(v) : v;
+    else message[k] = k === 'MsgId' ? toMsgId(v as bigint | string | number) : v;
   }
   const serialize = format === 'json' ? serializeJson : serializeXml;
   const plaintext = serialize(message);

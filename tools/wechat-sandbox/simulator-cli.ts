@@ -25,8 +25,10 @@ WeChat-server side (message push to your backend):
   enter <backendUrl> <user>            user_enter_tempsession event (--session-from)
   subscribe <backendUrl> <user>        official-account subscribe event (XML)
   unsubscribe <backendUrl> <user>      official-account unsubscribe event (XML)
+  media-verdict <backendUrl> <traceId> the wxa_media_check verdict of a media check your backend asked for
 sandbox:
   messages [--touser openid]           messages your backend sent with custom/send
+  media-checks                         media checks your backend asked for (media_check_async)
 options:
   --sandbox <url>       default http://127.0.0.1:${SANDBOX_DEFAULTS.port}
   --user <key>          push-text/push: the simulated user (default sandbox-user)
@@ -110,6 +112,15 @@ async function run(argv: string[]): Promise<unknown> {
     case 'subscribe':
     case 'unsubscribe':
       return push(need(args, 1, '<backendUrl>'), command, need(args, 2, '<user>'), {});
+    case 'media-verdict': {
+      const r = await sim.pushMediaCheckVerdict(need(args, 1, '<backendUrl>'), need(args, 2, '<traceId>'), {
+        mode: oneOf(strOption(args, 'mode'), [ 'plaintext', 'compatible', 'safe' ] as PushMode[], 'mode'),
+        format: oneOf(strOption(args, 'format'), [ 'json', 'xml' ] as PushFormat[], 'format'),
+      });
+      return { accepted: r.accepted, attempts: r.attempts, plaintext: r.request.plaintext };
+    }
+    case 'media-checks':
+      return sim.mediaChecks();
     case 'messages':
       return sim.sentMessages(strOption(args, 'touser'));
     default:

@@ -60,6 +60,14 @@ const SHAPES: QueryShape[] = [
   // rate_limits: one per bucket, subject and minute
   { query: 'rateLimit.consume: the window counter', model: 'RateLimit', equality: [ 'key' ] },
   { query: 'TTL monitor: past windows', model: 'RateLimit', equality: [], range: [ 'expiresAt' ] },
+  // media_checks: one per media check (content security), kept contentSecurity.retentionDays
+  {
+    query: 'contentSecurity: a check by trace_id (submit, view, verdict)', model: 'MediaCheck', equality: [ 'traceId' ],
+    residual: { fields: [ 'status', 'openid', 'unrequested' ], why: 'traceId is unique' },
+  },
+  { query: 'contentSecurity.view: a check re-read or timed out by _id', model: 'MediaCheck', equality: [ '_id' ], residual: { fields: [ 'status' ], why: 'one document by _id' } },
+  { query: 'contentSecurity.expireOverdue: pending checks past their deadline', model: 'MediaCheck', equality: [ 'status' ], range: [ 'deadlineAt' ] },
+  { query: 'TTL monitor: old checks', model: 'MediaCheck', equality: [], range: [ 'expireAt' ] },
   // access_tokens: one per appid (does not grow; listed because every WeChat call reads it)
   { query: 'accessToken: the token and its lease', model: 'AccessToken', equality: [ 'appid' ], residual: { fields: [ 'leaseOwner', 'leaseUntil' ], why: 'appid is unique' } },
 ];
