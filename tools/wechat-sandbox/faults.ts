@@ -28,6 +28,9 @@ export const ENDPOINTS = [
   '/cgi-bin/user/get',
   '/cgi-bin/user/info',
   '/cgi-bin/user/info/batchget',
+  '/wxa/getwxacodeunlimit',
+  '/wxa/generate_urllink',
+  '/wxa/generatescheme',
 ] as const;
 
 export type Endpoint = typeof ENDPOINTS[number];

@@ -12,6 +12,8 @@
 export { WechatSandbox, SandboxInputError, REPLY_WINDOWS, TEXT_MAX_BYTES } from './sandbox';
 export type { AccountKind, SandboxAccount, SandboxUserInfo, SentMessage, CreateUserOptions, PhoneInput, UserAction, UserInfoApi } from './sandbox';
 export { MEDIA_TTL_MS, IMAGE_MAX_BYTES } from './media';
+export { SANDBOX_PAGES, CODE_URL_BASE, WXA_DEFAULT_LIMITS } from './wxacode';
+export type { GeneratedSandboxLink, WxaLimits } from './wxacode';
 export { SANDBOX_DEFAULTS } from './defaults';
 export type { SandboxOptions, SandboxAccountOptions, SandboxMiniProgramOptions, SandboxOfficialAccountOptions } from './defaults';
 export { ENDPOINTS } from './faults';

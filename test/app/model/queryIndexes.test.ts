@@ -60,6 +60,8 @@ const SHAPES: QueryShape[] = [
   // rate_limits: one per bucket, subject and minute
   { query: 'rateLimit.consume: the window counter', model: 'RateLimit', equality: [ 'key' ] },
   { query: 'TTL monitor: past windows', model: 'RateLimit', equality: [], range: [ 'expiresAt' ] },
+  // wxa_codes: one per set of code parameters, kept for good
+  { query: 'wxacode.code: the stored code, the lease, the image write, the delete after a refusal', model: 'WxaCode', equality: [ 'key' ], residual: { fields: [ 'data', 'leaseOwner', 'leaseUntil' ], why: 'key is unique' } },
   // access_tokens: one per appid (does not grow; listed because every WeChat call reads it)
   { query: 'accessToken: the token and its lease', model: 'AccessToken', equality: [ 'appid' ], residual: { fields: [ 'leaseOwner', 'leaseUntil' ], why: 'appid is unique' } },
 ];
