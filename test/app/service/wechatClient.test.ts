@@ -231,7 +231,7 @@ describe('test/app/service/wechatClient.test.ts', () => {
       const page = await rejection(client().getUnlimitedQRCode(params));
       assert.strictEqual(page.reason, 'WECHAT_PAGE_INVALID');
       assert.strictEqual(page.errcode, 41030);
-      for (const body of [ { errcode: 0, errmsg: 'ok' }, Buffer.from('GIF89a not a code'), Buffer.from('<html>busy</html>') ]) {
+      for (const body of [{ errcode: 0, errmsg: 'ok' }, Buffer.from('GIF89a not a code'), Buffer.from('<html>busy</html>') ]) {
         reply = { body };
         assert.strictEqual((await rejection(client().getUnlimitedQRCode(params))).reason, 'WECHAT_UNAVAILABLE', String(body));
       }
