@@ -116,7 +116,8 @@ export default class WxaCodeService extends Service {
     // Stored whoever holds the lease by now: the image is the same for the same parameters.
     await this.model.updateOne({ key }, {
       $set: { data: code.data, contentType: code.contentType, size: code.data.length, sha256: code.sha256, leaseOwner: null, leaseUntil: null },
-    });
+      $setOnInsert: { appid: this.app.config.wechat.appid, params },
+    }, { upsert: true });
     this.ctx.logger.info('[wxacode] code %s stored (%d bytes)', key.slice(0, 12), code.data.length);
     return code;
   }
