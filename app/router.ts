@@ -43,4 +43,10 @@ export default (app: Application) => {
   router.get('/api/oa/followers/:unionId', adminAuth, controller.officialAccount.follower);
   router.post('/admin/oa/sync', adminAuth, controller.officialAccount.startSync);
   router.get('/admin/oa/sync', adminAuth, controller.officialAccount.syncStatus);
+
+  // Mini-program codes and links (docs/wxacode.md)
+  const adminOrSession = app.middleware.adminOrSession({ sessionAllowed: ctx => ctx.app.config.wxacode.sessionAccess });
+  router.get('/api/wxacode', adminOrSession, controller.wxacode.show);
+  router.post('/admin/url-links', adminAuth, controller.wxacode.createUrlLink);
+  router.post('/admin/url-schemes', adminAuth, controller.wxacode.createUrlScheme);
 };

@@ -77,6 +77,16 @@ export interface BizConfig {
     /** Refuse to start when one cannot be built (production); otherwise log it and report it in /health */
     failStartup: boolean;
   };
+  /** Mini-program codes, cached in MongoDB (app/service/wxacode.ts, docs/wxacode.md) */
+  wxacode: EnvSettings['wxacode'] & {
+    /** Codes a session user may ask for per minute (only with sessionAccess; admins are not limited) */
+    sessionPerUserPerMinute: number;
+    /** How long one process may hold a code's lease (longer than the WeChat call with its retries) */
+    leaseMs: number;
+    /** How long a request waits for another process's call before WECHAT_UNAVAILABLE */
+    waitMs: number;
+    pollMs: number;
+  };
   /** Full sync of the official account's followers (docs/official-account.md) */
   followerSync: {
     /** The schedule starts a run when none started within this many hours (it resumes interrupted runs at every tick) */
@@ -245,6 +255,14 @@ export default (appInfo: EggAppInfo) => {
     },
     autoReply: { ...env.autoReply, rulesCacheMs: 2000, matchBudgetMs: 50 },
     databaseIndexes: { failStartup: false },
+    wxacode: {
+      ...env.wxacode,
+      sessionPerUserPerMinute: 30,
+      // Three attempts of httpTimeoutMs with their backoff.
+      leaseMs: 20000,
+      waitMs: 25000,
+      pollMs: 100,
+    },
     followerSync: {
       everyHours: 24,
       leaseSeconds: 60,

@@ -56,6 +56,8 @@ export interface EnvSettings {
   inbox: { ttlSeconds: number };
   /** The built-in auto-reply rule: a link card for any text message, active when `url` is set */
   autoReply: { defaultLink: { title: string; description: string; url: string; thumbUrl: string } };
+  /** Mini-program codes (docs/wxacode.md): GET /api/wxacode also takes a user's session token, not only the admin token */
+  wxacode: { sessionAccess: boolean };
 }
 
 type Env = Record<string, string | undefined>;
@@ -161,6 +163,7 @@ export function readEnv(env: Env = process.env): EnvSettings {
     contentSecurity: { mediaTimeoutSeconds: int(env, 'MEDIA_CHECK_TIMEOUT_SECONDS', 1800, 60) },
     inbox: { ttlSeconds: int(env, 'INBOX_TTL_SECONDS', 7 * 24 * 3600, 60) },
     autoReply: { defaultLink: defaultLink(env) },
+    wxacode: { sessionAccess: bool(env, 'WXACODE_SESSION_ACCESS', false) },
   };
 }
 

@@ -22,6 +22,9 @@ export type ErrorReason =
   | 'WECHAT_CONFIG_ERROR'
   | 'WECHAT_UNAVAILABLE'
   | 'WECHAT_API_ERROR'
+  // mini-program codes and links (docs/wxacode.md)
+  | 'WECHAT_PAGE_INVALID'
+  | 'WECHAT_INVALID_ARGS'
   // open data and message push
   | 'DECRYPT_FAILED'
   | 'WATERMARK_MISMATCH'

@@ -3,6 +3,8 @@
  * wx.login codes, encryptedData, phone codes) and WeChat's servers (signed, encrypted pushes)
  * would use it, over real HTTP. Each step checks what it gets and says what it saw.
  */
+import jsQR from 'jsqr';
+import { PNG } from 'pngjs';
 import { buildPush, deliverPush, PushResult, SandboxUserInfo, WechatSimulator } from '../../tools/wechat-sandbox';
 import { AppClient, poll, sleep } from './client';
 import { check, formatMs, Report, StepFailure } from './report';
@@ -43,6 +45,7 @@ export const STEPS = {
   imageReply: '10. image reply (upload)',
   riskyText: '11. risky text caught',
   mediaVerdict: '12. image verdict arriving by push',
+  wxaCode: '13. mini-program code (cached)',
 } as const;
 
 export const STEP_NAMES = Object.values(STEPS);
@@ -297,5 +300,29 @@ export async function runSteps(ctx: DemoContext, report: Report): Promise<void> 
     check(verdict.status === 'done' && verdict.suggest === 'risky' && verdict.label === 20002, `the check reads ${JSON.stringify(verdict)}`);
     return `trace ${traceId} pending; wxa_media_check pushed (encrypted JSON), "success" in ${formatMs(answerMs)}; ` +
       `then GET: done, risky, label ${verdict.label}`;
+  });
+
+  await report.step(STEPS.wxaCode, [], async () => {
+    // A scene of this run, so that a running stack's cache cannot have it yet.
+    const query = `scene=${encodeURIComponent(`u=${userKey}`)}&page=${encodeURIComponent('pages/index/index')}&width=280`;
+    const callsBefore = (await sim.callCounts())['/wxa/getwxacodeunlimit'] ?? 0;
+    const t0 = Date.now();
+    const first = await app.bytes(`/api/wxacode?${query}`, { admin: true });
+    const firstMs = Date.now() - t0;
+    check(first.status === 200 && first.contentType === 'image/png', `GET /api/wxacode answered HTTP ${first.status} ${first.contentType}: ${first.data.toString('utf8').slice(0, 160)}`);
+    const image = PNG.sync.read(first.data);
+    const found = jsQR(new Uint8ClampedArray(image.data), image.width, image.height);
+    const carried = found ? new URL(found.data).searchParams : null;
+    check(carried?.get('scene') === `u=${userKey}` && carried.get('page') === 'pages/index/index', `the code carries ${found?.data ?? 'nothing readable'}`);
+    const t1 = Date.now();
+    const second = await app.bytes(`/api/wxacode?${query}`, { admin: true });
+    const secondMs = Date.now() - t1;
+    check(second.status === 200 && second.data.equals(first.data) && second.etag === first.etag, 'the second answer is not the same image');
+    const calls = ((await sim.callCounts())['/wxa/getwxacodeunlimit'] ?? 0) - callsBefore;
+    check(calls === 1, `WeChat's getwxacodeunlimit was called ${calls} times for two requests`);
+    const bad = await app.call('GET', '/api/wxacode?scene=%E4%B8%AD', { admin: true });
+    check(bad.json?.data?.error === 'INVALID_PARAM', `a Chinese scene got ${bad.text.slice(0, 120)}`);
+    return `${image.width}×${image.height} PNG (${first.data.length} bytes) carrying scene u=${userKey}, ${formatMs(firstMs)}; ` +
+      `again from MongoDB in ${formatMs(secondMs)}, same ETag; 1 WeChat call; a Chinese scene -> INVALID_PARAM`;
   });
 }

@@ -31,6 +31,12 @@ export const ERRMSG: Record<number, string> = {
   43302: 'http method not allowed, use POST',
   44002: 'empty post data',
   44004: 'empty content',
+  40097: 'invalid args',
+  40165: 'invalid weapp pagepath',
+  40169: 'invalid length for scene, or the data is not json string',
+  40212: 'invalid query',
+  41030: 'invalid page',
+  44990: 'reach max api second frequence limit',
   45002: 'content size out of limit',
   45009: 'reach max api daily quota limit',
   45011: 'api minute-quota reach limit  mustslower  retry next minute',
@@ -39,6 +45,8 @@ export const ERRMSG: Record<number, string> = {
   47001: 'data format error',
   48001: 'api unauthorized',
   61010: 'user access record expired',
+  85401: 'time limit between 1min and 30days',
+  85402: 'invalid env_version',
 };
 
 /** WeChat appends a request id to every errmsg: "invalid code, rid: 6747c0a1-2b3c4d5e-6f708192". */

@@ -30,6 +30,9 @@ export const ENDPOINTS = [
   '/cgi-bin/user/info/batchget',
   '/wxa/msg_sec_check',
   '/wxa/media_check_async',
+  '/wxa/getwxacodeunlimit',
+  '/wxa/generate_urllink',
+  '/wxa/generatescheme',
 ] as const;
 
 export type Endpoint = typeof ENDPOINTS[number];

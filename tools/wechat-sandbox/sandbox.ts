@@ -15,6 +15,7 @@ import {
   DEFAULT_SEED, defaultPhoneFor, followerIndex, followerKey, openidFor, originalIdFor, unionidFor, userKeyOfOpenid,
 } from './identity';
 import { TokenStore, TOKEN_DAILY_LIMIT } from './tokens';
+import { GeneratedSandboxLink, WxaLimits, WxaStore } from './wxacode';
 
 export type AccountKind = 'miniProgram' | 'officialAccount';
 
@@ -164,8 +165,9 @@ function account(kind: AccountKind, given: SandboxAccountOptions | undefined, se
   };
 }
 
-type Reply = { status?: number; body: unknown };
-type Handler = (req: IncomingMessage, url: URL, body: Buffer) => Reply;
+/** A JSON body, or raw bytes with their content type (the image of getwxacodeunlimit). */
+type Reply = { status?: number; body: unknown; contentType?: string };
+type Handler = (req: IncomingMessage, url: URL, body: Buffer) => Reply | Promise<Reply>;
 
 export class WechatSandbox {
   readonly miniProgram: SandboxAccount;
@@ -200,6 +202,7 @@ export class WechatSandbox {
   private readonly windows = new Map<string, { closesAt: number; remaining: number }>();
   private readonly media = new MediaStore(() => this.now());
   private readonly mediaChecks = new MediaCheckStore();
+  private readonly wxa = new WxaStore(() => this.now());
   private readonly handlers: Record<Endpoint, Handler>;
 
   constructor(opts: SandboxOptions = {}) {
@@ -232,6 +235,9 @@ export class WechatSandbox {
       '/cgi-bin/user/info/batchget': (req, url, body) => this.userBatchGet(req, url, body),
       '/wxa/msg_sec_check': (req, url, body) => this.msgSecCheck(req, url, body),
       '/wxa/media_check_async': (req, url, body) => this.mediaCheckAsync(req, url, body),
+      '/wxa/getwxacodeunlimit': (req, url, body) => this.getWxaCodeUnlimit(req, url, body),
+      '/wxa/generate_urllink': (req, url, body) => this.generateLink('urllink', req, url, body),
+      '/wxa/generatescheme': (req, url, body) => this.generateLink('scheme', req, url, body),
     };
   }
 
@@ -327,6 +333,7 @@ export class WechatSandbox {
     this.windows.clear();
     this.media.reset();
     this.mediaChecks.reset();
+    this.wxa.reset();
     this.clockOffsetMs = 0;
   }
 
@@ -638,7 +645,12 @@ export class WechatSandbox {
         default:
       }
     }
-    const reply = this.handlers[endpoint](req, url, body);
+    const reply = await this.handlers[endpoint](req, url, body);
+    if (Buffer.isBuffer(reply.body)) {
+      res.writeHead(reply.status ?? 200, { 'Content-Type': reply.contentType ?? 'application/octet-stream', 'Content-Length': reply.body.length });
+      res.end(reply.body);
+      return;
+    }
     sendJson(res, reply.status ?? 200, reply.body);
   }
 
@@ -836,6 +848,59 @@ export class WechatSandbox {
     return { body: { errcode: 0, errmsg: 'ok', trace_id: check.traceId } };
   }
 
+  // Mini-program codes and links: the rules are in wxacode.ts.
+
+  /** The published mini-program's pages: getwxacodeunlimit with check_path, and link paths, must name one. */
+  setPages(pages: string[]): void {
+    if (!Array.isArray(pages) || pages.some(p => typeof p !== 'string' || p === '' || p.startsWith('/'))) {
+      throw new SandboxInputError('pages must be page paths such as pages/index/index');
+    }
+    this.wxa.setPages(pages);
+  }
+
+  pages(): string[] {
+    return this.wxa.listPages();
+  }
+
+  /** Lowers (or raises) the quotas of codes and links, so that tests can reach them. */
+  setWxaLimits(limits: Partial<WxaLimits>): void {
+    for (const [ name, value ] of Object.entries(limits)) {
+      if (![ 'codesPerMinute', 'linksPerDay', 'linksPerSecond' ].includes(name) || !Number.isInteger(value) || (value as number) < 0) {
+        throw new SandboxInputError('limits are codesPerMinute, linksPerDay, linksPerSecond: integers >= 0');
+      }
+    }
+    this.wxa.setLimits(limits);
+  }
+
+  /** URL Links and Schemes generated, oldest first. */
+  generatedLinks(): GeneratedSandboxLink[] {
+    return this.wxa.links();
+  }
+
+  private async getWxaCodeUnlimit(req: IncomingMessage, url: URL, raw: Buffer): Promise<Reply> {
+    const acc = this.authorize(url, 'miniProgram');
+    if (!('kind' in acc)) return acc;
+    // "POST 参数需要转成 JSON 字符串，不支持 form 表单提交"
+    if (req.method !== 'POST') return { body: wxError(43002) };
+    const body = parseJsonObject(raw);
+    if (!body) return { body: wxError(47001) };
+    const result = await this.wxa.code(acc.appid, body);
+    if (!result.ok) return { body: wxError(result.errcode, result.errmsg) };
+    // WeChat sends the image with an image content type; clients must judge it by its bytes.
+    return { body: result.png, contentType: 'image/png' };
+  }
+
+  private generateLink(kind: 'urllink' | 'scheme', req: IncomingMessage, url: URL, raw: Buffer): Reply {
+    const acc = this.authorize(url, 'miniProgram');
+    if (!('kind' in acc)) return acc;
+    if (req.method !== 'POST') return { body: wxError(43002) };
+    const body = parseJsonObject(raw);
+    if (!body) return { body: wxError(47001) };
+    const result = this.wxa.link(kind, body);
+    if (!result.ok) return { body: wxError(result.errcode, result.errmsg) };
+    return { body: { errcode: 0, errmsg: 'ok', ...(kind === 'urllink' ? { url_link: result.link } : { openlink: result.link }) } };
+  }
+
   private followerInfo(userKey: string): Record<string, unknown> {
     const openid = this.openid(userKey, 'officialAccount');
     if (!this.isFollower(userKey)) return { subscribe: 0, openid };
@@ -978,6 +1043,16 @@ export class WechatSandbox {
           return sendJson(res, 200, { checks: this.mediaCheckList() });
         case 'POST /__sandbox/media-checks/verdict':
           return sendJson(res, 200, this.mediaCheckVerdict(str('traceId')));
+        case 'GET /__sandbox/pages':
+          return sendJson(res, 200, { pages: this.pages() });
+        case 'PUT /__sandbox/pages':
+          this.setPages(body.pages);
+          return sendJson(res, 200, { pages: this.pages() });
+        case 'POST /__sandbox/wxa-limits':
+          this.setWxaLimits(body);
+          return sendJson(res, 200, { ok: true });
+        case 'GET /__sandbox/links':
+          return sendJson(res, 200, { links: this.generatedLinks() });
         case 'POST /__sandbox/clock':
           if (typeof body.advanceMs !== 'number') throw new SandboxInputError('advanceMs must be a number');
           this.advanceClock(body.advanceMs);

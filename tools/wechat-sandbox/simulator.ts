@@ -145,6 +145,11 @@ export class WechatSimulator {
     return (await control<{ messages: SentMessage[] }>(this.base as string, 'GET', path)).messages;
   }
 
+  /** Calls each WeChat endpoint of the sandbox has received (faulted ones included). */
+  callCounts(): Promise<Record<string, number>> {
+    return this.call(s => s.callCounts(), 'GET', '/__sandbox/calls');
+  }
+
   // ---------------------------------------------------------------------------
   // WeChat-server side
 
