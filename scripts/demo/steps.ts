@@ -1,5 +1,5 @@
 /**
- * The ten steps of `npm run demo`: every feature used as a mini-program (the simulator's
+ * The eleven steps of `npm run demo`: every feature used as a mini-program (the simulator's
  * wx.login codes, encryptedData, phone codes) and WeChat's servers (signed, encrypted pushes)
  * would use it, over real HTTP. Each step checks what it gets and says what it saw.
  */
@@ -41,6 +41,7 @@ export const STEPS = {
   duplicate: '8. duplicate push ignored',
   forged: '9. forged signature rejected',
   imageReply: '10. image reply (upload)',
+  handOff: '11. hand-off to human agents',
 } as const;
 
 export const STEP_NAMES = Object.values(STEPS);
@@ -267,5 +268,33 @@ export async function runSteps(ctx: DemoContext, report: Report): Promise<void> 
     check(typeof sent[0].body.image?.media_id === 'string', `the image reply has no media_id: ${JSON.stringify(sent[0].body)}`);
     return `image ${image.id} (${image.size} bytes) stored; "success" in ${formatMs(answerMs)}; ` +
       `uploaded to WeChat and sent as an image reply after ${formatMs(replyMs)}`;
+  });
+
+  await report.step(STEPS.handOff, [], async () => {
+    const content = `I want to talk to a person (${userKey})`;
+    const rule = await app.ok('POST', '/admin/reply-rules', {
+      admin: true,
+      body: { name: `npm run demo agents ${userKey}`, priority: 1000, action: 'transfer', match: { msgType: 'text', keyword: { mode: 'exact', value: content } } },
+    });
+    ctx.cleanups.push(async () => {
+      await app.ok('DELETE', `/admin/reply-rules/${rule.id}`, { admin: true });
+    });
+    const repliesBefore = (await sentToUser()).length;
+    // Safe-mode XML: the transfer must come back as encrypted, signed XML, which the simulator checks as WeChat does.
+    const pushed = await sim.pushMessage(pushUrl, { kind: 'text', mode: 'safe', format: 'xml', user: userKey, fields: { Content: content } });
+    check(pushed.accepted && pushed.answer === 'transfer' && pushed.attempts.length === 1,
+      `the message was not handed to agents on the first try (${pushed.failure ?? describePush(pushed)})`);
+    const msgId = String(pushed.request.message.MsgId);
+    const handed = (await sim.transferredMessages(user.openid)).filter(t => t.msgId === msgId);
+    check(handed.length === 1 && handed[0].content === content, `the agents' tool holds ${handed.length} copies of the message`);
+    const { messages } = await app.ok('GET', '/admin/messages?limit=20', { admin: true });
+    const item = messages.find((m: any) => m.msgId === msgId);
+    check(item?.status === 'done' && item.reply.state === 'transferred', `/admin/messages shows ${JSON.stringify(item?.reply)} (${item?.status})`);
+    const waitMs = 1000;
+    await sleep(waitMs);
+    const repliesAfter = (await sentToUser()).length;
+    check(repliesAfter === repliesBefore, `${repliesAfter - repliesBefore} auto-replies to a message handed to agents`);
+    return `safe-mode XML answered with an encrypted transfer_customer_service in ${formatMs(pushed.attempts[0].elapsedMs)}; ` +
+      `WeChat accepted it and handed the message to the agents' tool; inbox: transferred; no auto-reply after ${formatMs(waitMs)}`;
   });
 }
