@@ -54,13 +54,20 @@ export interface EnvSettings {
   };
   /** Durable push inbox (docs/message-push.md) */
   inbox: { ttlSeconds: number };
-  /** The built-in auto-reply rule: a link card for any text message, active when `url` is set */
-  autoReply: { defaultLink: { title: string; description: string; url: string; thumbUrl: string } };
+  autoReply: {
+    /** The built-in auto-reply rule: a link card for any text message, active when `url` is set */
+    defaultLink: { title: string; description: string; url: string; thumbUrl: string };
+    /** A user's message no rule answers: left alone (`none`) or handed to human agents (`transfer`) */
+    unmatched: UnmatchedAction;
+  };
   /** Mini-program codes (docs/wxacode.md): GET /api/wxacode also takes a user's session token, not only the admin token */
   wxacode: { sessionAccess: boolean };
 }
 
 type Env = Record<string, string | undefined>;
+
+export const UNMATCHED_ACTIONS = [ 'none', 'transfer' ] as const;
+export type UnmatchedAction = typeof UNMATCHED_ACTIONS[number];
 
 /** Variables production cannot run without. */
 export const REQUIRED_IN_PRODUCTION = [
@@ -98,6 +105,13 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (raw === 'true' || raw === '1') return true;
   if (raw === 'false' || raw === '0') return false;
   throw new EnvConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = str(env, name).toLowerCase();
+  if (raw === '') return fallback;
+  if (!values.includes(raw as T)) throw new EnvConfigError(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
 }
 
 function aesKey(env: Env, name: string): string {
@@ -162,7 +176,7 @@ export function readEnv(env: Env = process.env): EnvSettings {
     },
     contentSecurity: { mediaTimeoutSeconds: int(env, 'MEDIA_CHECK_TIMEOUT_SECONDS', 1800, 60) },
     inbox: { ttlSeconds: int(env, 'INBOX_TTL_SECONDS', 7 * 24 * 3600, 60) },
-    autoReply: { defaultLink: defaultLink(env) },
+    autoReply: { defaultLink: defaultLink(env), unmatched: oneOf(env, 'AUTO_REPLY_UNMATCHED', UNMATCHED_ACTIONS, 'none') },
     wxacode: { sessionAccess: bool(env, 'WXACODE_SESSION_ACCESS', false) },
   };
 }

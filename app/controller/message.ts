@@ -25,11 +25,14 @@ export default class MessageController extends Controller {
     ctx.body = echostr;
   }
 
-  /** POST: a pushed message. Recorded durably, then answered `success` at once. */
+  /**
+   * POST: a pushed message. Recorded durably, then answered at once: `success`, or the
+   * transfer_customer_service reply when it goes to human agents.
+   */
   async receive() {
     const { ctx } = this;
     const result = await ctx.service.push.receive(this.channelName(), ctx.singleQuery(), () => this.rawBody());
-    ctx.type = 'text/plain';
+    ctx.type = result.contentType;
     ctx.body = result.reply;
   }
 

@@ -6,7 +6,7 @@
  * and reply building.
  * Pure and framework-free: every function takes the channel config and the raw request parts.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { parse as parseLosslessJson } from 'lossless-json';
 import { AppError, InvalidParamError } from './errors';
@@ -587,7 +587,7 @@ export function openAuthenticatedPush(channel: PushChannelConfig, push: Authenti
 }
 
 // ---------------------------------------------------------------------------
-// Replies (passive replies of the official account; the mini-program only ever answers `success`)
+// Replies: `success`, or the passive transfer_customer_service reply (human agents)
 
 export type ReplyFields = Record<string, string | number>;
 
@@ -607,7 +607,11 @@ export function buildReply(format: PushFormat, fields: ReplyFields): string {
   return `<xml>${body}</xml>`;
 }
 
-/** Encrypts a built reply for safe mode: `{ Encrypt, MsgSignature, TimeStamp, Nonce }`. */
+/**
+ * Encrypts a built reply for safe and compatible mode: `{ Encrypt, MsgSignature, TimeStamp, Nonce }`
+ * (消息加解密说明: MsgSignature = sha1(sort(token, TimeStamp, Nonce, Encrypt)); TimeStamp a bare
+ * number, in XML too, as WeChat's WXBizMsgCrypt writes it).
+ */
 export function sealReply(
   channel: PushChannelConfig, format: PushFormat, reply: string,
   options: { timestamp: string; nonce: string; random?: Buffer },
@@ -619,7 +623,27 @@ export function sealReply(
   return buildReply(format, {
     Encrypt: encrypt,
     MsgSignature: msgSignature,
-    TimeStamp: format === 'json' ? Number(options.timestamp) : options.timestamp,
+    TimeStamp: Number(options.timestamp),
     Nonce: options.nonce,
   });
+}
+
+export const TRANSFER_MSG_TYPE = 'transfer_customer_service';
+
+/**
+ * The answer that hands a pushed message to human agents (小程序 客服消息 → 转发客服消息):
+ * ToUserName = the user's openid and FromUserName = the account's original id (the push's,
+ * swapped), CreateTime, MsgType transfer_customer_service; in the push's format (a JSON push needs
+ * a JSON reply); encrypted and signed in safe and compatible mode.
+ */
+export function transferReply(channel: PushChannelConfig, opened: Pick<OpenedPush, 'format' | 'mode' | 'message'>, nowMs = Date.now()): string {
+  const createTime = Math.floor(nowMs / 1000);
+  const reply = buildReply(opened.format, {
+    ToUserName: opened.message.fromUserName,
+    FromUserName: opened.message.toUserName,
+    CreateTime: createTime,
+    MsgType: TRANSFER_MSG_TYPE,
+  });
+  if (opened.mode === 'plaintext') return reply;
+  return sealReply(channel, opened.format, reply, { timestamp: String(createTime), nonce: String(randomInt(100_000_000, 2_147_483_647)) });
 }

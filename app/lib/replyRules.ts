@@ -15,6 +15,13 @@ export const RULE_EVENTS = [ 'user_enter_tempsession' ] as const;
 export const KEYWORD_MODES = [ 'exact', 'contains', 'regex' ] as const;
 export type KeywordMode = typeof KEYWORD_MODES[number];
 export const REPLY_TYPES = [ 'text', 'link', 'image', 'miniprogrampage' ] as const;
+/**
+ * What a matching rule does: `reply` sends its reply through custom/send after the push is
+ * answered; `transfer` answers the push itself with transfer_customer_service, handing the
+ * message to human agents (小程序 客服消息 → 转发客服消息). Users' messages only, never events.
+ */
+export const RULE_ACTIONS = [ 'reply', 'transfer' ] as const;
+export type RuleAction = typeof RULE_ACTIONS[number];
 export type ReplyType = typeof REPLY_TYPES[number];
 
 export interface RuleKeyword {
@@ -39,18 +46,17 @@ export type RuleReply =
   | { msgtype: 'image'; image: { mediaRef: string } | { media_id: string } }
   | { msgtype: 'miniprogrampage'; miniprogrampage: { title: string; pagepath: string } & ({ thumbMediaRef: string } | { thumb_media_id: string }) };
 
-export interface ReplyRuleInput {
+interface RuleBase {
   name: string;
   enabled: boolean;
   /** Higher first; ties go to the older rule */
   priority: number;
   match: RuleMatch;
-  reply: RuleReply;
 }
 
-export interface ReplyRule extends ReplyRuleInput {
-  id: string;
-}
+export type ReplyRuleInput = RuleBase & ({ action: 'reply'; reply: RuleReply } | { action: 'transfer'; reply?: undefined });
+
+export type ReplyRule = ReplyRuleInput & { id: string };
 
 /** What matching looks at in a push message. */
 export interface MatchableMessage {
@@ -484,7 +490,7 @@ function validateReply(errors: Errors, value: unknown): RuleReply | undefined {
  */
 export function validateReplyRule(input: unknown): ReplyRuleInput {
   const errors: Errors = [];
-  const obj = objectAt(errors, input, '', [ 'name', 'enabled', 'priority', 'match', 'reply' ]);
+  const obj = objectAt(errors, input, '', [ 'name', 'enabled', 'priority', 'action', 'match', 'reply' ]);
   if (!obj) throw new InvalidParamError('the rule must be a JSON object', [{ field: 'body', message: 'body must be a JSON object' }]);
   const name = stringAt(errors, obj, 'name', 'name', LIMITS.name);
   const enabled = booleanAt(errors, obj, 'enabled', 'enabled', true);
@@ -496,12 +502,20 @@ export function validateReplyRule(input: unknown): ReplyRuleInput {
       priority = obj.priority as number;
     }
   }
+  const action = obj.action === undefined ? 'reply' : enumAt(errors, obj, 'action', 'action', RULE_ACTIONS);
   const match = obj.match === undefined ? (errors.push({ field: 'match', message: 'match is required' }), undefined) : validateMatch(errors, obj.match);
+  if (action === 'transfer') {
+    // 转发客服消息: "只针对微信用户发来的消息才进行转发，而对于其他事件……都不应该转发".
+    if (match?.msgType === 'event') errors.push({ field: 'match.msgType', message: 'action transfer hands users\' messages to agents: events are never transferred' });
+    if (obj.reply !== undefined) errors.push({ field: 'reply', message: 'reply is not allowed with action transfer (the agents answer)' });
+    if (errors.length > 0 || !name || !match) throw new InvalidParamError(errors.map(e => e.message).join('; ') || 'invalid rule', errors);
+    return { name, enabled, priority, action, match };
+  }
   const reply = obj.reply === undefined ? (errors.push({ field: 'reply', message: 'reply is required' }), undefined) : validateReply(errors, obj.reply);
-  if (errors.length > 0 || !name || !match || !reply) {
+  if (errors.length > 0 || !name || !match || !reply || !action) {
     throw new InvalidParamError(errors.map(e => e.message).join('; ') || 'invalid rule', errors);
   }
-  return { name, enabled, priority, match, reply };
+  return { name, enabled, priority, action, match, reply };
 }
 
 // ---------------------------------------------------------------------------
@@ -645,6 +659,7 @@ export function defaultLinkRule(settings: DefaultLinkSettings): ReplyRule | null
     name: 'default link card (config)',
     enabled: true,
     priority: -Infinity,
+    action: 'reply',
     match: { msgType: 'text' },
     reply: {
       msgtype: 'link',

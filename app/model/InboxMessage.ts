@@ -13,8 +13,9 @@ export default (app: Application) => {
     // none: nothing sent yet (or a send proven not to have gone out); sending: a send is in
     // flight; sent / failed (permanent WeChat error) / unknown (outcome unknown, never resent);
     // skipped: no rule matched; expired: the reply window closed before the reply could go out
-    // (never attempted then: WeChat would refuse it with 45015).
-    state: { type: String, enum: [ 'none', 'sending', 'sent', 'failed', 'unknown', 'skipped', 'expired' ], default: 'none' },
+    // (never attempted then: WeChat would refuse it with 45015); transferred: the push was
+    // answered with transfer_customer_service (human agents answer; nothing is sent by us).
+    state: { type: String, enum: [ 'none', 'sending', 'sent', 'failed', 'unknown', 'skipped', 'expired', 'transferred' ], default: 'none' },
     ruleId: { type: String },
     msgtype: { type: String },
     errcode: { type: Number },

@@ -13,6 +13,9 @@ export default (app: Application) => {
     name: { type: String, required: true },
     enabled: { type: Boolean, default: true },
     priority: { type: Number, default: 0 },
+    // reply: custom/send after the push is answered; transfer: the push is answered with
+    // transfer_customer_service (human agents). Rules stored before this field are reply rules.
+    action: { type: String, enum: [ 'reply', 'transfer' ], default: 'reply' },
     match: {
       msgType: { type: String, enum: [ 'text', 'image', 'miniprogrampage', 'event' ], required: true },
       event: { type: String },
@@ -26,7 +29,11 @@ export default (app: Application) => {
       },
     },
     // The custom/send body without `touser`: { msgtype, <msgtype>: {...} }.
-    reply: { type: Schema.Types.Mixed, required: true },
+    // Absent for transfer rules. (Update validators run with the query as `this`.)
+    reply: { type: Schema.Types.Mixed, required(this: any) {
+      const action = typeof this?.getUpdate === 'function' ? this.getUpdate()?.$set?.action : this?.action;
+      return action !== 'transfer';
+    } },
   }, { timestamps: true, minimize: false });
 
   // Matching loads the enabled rules in priority order.

@@ -26,7 +26,7 @@ export function replyRulesChanged(app: Application): void {
 /** The clock regex budgets are measured with (ms, monotonic); tests replace `now`. */
 export const matchClock = { now: () => performance.now() };
 
-export interface ReplyRuleView extends ReplyRule {
+export type ReplyRuleView = ReplyRule & {
   createdAt?: Date;
   updatedAt?: Date;
   /**
@@ -37,7 +37,21 @@ export interface ReplyRuleView extends ReplyRule {
   /** Set on rules stored with a raw WeChat media_id: they fail once it expires (3 days after its upload) */
   needsImage?: true;
   warning?: string;
+};
+
+/** The inbox's ruleId of a message handed to agents by AUTO_REPLY_UNMATCHED=transfer (no rule matched). */
+export const UNMATCHED_RULE_ID = 'unmatched';
+
+/** A pushed message as the hand-off decision sees it. */
+export interface HandOffMessage extends MatchableMessage {
+  channel: string;
 }
+
+/**
+ * The hand-off decision: to agents (with the rule id to record), or not, with the rule matched
+ * on the way when there was matching (so processing the item right away does not match again).
+ */
+export type HandOff = { transfer: true; ruleId: string } | { transfer: false; matched?: { rule: ReplyRule | null } };
 
 const RAW_MEDIA_WARNING = 'this rule holds a raw WeChat media_id, which expires 3 days after its upload (40007 then): ' +
   'upload the image with POST /admin/media and replace the rule with reply.image.mediaRef (or reply.miniprogrampage.thumbMediaRef)';
@@ -48,15 +62,13 @@ function toView(doc: any): ReplyRuleView {
   if (doc.match.keyword) {
     match.keyword = { mode: doc.match.keyword.mode, value: doc.match.keyword.value, caseSensitive: !!doc.match.keyword.caseSensitive };
   }
+  const base = { id: String(doc._id), name: doc.name, enabled: doc.enabled, priority: doc.priority, match, createdAt: doc.createdAt, updatedAt: doc.updatedAt };
+  // Rules stored before actions existed are reply rules.
+  if (doc.action === 'transfer') return { ...base, action: 'transfer' };
   return {
-    id: String(doc._id),
-    name: doc.name,
-    enabled: doc.enabled,
-    priority: doc.priority,
-    match,
+    ...base,
+    action: 'reply',
     reply: doc.reply,
-    createdAt: doc.createdAt,
-    updatedAt: doc.updatedAt,
     ...(holdsRawMediaId(doc.reply) ? { needsImage: true, warning: RAW_MEDIA_WARNING } : {}),
   };
 }
@@ -115,6 +127,24 @@ export default class AutoReplyService extends Service {
     if (selection.rule) return selection.rule;
     const fallback = defaultLinkRule(this.app.config.autoReply.defaultLink);
     return fallback && ruleMatches(fallback, message) ? fallback : null;
+  }
+
+  /**
+   * Whether a pushed message goes to human agents, decided before the push is answered (the
+   * answer is then transfer_customer_service): the first matching rule is a transfer rule, or no
+   * rule answers it and config.autoReply.unmatched is `transfer`. Only a user's message on the
+   * mini-program channel, never an event (转发客服消息). No WeChat call: the rules come from this
+   * worker's cache (a cold cache is one indexed query, bounded by the push's wait for the database,
+   * config.inbox.recordWaitMs, like the insert that follows it).
+   * A transfer records the rule id (`unmatched` for the setting) and is answered with
+   * transfer_customer_service; otherwise the answer is `success`.
+   */
+  async handOff(message: HandOffMessage): Promise<HandOff> {
+    if (message.channel !== 'miniprogram' || message.msgType === 'event') return { transfer: false };
+    const rule = await this.match(message);
+    if (rule?.action === 'transfer') return { transfer: true, ruleId: rule.id };
+    if (!rule && this.app.config.autoReply.unmatched === 'transfer') return { transfer: true, ruleId: UNMATCHED_RULE_ID };
+    return { transfer: false, matched: { rule } };
   }
 
   /**
@@ -185,7 +215,8 @@ export default class AutoReplyService extends Service {
   async replace(id: string, input: ReplyRuleInput): Promise<ReplyRuleView> {
     await this.assertImageStored(input);
     // `match` and `reply` are replaced whole, so a dropped keyword or event disappears too.
-    const update = { $set: { name: input.name, enabled: input.enabled, priority: input.priority, match: input.match, reply: input.reply } };
+    const fields = { name: input.name, enabled: input.enabled, priority: input.priority, action: input.action, match: input.match };
+    const update = input.action === 'transfer' ? { $set: fields, $unset: { reply: 1 } } : { $set: { ...fields, reply: input.reply } };
     const doc = await this.model
       .findOneAndUpdate({ _id: id }, update, { new: true, runValidators: true })
       .setOptions({ sanitizeFilter: true })
@@ -195,6 +226,7 @@ export default class AutoReplyService extends Service {
   }
 
   private async assertImageStored(input: ReplyRuleInput): Promise<void> {
+    if (input.action !== 'reply') return;
     const ref = mediaRefOf(input.reply);
     if (ref) await this.ctx.service.media.assertStored([ ref ]);
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Service } from 'egg';
 import { Types } from 'mongoose';
 import { OpenedPush, PushChannelName, PushRejectedError } from '../lib/pushEnvelope';
+import { ReplyRule } from '../lib/replyRules';
 import { backoffSeconds, classifySendError, isPermanentFailure, isWechatApiError, replyWindowClosesAt } from '../lib/sendOutcome';
 
 export const INBOX_STATUSES = [ 'pending', 'processing', 'done', 'failed' ] as const;
@@ -10,6 +11,11 @@ export type InboxStatus = typeof INBOX_STATUSES[number];
 export interface RecordResult {
   id: string | null;
   duplicate: boolean;
+  /**
+   * The message is handed to human agents: stored so now, or (a duplicate delivery) stored so by
+   * an earlier delivery, whose answer WeChat may not have received: it gets the same answer.
+   */
+  transferred: boolean;
   /** With `{ claimed: true }`: the stored item, already leased to this process, for `processClaimed` */
   claimed?: Record<string, any>;
 }
@@ -41,6 +47,18 @@ export interface InboxItemView {
 }
 
 const CONTENT_PREVIEW = 200;
+
+/** Where a claimed item (in memory only) carries the rule matched while its push was answered. */
+const MATCHED = Symbol('inbox.matched');
+
+export interface RecordOptions {
+  /** Store it already claimed by this process (a free processing slot) */
+  claimed?: boolean;
+  /** Handed to human agents by this rule (or `unmatched`): stored done, `reply.state: transferred` */
+  transferRuleId?: string;
+  /** The rule matched while deciding the hand-off, for processing a claimed item at once */
+  matched?: { rule: ReplyRule | null };
+}
 
 function describe(err: any): string {
   if (isWechatApiError(err)) return `${err.reason}${err.errcode === null ? '' : ` ${err.errcode}`}: ${err.message}`.slice(0, 300);
@@ -81,12 +99,15 @@ export default class InboxService extends Service {
    * validation, save hooks) would only add CPU to the acknowledgement WeChat waits for. The
    * schema's defaults and timestamps are therefore written explicitly.
    */
-  async record(channel: PushChannelName, opened: OpenedPush, options: { claimed?: boolean } = {}): Promise<RecordResult> {
+  async record(channel: PushChannelName, opened: OpenedPush, options: RecordOptions = {}): Promise<RecordResult> {
     const { message } = opened;
     const now = this.now();
+    const transferred = options.transferRuleId !== undefined;
     // Stored already claimed when this process has a free slot to process it at once: the
     // same lease a claim would take, without the claim's round trip to the database.
-    const lease = options.claimed ? { status: 'processing', attempts: 1, ...this.newLease(now) } : { status: 'pending', attempts: 0 };
+    // A message handed to agents is stored done: it is never auto-replied.
+    const lease = transferred ? { status: 'done', attempts: 0, processedAt: now }
+      : options.claimed ? { status: 'processing', attempts: 1, ...this.newLease(now) } : { status: 'pending', attempts: 0 };
     const doc: Record<string, unknown> = {
       channel,
       dedupeKey: opened.dedupeKey,
@@ -104,7 +125,7 @@ export default class InboxService extends Service {
       nested: message.nested,
       ...lease,
       nextAttemptAt: now,
-      reply: { state: 'none' },
+      reply: transferred ? { state: 'transferred', ruleId: options.transferRuleId, msgtype: 'transfer_customer_service' } : { state: 'none' },
       expireAt: new Date(now.getTime() + this.retentionSeconds() * 1000),
       createdAt: now,
       updatedAt: now,
@@ -113,15 +134,24 @@ export default class InboxService extends Service {
     for (const key of Object.keys(doc)) if (doc[key] === undefined) delete doc[key];
     try {
       const res = await this.model.collection.insertOne(doc);
-      return { id: String(res.insertedId), duplicate: false, ...(options.claimed ? { claimed: { ...doc, _id: res.insertedId } } : {}) };
+      // The claimed item carries the rule matched before the answer (not stored): processed at
+      // once, it is not matched a second time.
+      const claimed = options.claimed && !transferred ? { claimed: { ...doc, _id: res.insertedId, ...(options.matched ? { [MATCHED]: options.matched } : {}) } } : {};
+      return { id: String(res.insertedId), duplicate: false, transferred, ...claimed };
     } catch (err: any) {
       if (err?.code !== 11000) throw err;
-      // Only a collision on the replay key costs a query: its holder tells WeChat's retry of the
-      // same message from another body sent under a signature set that was already used.
-      if (err.keyPattern?.replayKey !== undefined && !(await this.isRetry(opened))) {
+      // One query reads the item holding the key. On the replay key it tells WeChat's retry of
+      // the same message from another body sent under a signature set that was already used.
+      // Either way its reply state says whether the first delivery was handed to agents.
+      const byReplayKey = err.keyPattern?.replayKey !== undefined;
+      const holder = await this.model.collection.findOne(
+        byReplayKey ? { replayKey: opened.replayKey } : { dedupeKey: opened.dedupeKey },
+        { projection: { dedupeKey: 1, 'reply.state': 1 } },
+      );
+      if (byReplayKey && holder?.dedupeKey !== opened.dedupeKey) {
         throw new PushRejectedError('REPLAYED_REQUEST', 'this signature, timestamp and nonce were already used for another message');
       }
-      return { id: null, duplicate: true };
+      return { id: null, duplicate: true, transferred: holder?.reply?.state === 'transferred' };
     }
   }
 
@@ -131,12 +161,6 @@ export default class InboxService extends Service {
    */
   private retentionSeconds(): number {
     return Math.max(this.app.config.inbox.ttlSeconds, 2 * this.app.config.wechat.msgMaxAgeSeconds);
-  }
-
-  /** Whether the item holding this push's replay key is the same message (WeChat's retry). */
-  private async isRetry(opened: OpenedPush): Promise<boolean> {
-    const holder = await this.model.collection.findOne({ replayKey: opened.replayKey }, { projection: { dedupeKey: 1 } });
-    return holder?.dedupeKey === opened.dedupeKey;
   }
 
   /** Claims one due item (or the given one if it is due); null when there is none. */
@@ -261,7 +285,19 @@ export default class InboxService extends Service {
     // Media-check verdicts are recorded, never answered (docs/content-security.md).
     if (item.event === 'wxa_media_check') return this.processMediaCheck(item, fence);
 
-    const rule = await ctx.service.autoReply.match({ msgType: item.msgType, event: item.event, content: item.content });
+    const matched: { rule: ReplyRule | null } | undefined = item[MATCHED];
+    const rule = matched ? matched.rule : await ctx.service.autoReply.match({ msgType: item.msgType, event: item.event, content: item.content });
+    if (rule?.action === 'transfer') {
+      // Hand-offs are decided before the push is answered (autoReply.handOff). A transfer rule
+      // matching here was written after that answer, or matches an event (never transferred):
+      // this message is then left to the agents and to nobody's auto-reply.
+      const res = await this.updateItem(fence, {
+        $set: { status: 'done', 'reply.state': 'skipped', 'reply.ruleId': rule.id, processedAt: now },
+        $unset: { lockedUntil: 1, lockToken: 1 },
+      });
+      ctx.logger.info('[inbox] %s matches transfer rule %s after its push was answered: not auto-replied', item._id, rule.id);
+      return { outcome: res.modifiedCount === 1 ? 'skipped' : 'lost' };
+    }
     if (!rule) {
       const res = await this.updateItem(fence, {
         $set: { status: 'done', 'reply.state': 'skipped', processedAt: now },

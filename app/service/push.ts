@@ -3,13 +3,16 @@ import { BoundedQueue } from '../lib/boundedQueue';
 import { isDatabaseUnavailable } from '../lib/databaseErrors';
 import { AppError, PushNotStoredError } from '../lib/errors';
 import {
-  authenticatePush, openAuthenticatedPush, OpenedPush, PushChannelConfig, PushChannelName, PushQuery, SUCCESS_REPLY, verifyEcho,
+  authenticatePush, openAuthenticatedPush, OpenedPush, PushChannelConfig, PushChannelName, PushQuery, SUCCESS_REPLY, transferReply, verifyEcho,
 } from '../lib/pushEnvelope';
 import { RecordResult } from './inbox';
 
 export interface ReceiveResult {
-  /** The plain-text reply for WeChat */
+  /** The answer for WeChat: `success`, or the transfer_customer_service reply (agents) */
   reply: string;
+  contentType: 'text/plain' | 'application/json' | 'text/xml';
+  /** The message was handed to human agents (now or by an earlier delivery) */
+  transferred: boolean;
   duplicate: boolean;
   inboxId: string | null;
 }
@@ -117,7 +120,12 @@ export default class PushService extends Service {
     const opened = openAuthenticatedPush(channel, authenticated, await readBody());
     const recorded = await this.recordWithinWait(name, opened);
     if (recorded.duplicate) this.ctx.logger.info('[push] %s duplicate delivery of %s', name, opened.dedupeKey);
-    return { reply: SUCCESS_REPLY, duplicate: recorded.duplicate, inboxId: recorded.id };
+    const { duplicate, transferred } = recorded;
+    if (!transferred) return { reply: SUCCESS_REPLY, contentType: 'text/plain', transferred, duplicate, inboxId: recorded.id };
+    // A duplicate of a transferred message gets the transfer again: WeChat retries only when it
+    // got no answer, so the first one was lost.
+    const contentType = opened.format === 'json' ? 'application/json' : 'text/xml';
+    return { reply: transferReply(channel, opened), contentType, transferred, duplicate, inboxId: recorded.id };
   }
 
   /**
@@ -126,6 +134,8 @@ export default class PushService extends Service {
    * driver's own retry) is tried again after a pause. Past the wait: PushNotStoredError, and the
    * push gets no answer, so WeChat retries it. An attempt still in flight then finishes on its own
    * (its queue slot is settled by recordAndQueue); if it stored the push, the retry is a duplicate.
+   * The hand-off decision (autoReply.handOff) runs inside each attempt, so a cold rules cache is
+   * read within the same wait.
    */
   private async recordWithinWait(name: PushChannelName, opened: OpenedPush): Promise<RecordResult> {
     const deadline = Date.now() + this.app.config.inbox.recordWaitMs;
@@ -145,16 +155,20 @@ export default class PushService extends Service {
   }
 
   /**
-   * One attempt to record the push. A free processing slot now: the item is stored already claimed
+   * One attempt to decide whether the message goes to agents and record the push. A free processing slot now: the item is stored already claimed
    * and starts in that slot (no separate claim). Otherwise it is stored pending and queued by id,
    * to be claimed when its turn comes.
    */
   private async recordAndQueue(name: PushChannelName, opened: OpenedPush): Promise<RecordResult> {
+    const { message } = opened;
+    const handOff = await this.ctx.service.autoReply.handOff({ channel: name, msgType: message.msgType, event: message.event, content: message.content });
+    // A message handed to agents is stored done: nothing to process, no slot.
+    if (handOff.transfer) return this.ctx.service.inbox.record(name, opened, { transferRuleId: handOff.ruleId });
     const queue = processingQueue(this.app);
     const slot = queue.reserve();
     let recorded: RecordResult;
     try {
-      recorded = await this.ctx.service.inbox.record(name, opened, { claimed: slot });
+      recorded = await this.ctx.service.inbox.record(name, opened, { claimed: slot, matched: handOff.matched });
     } catch (err) {
       if (slot) queue.release();
       throw err;

@@ -46,6 +46,7 @@ export const STEPS = {
   riskyText: '11. risky text caught',
   mediaVerdict: '12. image verdict arriving by push',
   wxaCode: '13. mini-program code (cached)',
+  handOff: '14. hand-off to human agents',
 } as const;
 
 export const STEP_NAMES = Object.values(STEPS);
@@ -324,5 +325,33 @@ export async function runSteps(ctx: DemoContext, report: Report): Promise<void> 
     check(bad.json?.data?.error === 'INVALID_PARAM', `a Chinese scene got ${bad.text.slice(0, 120)}`);
     return `${image.width}×${image.height} PNG (${first.data.length} bytes) carrying scene u=${userKey}, ${formatMs(firstMs)}; ` +
       `again from MongoDB in ${formatMs(secondMs)}, same ETag; 1 WeChat call; a Chinese scene -> INVALID_PARAM`;
+  });
+
+  await report.step(STEPS.handOff, [], async () => {
+    const content = `I want to talk to a person (${userKey})`;
+    const rule = await app.ok('POST', '/admin/reply-rules', {
+      admin: true,
+      body: { name: `npm run demo agents ${userKey}`, priority: 1000, action: 'transfer', match: { msgType: 'text', keyword: { mode: 'exact', value: content } } },
+    });
+    ctx.cleanups.push(async () => {
+      await app.ok('DELETE', `/admin/reply-rules/${rule.id}`, { admin: true });
+    });
+    const repliesBefore = (await sentToUser()).length;
+    // Safe-mode XML: the transfer must come back as encrypted, signed XML, which the simulator checks as WeChat does.
+    const pushed = await sim.pushMessage(pushUrl, { kind: 'text', mode: 'safe', format: 'xml', user: userKey, fields: { Content: content } });
+    check(pushed.accepted && pushed.answer === 'transfer' && pushed.attempts.length === 1,
+      `the message was not handed to agents on the first try (${pushed.failure ?? describePush(pushed)})`);
+    const msgId = String(pushed.request.message.MsgId);
+    const handed = (await sim.transferredMessages(user.openid)).filter(t => t.msgId === msgId);
+    check(handed.length === 1 && handed[0].content === content, `the agents' tool holds ${handed.length} copies of the message`);
+    const { messages } = await app.ok('GET', '/admin/messages?limit=20', { admin: true });
+    const item = messages.find((m: any) => m.msgId === msgId);
+    check(item?.status === 'done' && item.reply.state === 'transferred', `/admin/messages shows ${JSON.stringify(item?.reply)} (${item?.status})`);
+    const waitMs = 1000;
+    await sleep(waitMs);
+    const repliesAfter = (await sentToUser()).length;
+    check(repliesAfter === repliesBefore, `${repliesAfter - repliesBefore} auto-replies to a message handed to agents`);
+    return `safe-mode XML answered with an encrypted transfer_customer_service in ${formatMs(pushed.attempts[0].elapsedMs)}; ` +
+      `WeChat accepted it and handed the message to the agents' tool; inbox: transferred; no auto-reply after ${formatMs(waitMs)}`;
   });
 }

@@ -6,6 +6,13 @@ describe('test/config/env.push.test.ts', () => {
     const settings = readEnv({});
     assert.strictEqual(settings.inbox.ttlSeconds, 7 * 24 * 3600);
     assert.deepStrictEqual(settings.autoReply.defaultLink, { title: '', description: '', url: '', thumbUrl: '' });
+    assert.strictEqual(settings.autoReply.unmatched, 'none');
+  });
+
+  it('reads AUTO_REPLY_UNMATCHED: none or transfer', () => {
+    assert.strictEqual(readEnv({ AUTO_REPLY_UNMATCHED: 'transfer' }).autoReply.unmatched, 'transfer');
+    assert.strictEqual(readEnv({ AUTO_REPLY_UNMATCHED: ' Transfer ' }).autoReply.unmatched, 'transfer');
+    assert.strictEqual(readEnv({ AUTO_REPLY_UNMATCHED: 'none' }).autoReply.unmatched, 'none');
   });
 
   it('reads INBOX_TTL_SECONDS and the default link card', () => {
@@ -39,6 +46,7 @@ describe('test/config/env.push.test.ts', () => {
       [{ AUTO_REPLY_DEFAULT_LINK_URL: 'help.example.com', AUTO_REPLY_DEFAULT_LINK_TITLE: 't' }, /AUTO_REPLY_DEFAULT_LINK_URL/ ],
       [{ AUTO_REPLY_DEFAULT_LINK_URL: 'https://h/', AUTO_REPLY_DEFAULT_LINK_TITLE: 't', AUTO_REPLY_DEFAULT_LINK_THUMB_URL: 'ftp://x/y' }, /AUTO_REPLY_DEFAULT_LINK_THUMB_URL/ ],
       [{ AUTO_REPLY_DEFAULT_LINK_URL: 'https://h/' }, /AUTO_REPLY_DEFAULT_LINK_TITLE is required/ ],
+      [{ AUTO_REPLY_UNMATCHED: 'agents' }, /AUTO_REPLY_UNMATCHED must be one of none, transfer, got "agents"/ ],
     ];
     for (const [ env, message ] of cases) {
       assert.throws(() => readEnv(env), (err: any) => err instanceof EnvConfigError && message.test(err.message));

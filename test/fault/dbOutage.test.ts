@@ -143,4 +143,41 @@ describe('test/fault/dbOutage.test.ts', function() {
       if (!restarted) await db.start();
     }
   });
+
+  it('a push WeChat retries after the outage is stored once, and gets the answer its first delivery earned (a transfer)', async () => {
+    const db = embeddedMongo!;
+    // A shorter wait than production's 3 s: the backend gives up and closes the connection sooner.
+    mock(app.config.inbox, 'recordWaitMs', 400);
+    await app.model.ReplyRule.deleteMany({});
+    await app.model.ReplyRule.create({ name: 'agents', action: 'transfer', match: { msgType: 'text', keyword: { mode: 'contains', value: '人工' } } });
+    const built = push('outage-transfer', '转人工');
+    await db.stop();
+    let restarted = false;
+    try {
+      // The simulator plays WeChat: no answer to a try, so it tries again (the outage ends in between).
+      const result = await deliverPush(`${server.url}/message/check`, built, {
+        timeoutMs: 5000,
+        beforeRetry: async failed => {
+          assert.strictEqual(failed.status, undefined, 'no HTTP answer during the outage');
+          if (restarted) return;
+          await db.start();
+          restarted = true;
+          await eventually('the app to reconnect', async () => ((await (await fetch(`${server.url}/health`)).json()) as any).data.mongo === 'up', 30000);
+        },
+      });
+      assert.strictEqual(result.accepted, true, result.failure);
+      assert.strictEqual(result.answer, 'transfer');
+      assert(result.attempts.length >= 2, 'the first try got no answer');
+      assert.match(String(result.attempts[0].error), /socket hang up|ECONNRESET/);
+      assert.strictEqual(result.shownToUser, undefined, 'nothing shown to the user');
+      await app.backgroundTasksFinished();
+      const items = await app.model.InboxMessage.find({ msgId: String(built.message.MsgId) }).lean();
+      assert.strictEqual(items.length, 1, 'stored once');
+      assert.deepStrictEqual([ items[0].status, items[0].reply.state ], [ 'done', 'transferred' ]);
+      assert.strictEqual(sandbox.sentMessages({ touser: String(built.message.FromUserName) }).length, 0, 'not auto-replied');
+    } finally {
+      if (!restarted) await db.start();
+      await app.model.ReplyRule.deleteMany({});
+    }
+  });
 });

@@ -10,7 +10,7 @@
  *   await sandbox.stop();
  */
 export { WechatSandbox, SandboxInputError, REPLY_WINDOWS, TEXT_MAX_BYTES } from './sandbox';
-export type { AccountKind, SandboxAccount, SandboxUserInfo, SentMessage, CreateUserOptions, PhoneInput, UserAction, UserInfoApi } from './sandbox';
+export type { AccountKind, SandboxAccount, SandboxUserInfo, SentMessage, TransferredMessage, CreateUserOptions, PhoneInput, UserAction, UserInfoApi } from './sandbox';
 export { MEDIA_TTL_MS, IMAGE_MAX_BYTES } from './media';
 export { TEXT_RULES, MEDIA_RULES, UNREACHABLE_MARKER, CONTENT_CHECK_VISIT_MS } from './contentSecurity';
 export type { MediaCheck } from './contentSecurity';
@@ -25,3 +25,5 @@ export { WechatSimulator, SimulatorError } from './simulator';
 export type { SimulatorPushOptions, SandboxInfo } from './simulator';
 export { buildPush, deliverPush, pushMessage, verifyUrl, serializeJson, serializeXml, PushBuildError } from './push';
 export type { BuildPushOptions, BuiltPush, PushChannel, PushKind, PushMode, PushFormat, PushResult, PushAttempt, VerifyResult } from './push';
+export { checkPassiveReply, FAILURE_NOTICE } from './passiveReply';
+export type { AnswerKind, AnswerVerdict } from './passiveReply';

@@ -1,12 +1,14 @@
 /**
  * The WeChat-server side of message push (消息推送): builds a message exactly as WeChat does,
- * signs and encrypts it, POSTs it to a backend and retries like WeChat (3 tries, 5 s each).
+ * signs and encrypts it, POSTs it to a backend, judges the answer as WeChat does
+ * (passiveReply.ts) and retries like WeChat: only when no answer came within 5 s, 3 tries in all.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { encryptMessage, sha1Signature } from '../../app/lib/wechatCrypto';
 import { DEFAULT_SEED, openidFor, originalIdFor } from './identity';
+import { AnswerKind, checkPassiveReply, FAILURE_NOTICE } from './passiveReply';
 
 export type PushKind = 'text' | 'image' | 'miniprogrampage' | 'user_enter_tempsession' | 'subscribe' | 'unsubscribe' | 'wxa_media_check';
 export type PushMode = 'plaintext' | 'compatible' | 'safe';
@@ -66,20 +68,39 @@ export interface BuiltPush {
   /** The message fields in order (MsgId as bigint) */
   message: Record<string, FieldValue>;
   encrypt?: string;
+  /** What the answer is judged against: its format, mode and channel must match the push's */
+  mode: PushMode;
+  format: PushFormat;
+  channel: PushChannel;
 }
 
 export interface PushAttempt {
   status?: number;
   body?: string;
-  /** 'timeout' or the network error message */
+  /** No answer: 'timeout' or the network error message (a closed connection, refused, ...) */
   error?: string;
   elapsedMs: number;
   accepted: boolean;
+  /** Accepted: which answer it was */
+  answer?: AnswerKind;
+  /** An answer WeChat refuses: why */
+  refused?: string;
 }
 
 export interface PushResult {
-  /** The backend answered `success` or an empty body with HTTP 200 */
+  /**
+   * WeChat took the answer: `success`, an empty body, or a valid transfer_customer_service
+   * reply (HTTP 200, in the push's format, sealed in safe and compatible mode)
+   */
   accepted: boolean;
+  /** Accepted: `success`, `empty`, or `transfer` (the message goes to the agents' tool) */
+  answer?: AnswerKind;
+  /** The transfer reply's fields (decrypted), when answer is `transfer` */
+  transfer?: Record<string, string>;
+  /** Not accepted: why (a refused answer, or no answer within the deadline on every try) */
+  failure?: string;
+  /** A refused answer: the notice WeChat shows the user (it does not retry then) */
+  shownToUser?: string;
   attempts: PushAttempt[];
   /** Of the last attempt */
   status?: number;
@@ -90,10 +111,12 @@ export interface PushResult {
 }
 
 export interface DeliveryOptions {
-  /** How long WeChat waits for the reply of one try. Default 5000 ms. */
+  /** How long WeChat waits for the reply of one try. Default 5000 ms (tests shorten it). */
   timeoutMs?: number;
   /** Tries in all. Default 3. */
   maxAttempts?: number;
+  /** Called after a try that got no answer, before the next one (tests end an outage here) */
+  beforeRetry?: (failed: PushAttempt, tries: number) => void | Promise<void>;
 }
 
 export class PushBuildError extends Error {}
@@ -215,7 +238,7 @@ export function buildPush(o: BuildPushOptions): BuiltPush {
     openid: fromUser,
   };
   if (mode === 'plaintext') {
-    return { query, body: plaintext, contentType: format === 'json' ? 'application/json' : 'text/xml', plaintext, message };
+    return { query, body: plaintext, contentType: format === 'json' ? 'application/json' : 'text/xml', plaintext, message, mode, format, channel: o.channel };
   }
   const encrypt = encryptMessage(o.channel.aesKey as string, o.channel.appid, plaintext);
   query.encrypt_type = 'aes';
@@ -230,6 +253,9 @@ export function buildPush(o: BuildPushOptions): BuiltPush {
     plaintext,
     message,
     encrypt,
+    mode,
+    format,
+    channel: o.channel,
   };
 }
 
@@ -277,30 +303,42 @@ function send(url: string, method: 'GET' | 'POST', timeoutMs: number, body?: str
   });
 }
 
-/** POSTs a built push like WeChat: up to 3 tries, each abandoned after 5 s, until `success` or ''. */
+/**
+ * POSTs a built push like WeChat and judges each answer as WeChat does (checkPassiveReply).
+ * WeChat retries only when no answer arrives: "微信服务器在五秒内收不到响应会断掉连接，并且重新发起
+ * 请求，总共重试三次" (消息推送 / 接收普通消息), three tries in all (developers observe the
+ * message delivered three times, e.g. github.com/offu/WeRoBot/issues/801), each identical, same
+ * MsgId ("包括MsgId等在内的所有文本内容都是一致的"). A wrong answer is never retried: the user sees
+ * FAILURE_NOTICE ("该小程序提供的服务出现故障").
+ */
 export async function deliverPush(backendUrl: string, built: BuiltPush, opts: DeliveryOptions = {}): Promise<PushResult> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const maxAttempts = opts.maxAttempts ?? 3;
   const url = withQuery(backendUrl, built.query);
   const attempts: PushAttempt[] = [];
   const started = Date.now();
+  const finish = (extra: Partial<PushResult>): PushResult => {
+    const last = attempts[attempts.length - 1];
+    return { accepted: false, ...extra, attempts, status: last.status, body: last.body, elapsedMs: Date.now() - started, url, request: built };
+  };
   for (let i = 0; i < maxAttempts; i++) {
+    if (i > 0 && opts.beforeRetry) await opts.beforeRetry(attempts[i - 1], i);
     const t0 = Date.now();
     const r = await send(url, 'POST', timeoutMs, built.body, built.contentType);
-    const accepted = r.status === 200 && (r.body === '' || r.body === 'success');
-    attempts.push({ ...r, elapsedMs: Date.now() - t0, accepted });
-    if (accepted) break;
+    const elapsedMs = Date.now() - t0;
+    if (r.status === undefined || r.error !== undefined) {
+      attempts.push({ ...r, elapsedMs, accepted: false });
+      continue;
+    }
+    const verdict = checkPassiveReply(built, r.status, r.body ?? '');
+    if (verdict.accepted) {
+      attempts.push({ ...r, elapsedMs, accepted: true, answer: verdict.answer });
+      return finish({ accepted: true, answer: verdict.answer, ...(verdict.transfer ? { transfer: verdict.transfer } : {}) });
+    }
+    attempts.push({ ...r, elapsedMs, accepted: false, refused: verdict.reason });
+    return finish({ failure: verdict.reason, shownToUser: FAILURE_NOTICE });
   }
-  const last = attempts[attempts.length - 1];
-  return {
-    accepted: last.accepted,
-    attempts,
-    status: last.status,
-    body: last.body,
-    elapsedMs: Date.now() - started,
-    url,
-    request: built,
-  };
+  return finish({ failure: `no answer within ${timeoutMs} ms in ${attempts.length} tries (${attempts.map(a => a.error).join(', ')})` });
 }
 
 export async function pushMessage(backendUrl: string, opts: BuildPushOptions & DeliveryOptions): Promise<PushResult> {

@@ -70,6 +70,21 @@ export interface SentMessage {
   at: number;
 }
 
+/** A user's message WeChat handed to the web customer-service tool (a transfer_customer_service answer it accepted). */
+export interface TransferredMessage {
+  appid: string;
+  account: AccountKind;
+  /** The user's openid in that account */
+  openid: string;
+  userKey: string | null;
+  msgType: string;
+  /** Exact digits */
+  msgId?: string;
+  content?: string;
+  /** Sandbox clock, ms */
+  at: number;
+}
+
 interface SimUser {
   userKey: string;
   nickName: string;
@@ -192,6 +207,7 @@ export class WechatSandbox {
   private readonly phoneCodes = new Map<string, CodeEntry>();
   private readonly loginRate = new Map<string, { minute: number; count: number }>();
   private readonly messages: SentMessage[] = [];
+  private readonly transfers: TransferredMessage[] = [];
   /** Subscription state that differs from the default (generated followers subscribed, others not) */
   private readonly followerOverrides = new Map<string, FollowerOverride>();
   /** Users outside the generated population who ever subscribed, in order (user/get lists them after the population) */
@@ -326,6 +342,7 @@ export class WechatSandbox {
     this.phoneCodes.clear();
     this.loginRate.clear();
     this.messages.length = 0;
+    this.transfers.length = 0;
     this.followerOverrides.clear();
     this.namedFollowerOrder.length = 0;
     this.unsubscribedPopulation = 0;
@@ -577,6 +594,34 @@ export class WechatSandbox {
     if (!check) throw new SandboxInputError(`no media check with trace_id ${traceId}`);
     check.delivered += 1;
     return { openid: check.openid, fields: mediaVerdictFields(check) };
+  }
+
+  /**
+   * Records a pushed message WeChat handed to the agents' tool because the backend answered it
+   * with an accepted transfer_customer_service reply (转发客服消息). The simulator calls it.
+   */
+  recordTransfer(transfer: { account?: AccountKind; openid: string; msgType: string; msgId?: string; content?: string }): TransferredMessage {
+    const account = transfer.account ?? 'miniProgram';
+    if (!nonEmpty(transfer.openid) || !nonEmpty(transfer.msgType)) throw new SandboxInputError('openid and msgType are required');
+    // 转发客服消息: only users' messages are forwarded, never events.
+    if (transfer.msgType === 'event') throw new SandboxInputError('events are never transferred to agents');
+    const record: TransferredMessage = {
+      appid: this[account].appid,
+      account,
+      openid: transfer.openid,
+      userKey: userKeyOfOpenid(this[account].appid, transfer.openid, this.seed),
+      msgType: transfer.msgType,
+      ...(transfer.msgId === undefined ? {} : { msgId: String(transfer.msgId) }),
+      ...(transfer.content === undefined ? {} : { content: String(transfer.content) }),
+      at: this.now(),
+    };
+    this.transfers.push(record);
+    return { ...record };
+  }
+
+  /** Messages handed to the agents' tool, oldest first. */
+  transferredMessages(filter: { openid?: string } = {}): TransferredMessage[] {
+    return this.transfers.filter(t => filter.openid === undefined || t.openid === filter.openid).map(t => ({ ...t }));
   }
 
   injectFault(endpoint: Endpoint | '*', fault: Fault): void {
@@ -1018,6 +1063,12 @@ export class WechatSandbox {
           const appid = url.searchParams.get('appid') ?? undefined;
           return sendJson(res, 200, { messages: this.sentMessages({ touser, appid }) });
         }
+        case 'GET /__sandbox/transfers':
+          return sendJson(res, 200, { transfers: this.transferredMessages({ openid: url.searchParams.get('openid') ?? undefined }) });
+        case 'POST /__sandbox/transfers':
+          return sendJson(res, 200, this.recordTransfer({
+            account: kindOf(body.account), openid: str('openid'), msgType: str('msgType'), msgId: optStr('msgId'), content: optStr('content'),
+          }));
         case 'POST /__sandbox/users': {
           if (body.blocked !== undefined && typeof body.blocked !== 'boolean') throw new SandboxInputError('blocked must be a boolean');
           return sendJson(res, 200, this.createUser(str('userKey'), { nickName: optStr('nickName'), phone: optStr('phone'), blocked: body.blocked }));

@@ -74,6 +74,9 @@ async function run(argv: string[]): Promise<unknown> {
     });
     return {
       accepted: r.accepted,
+      ...(r.answer ? { answer: r.answer } : {}),
+      ...(r.failure ? { failure: r.failure } : {}),
+      ...(r.shownToUser ? { shownToUser: r.shownToUser } : {}),
       attempts: r.attempts,
       url: r.url,
       contentType: r.request.contentType,

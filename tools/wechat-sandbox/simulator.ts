@@ -4,7 +4,7 @@
  * (`new WechatSimulator(sandbox)`) or over its control API (`new WechatSimulator('http://127.0.0.1:9011')`).
  */
 import { request as httpRequest } from 'node:http';
-import { AccountKind, CreateUserOptions, SandboxAccount, SandboxUserInfo, SentMessage, UserInfoApi, WechatSandbox } from './sandbox';
+import { AccountKind, CreateUserOptions, SandboxAccount, SandboxUserInfo, SentMessage, TransferredMessage, UserInfoApi, WechatSandbox } from './sandbox';
 import { openidFor } from './identity';
 import { MediaCheck } from './contentSecurity';
 import {
@@ -150,6 +150,13 @@ export class WechatSimulator {
     return this.call(s => s.callCounts(), 'GET', '/__sandbox/calls');
   }
 
+  /** Users' messages WeChat handed to the agents' tool (accepted transfer_customer_service answers). */
+  async transferredMessages(openid?: string): Promise<TransferredMessage[]> {
+    if (this.sandbox) return this.sandbox.transferredMessages({ openid });
+    const path = `/__sandbox/transfers${openid === undefined ? '' : `?openid=${encodeURIComponent(openid)}`}`;
+    return (await control<{ transfers: TransferredMessage[] }>(this.base as string, 'GET', path)).transfers;
+  }
+
   // ---------------------------------------------------------------------------
   // WeChat-server side
 
@@ -163,7 +170,9 @@ export class WechatSimulator {
    * Pushes a message or event to a backend as WeChat would. The sandbox learns of it first:
    * a message opens the custom/send reply window (5 replies in 48 h), user_enter_tempsession its
    * own (2 replies in 1 minute), subscribe/unsubscribe
-   * change the follower state (so user/info agrees with the event).
+   * change the follower state (so user/info agrees with the event). The answer is judged as
+   * WeChat does (passiveReply.ts); an accepted transfer hands the message to the agents' tool
+   * (transferredMessages()).
    */
   async pushMessage(backendUrl: string, opts: SimulatorPushOptions): Promise<PushResult> {
     const kind: AccountKind = typeof opts.channel === 'string'
@@ -174,7 +183,19 @@ export class WechatSimulator {
     const user = opts.user ?? (opts.openid ? undefined : 'sandbox-user');
     if (user !== undefined) await this.notify(opts.kind, user, kind);
     else if (opts.openid) await this.notify(opts.kind, opts.openid, kind);
-    return pushMessage(backendUrl, { ...opts, user, channel, seed: info.seed });
+    const result = await pushMessage(backendUrl, { ...opts, user, channel, seed: info.seed });
+    if (result.answer === 'transfer') {
+      const { message } = result.request;
+      const transfer = {
+        account: kind,
+        openid: String(message.FromUserName),
+        msgType: String(message.MsgType),
+        ...(message.MsgId === undefined ? {} : { msgId: String(message.MsgId) }),
+        ...(message.Content === undefined ? {} : { content: String(message.Content) }),
+      };
+      await this.call(s => s.recordTransfer(transfer), 'POST', '/__sandbox/transfers', transfer);
+    }
+    return result;
   }
 
   /** Media checks the backend asked for (media_check_async), oldest first. */
@@ -210,3 +231,5 @@ export class WechatSimulator {
 
 export { buildPush, deliverPush, pushMessage, verifyUrl, serializeJson, serializeXml } from './push';
 export type { BuildPushOptions, BuiltPush, PushChannel, PushKind, PushMode, PushFormat, PushResult, PushAttempt, VerifyResult } from './push';
+export { checkPassiveReply, FAILURE_NOTICE } from './passiveReply';
+export type { AnswerKind, AnswerVerdict } from './passiveReply';

@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import {
   asList, buildReply, canonicalForm, dedupeKey, MAX_NESTED_DEPTH, MAX_NESTED_NODES, normalizeMessage, openPush, parseBody,
-  parseJsonFields, parseXmlFields, PushChannelConfig, screenXml, sealReply, verifyEcho,
+  parseJsonFields, parseXmlFields, PushChannelConfig, screenXml, sealReply, transferReply, verifyEcho,
 } from '../../../app/lib/pushEnvelope';
 import { AppError } from '../../../app/lib/errors';
 import { decryptMessage, encryptMessage, sha1Signature } from '../../../app/lib/wechatCrypto';
@@ -430,6 +430,21 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
         assert.strictEqual(String(sealed.TimeStamp), '1700000000');
         assert.deepStrictEqual(decryptMessage(channel.aesKey, String(sealed.Encrypt)), { message: inner, appid: channel.appid });
       }
+    });
+
+    it('transferReply: the push\'s names swapped, its format, sealed unless plaintext (TimeStamp bare in XML)', () => {
+      const message = { toUserName: 'gh_0123456789ab', fromUserName: 'oUser', createTime: 1, msgType: 'text', fields: {} };
+      const now = 1_764_700_000_123;
+      assert.strictEqual(transferReply(channel, { format: 'xml', mode: 'plaintext', message }, now),
+        '<xml><ToUserName><![CDATA[oUser]]></ToUserName><FromUserName><![CDATA[gh_0123456789ab]]></FromUserName>' +
+        '<CreateTime>1764700000</CreateTime><MsgType><![CDATA[transfer_customer_service]]></MsgType></xml>');
+      const plainJson = '{"ToUserName":"oUser","FromUserName":"gh_0123456789ab","CreateTime":1764700000,"MsgType":"transfer_customer_service"}';
+      assert.strictEqual(transferReply(channel, { format: 'json', mode: 'plaintext', message }, now), plainJson);
+      const sealedXml = transferReply(channel, { format: 'xml', mode: 'safe', message }, now);
+      assert.match(sealedXml, /<TimeStamp>1764700000<\/TimeStamp>/);
+      const sealed = parseBody(transferReply(channel, { format: 'json', mode: 'compatible', message }, now)).fields;
+      assert.strictEqual(sealed.MsgSignature, sha1Signature(channel.token, '1764700000', String(sealed.Nonce), String(sealed.Encrypt)));
+      assert.deepStrictEqual(decryptMessage(channel.aesKey, String(sealed.Encrypt)), { message: plainJson, appid: channel.appid });
     });
 
     it('serialises test pushes as WeChat does', () => {

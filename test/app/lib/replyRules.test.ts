@@ -142,7 +142,7 @@ describe('test/app/lib/replyRules.test.ts', () => {
     it('normalises a valid rule and fills defaults', () => {
       const rule = validateReplyRule({ name: ' hi ', match: { msgType: 'text', keyword: { mode: 'contains', value: ' Price ' } }, reply: textReply });
       assert.deepStrictEqual(rule, {
-        name: 'hi', enabled: true, priority: 0,
+        name: 'hi', enabled: true, priority: 0, action: 'reply',
         match: { msgType: 'text', keyword: { mode: 'contains', value: 'Price', caseSensitive: false } },
         reply: { msgtype: 'text', text: { content: 'hello' } },
       });

@@ -1,4 +1,6 @@
-/** Shared helpers of the sandbox tests: a controllable clock and small HTTP calls. */
+/** Shared helpers of the sandbox tests: a controllable clock, small HTTP calls, a scripted backend. */
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { WechatSandbox } from '../../../tools/wechat-sandbox';
 import { SandboxOptions } from '../../../tools/wechat-sandbox/defaults';
 
@@ -61,4 +63,34 @@ export async function uploadMedia(base: string, token: string, file: Buffer, opt
   const res = await fetch(`${base}/cgi-bin/media/upload${qs({ access_token: token, type: opts.type ?? 'image' })}`, { method: 'POST', body: form });
   const text = await res.text();
   return { status: res.status, text, json: JSON.parse(text) };
+}
+
+export interface Received {
+  method: string;
+  url: URL;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+/** A tiny backend whose answer per request is scripted. */
+export async function backend(answer: (n: number, req: Received, res: ServerResponse) => void): Promise<{ url: string; received: Received[]; close: () => Promise<void> }> {
+  const received: Received[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', c => chunks.push(c));
+    req.on('end', () => {
+      const r = { method: req.method as string, url: new URL(req.url as string, 'http://x'), headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      received.push(r);
+      answer(received.length, r, res);
+    });
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/message/check`,
+    received,
+    close: () => new Promise(resolve => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
 }

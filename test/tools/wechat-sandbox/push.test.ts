@@ -1,10 +1,9 @@
 import assert from 'node:assert';
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { decryptMessage, sha1Signature } from '../../../app/lib/wechatCrypto';
-import { buildPush, pushMessage, verifyUrl, WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
+import { buildPush, FAILURE_NOTICE, pushMessage, verifyUrl, WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
 import { PushChannel } from '../../../tools/wechat-sandbox/push';
+import { backend } from './helpers';
 
 const channel: PushChannel = {
   appid: 'wxb11529c136998cb6',
@@ -12,36 +11,6 @@ const channel: PushChannel = {
   aesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
   originalId: 'gh_0123456789ab',
 };
-
-interface Received {
-  method: string;
-  url: URL;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-/** A tiny backend whose answer per request is scripted. */
-async function backend(answer: (n: number, req: Received, res: ServerResponse) => void): Promise<{ url: string; received: Received[]; close: () => Promise<void> }> {
-  const received: Received[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', c => chunks.push(c));
-    req.on('end', () => {
-      const r = { method: req.method as string, url: new URL(req.url as string, 'http://x'), headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
-      received.push(r);
-      answer(received.length, r, res);
-    });
-  });
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/message/check`,
-    received,
-    close: () => new Promise(resolve => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
-  };
-}
 
 const xml = new XMLParser({ parseTagValue: false, processEntities: false });
 
@@ -185,30 +154,35 @@ describe('test/tools/wechat-sandbox/push.test.ts', function() {
       }
     });
 
-    it('retries wrong answers and gives up after 3 tries', async () => {
-      const b = await backend((n, _r, res) => {
-        if (n === 1) {
-          res.statusCode = 500;
-          res.end('success');
-        } else res.end(n === 2 ? 'ok' : '{"code":0}');
-      });
-      try {
-        const r = await pushMessage(b.url, { kind: 'text', channel, user: 'alice', ...fast });
-        assert.strictEqual(r.accepted, false);
-        assert.deepStrictEqual(r.attempts.map(a => [ a.status, a.body ]), [[ 500, 'success' ], [ 200, 'ok' ], [ 200, '{"code":0}' ]]);
-        assert.strictEqual(r.body, '{"code":0}');
-      } finally {
-        await b.close();
+    it('a wrong answer is shown to the user as a failure and never retried', async () => {
+      for (const [ status, answer ] of [[ 500, 'success' ], [ 200, 'ok' ], [ 200, '{"code":0,"data":{"error":"DATABASE_UNAVAILABLE"}}' ]] as const) {
+        const b = await backend((_n, _r, res) => {
+          res.statusCode = status;
+          res.end(answer);
+        });
+        try {
+          const r = await pushMessage(b.url, { kind: 'text', format: 'json', channel, user: 'alice', ...fast });
+          assert.strictEqual(r.accepted, false);
+          assert.strictEqual(r.attempts.length, 1, `${status} ${answer}: not retried`);
+          assert.strictEqual(b.received.length, 1);
+          assert.strictEqual(r.shownToUser, FAILURE_NOTICE);
+          assert.strictEqual(r.body, answer);
+          assert.ok(r.failure && r.attempts[0].refused === r.failure);
+        } finally {
+          await b.close();
+        }
       }
     });
 
-    it('a backend that is down counts as failed tries', async () => {
+    it('a backend that is down gives no answer: every try is made, nothing is shown to the user', async () => {
       const b = await backend((_n, _r, res) => res.end('success'));
       await b.close();
       const r = await pushMessage(b.url, { kind: 'text', channel, user: 'alice', ...fast, maxAttempts: 2 });
       assert.strictEqual(r.accepted, false);
       assert.strictEqual(r.attempts.length, 2);
       assert.ok(r.attempts.every(a => a.error && a.error !== 'timeout'));
+      assert.match(String(r.failure), /^no answer within 300 ms in 2 tries/);
+      assert.strictEqual(r.shownToUser, undefined);
     });
 
     it('verifyUrl sends a signed GET and checks that echostr comes back', async () => {
