@@ -141,6 +141,11 @@ export default class AutoReplyService extends Service {
    */
   async handOff(message: HandOffMessage): Promise<HandOff> {
     if (message.channel !== 'miniprogram' || message.msgType === 'event') return { transfer: false };
+    // Without a transfer rule or setting nothing can be handed off: the answer does not wait for
+    // matching (up to config.autoReply.matchBudgetMs of regexes), which processing does after it.
+    if (this.app.config.autoReply.unmatched !== 'transfer' && !(await this.enabledRules()).some(r => r.action === 'transfer')) {
+      return { transfer: false };
+    }
     const rule = await this.match(message);
     if (rule?.action === 'transfer') return { transfer: true, ruleId: rule.id };
     if (!rule && this.app.config.autoReply.unmatched === 'transfer') return { transfer: true, ruleId: UNMATCHED_RULE_ID };
