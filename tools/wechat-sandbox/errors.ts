@@ -14,6 +14,7 @@ export const ERRMSG: Record<number, string> = {
   40013: 'invalid appid',
   40029: 'invalid code',
   40032: 'invalid openid list size',
+  40037: 'invalid template_id',
   40066: 'invalid url',
   40125: 'invalid appsecret',
   40163: 'code been used',
@@ -26,6 +27,7 @@ export const ERRMSG: Record<number, string> = {
   41009: 'missing openid',
   42001: 'access_token expired',
   43002: 'require POST method',
+  43101: 'user refuse to accept the msg',
   44004: 'empty content',
   45002: 'content size out of limit',
   45009: 'reach max api daily quota limit',
@@ -33,6 +35,7 @@ export const ERRMSG: Record<number, string> = {
   45015: 'response out of time limit or subscription is canceled',
   45047: 'out of response count limit',
   47001: 'data format error',
+  47003: 'argument invalid!',
   48001: 'api unauthorized',
 };
 

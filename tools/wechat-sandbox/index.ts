@@ -12,12 +12,14 @@
 export { WechatSandbox, SandboxInputError, REPLY_WINDOWS, TEXT_MAX_BYTES } from './sandbox';
 export type { AccountKind, SandboxAccount, SandboxUserInfo, SentMessage, CreateUserOptions, PhoneInput, UserAction, UserInfoApi } from './sandbox';
 export { MEDIA_TTL_MS, IMAGE_MAX_BYTES } from './media';
+export { defaultTemplates, templateIdFor, POPUP_MAX_TEMPLATES } from './subscribe';
+export type { SandboxTemplate, SubscribeChoice, SubscribeSent, TemplateSpec } from './subscribe';
 export { SANDBOX_DEFAULTS } from './defaults';
 export type { SandboxOptions, SandboxAccountOptions, SandboxMiniProgramOptions, SandboxOfficialAccountOptions } from './defaults';
 export { ENDPOINTS } from './faults';
 export type { Endpoint, Fault, FaultKind } from './faults';
 export { openidFor, unionidFor, originalIdFor, userKeyOfOpenid, followerKey } from './identity';
 export { WechatSimulator, SimulatorError } from './simulator';
-export type { SimulatorPushOptions, SandboxInfo } from './simulator';
+export type { SimulatorPushOptions, SandboxInfo, SubscribePushOptions } from './simulator';
 export { buildPush, deliverPush, pushMessage, verifyUrl, serializeJson, serializeXml, PushBuildError } from './push';
 export type { BuildPushOptions, BuiltPush, PushChannel, PushKind, PushMode, PushFormat, PushResult, PushAttempt, VerifyResult } from './push';

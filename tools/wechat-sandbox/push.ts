@@ -8,12 +8,27 @@ import { request as httpsRequest } from 'node:https';
 import { encryptMessage, sha1Signature } from '../../app/lib/wechatCrypto';
 import { DEFAULT_SEED, openidFor, originalIdFor } from './identity';
 
-export type PushKind = 'text' | 'image' | 'miniprogrampage' | 'user_enter_tempsession' | 'subscribe' | 'unsubscribe';
+export type PushKind = 'text' | 'image' | 'miniprogrampage' | 'user_enter_tempsession' | 'subscribe' | 'unsubscribe' | SubscribeMessageKind;
+/** The subscribe-message events (小程序 订阅消息 → 订阅消息事件推送), each with a nested list of templates. */
+export type SubscribeMessageKind = 'subscribe_msg_popup_event' | 'subscribe_msg_change_event' | 'subscribe_msg_sent_event';
 export type PushMode = 'plaintext' | 'compatible' | 'safe';
 export type PushFormat = 'json' | 'xml';
-export type FieldValue = string | number | bigint;
+export type ScalarValue = string | number | bigint;
+/** A nested element: an object is one element holding others, an array repeats the element (XML) or is a JSON array. */
+export type FieldValue = ScalarValue | FieldValue[] | { [name: string]: FieldValue };
 
-export const PUSH_KINDS: readonly PushKind[] = [ 'text', 'image', 'miniprogrampage', 'user_enter_tempsession', 'subscribe', 'unsubscribe' ];
+export const SUBSCRIBE_MESSAGE_KINDS: readonly SubscribeMessageKind[] = [ 'subscribe_msg_popup_event', 'subscribe_msg_change_event', 'subscribe_msg_sent_event' ];
+export const PUSH_KINDS: readonly PushKind[] = [ 'text', 'image', 'miniprogrampage', 'user_enter_tempsession', 'subscribe', 'unsubscribe', ...SUBSCRIBE_MESSAGE_KINDS ];
+/**
+ * The XML element wrapping a subscribe event's repeated <List> entries; JSON has a top-level
+ * "List" instead, an object for one entry and an array for several (WxJava PR #2477; the WeChat
+ * developer community's reports of the JSON shape, e.g. thread 000a08f88180a0081400916f966400).
+ */
+export const SUBSCRIBE_EVENT_WRAPPERS: Record<SubscribeMessageKind, string> = {
+  subscribe_msg_popup_event: 'SubscribeMsgPopupEvent',
+  subscribe_msg_change_event: 'SubscribeMsgChangeEvent',
+  subscribe_msg_sent_event: 'SubscribeMsgSentEvent',
+};
 /** Official-account events: XML only. */
 export const XML_ONLY_KINDS: readonly PushKind[] = [ 'subscribe', 'unsubscribe' ];
 
@@ -52,6 +67,8 @@ export interface BuildPushOptions {
   nonce?: string;
   /** Seed of the openid derivation of `user` (the sandbox's seed) */
   seed?: string;
+  /** Subscribe events: the List entries, e.g. { TemplateId, SubscribeStatusString: 'accept', PopupScene: '0' } */
+  list?: Array<Record<string, ScalarValue>>;
 }
 
 export interface BuiltPush {
@@ -110,7 +127,7 @@ function toMsgId(v: bigint | string | number): bigint {
   throw new PushBuildError('msgId must be a bigint, a digit string or a safe integer');
 }
 
-function messageFields(o: BuildPushOptions, fromUser: string, toUser: string, createTime: number): Record<string, FieldValue> {
+function messageFields(o: BuildPushOptions, fromUser: string, toUser: string, createTime: number, format: PushFormat): Record<string, FieldValue> {
   const head: Record<string, FieldValue> = { ToUserName: toUser, FromUserName: fromUser, CreateTime: createTime };
   const msgId = o.msgId === undefined ? randomMsgId() : toMsgId(o.msgId);
   switch (o.kind) {
@@ -134,14 +151,30 @@ function messageFields(o: BuildPushOptions, fromUser: string, toUser: string, cr
     case 'subscribe':
     case 'unsubscribe':
       return { ...head, MsgType: 'event', Event: o.kind };
+    case 'subscribe_msg_popup_event':
+    case 'subscribe_msg_change_event':
+    case 'subscribe_msg_sent_event': {
+      const list = o.list ?? [];
+      if (list.length === 0) throw new PushBuildError(`${o.kind} needs list entries`);
+      return format === 'json' ?
+        { ...head, MsgType: 'event', Event: o.kind, List: list.length === 1 ? list[0] : list } :
+        { ...head, MsgType: 'event', Event: o.kind, [SUBSCRIBE_EVENT_WRAPPERS[o.kind]]: { List: list } };
+    }
     default:
       throw new PushBuildError(`kind must be one of ${PUSH_KINDS.join(', ')}`);
   }
 }
 
+function jsonValue(v: FieldValue): string {
+  if (typeof v === 'bigint') return v.toString();
+  if (Array.isArray(v)) return `[${v.map(jsonValue).join(',')}]`;
+  if (typeof v === 'object') return serializeJson(v);
+  return JSON.stringify(v);
+}
+
 /** JSON text with bigints written as unquoted integer literals (exact digits). */
 export function serializeJson(fields: Record<string, FieldValue>): string {
-  const parts = Object.entries(fields).map(([ k, v ]) => `${JSON.stringify(k)}:${typeof v === 'bigint' ? v.toString() : JSON.stringify(v)}`);
+  const parts = Object.entries(fields).map(([ k, v ]) => `${JSON.stringify(k)}:${jsonValue(v)}`);
   return `{${parts.join(',')}}`;
 }
 
@@ -149,10 +182,18 @@ function cdata(s: string): string {
   return `<![CDATA[${s.replace(/]]>/g, ']]]]><![CDATA[>')}]]>`;
 }
 
-/** WeChat's XML: strings in CDATA, numbers bare. */
+function xmlElements(fields: Record<string, FieldValue>): string {
+  const element = (k: string, v: FieldValue): string => {
+    if (Array.isArray(v)) return v.map(item => element(k, item)).join('');
+    if (typeof v === 'object') return `<${k}>${xmlElements(v)}</${k}>`;
+    return `<${k}>${typeof v === 'string' ? cdata(v) : v.toString()}</${k}>`;
+  };
+  return Object.entries(fields).map(([ k, v ]) => element(k, v)).join('');
+}
+
+/** WeChat's XML: strings in CDATA, numbers bare; an array value repeats its element. */
 export function serializeXml(fields: Record<string, FieldValue>): string {
-  const parts = Object.entries(fields).map(([ k, v ]) => `<${k}>${typeof v === 'string' ? cdata(v) : v.toString()}</${k}>`);
-  return `<xml>${parts.join('')}</xml>`;
+  return `<xml>${xmlElements(fields)}</xml>`;
 }
 
 export function buildPush(o: BuildPushOptions): BuiltPush {
@@ -170,10 +211,10 @@ export function buildPush(o: BuildPushOptions): BuiltPush {
     fromUser = openidFor(o.channel.appid, o.user, o.seed ?? DEFAULT_SEED);
   }
   const createTime = o.createTime ?? Math.floor(Date.now() / 1000);
-  const message = messageFields(o, fromUser, o.channel.originalId ?? originalIdFor(o.channel.appid, o.seed ?? DEFAULT_SEED), createTime);
+  const message = messageFields(o, fromUser, o.channel.originalId ?? originalIdFor(o.channel.appid, o.seed ?? DEFAULT_SEED), createTime, format);
   for (const [ k, v ] of Object.entries(o.fields ?? {})) {
     if (v === null) delete message[k];
-    else message[k] = k === 'MsgId' ? toMsgId(v) : v;
+    else message[k] = k === 'MsgId' ? toMsgId(v as ScalarValue) : v;
   }
   const serialize = format === 'json' ? serializeJson : serializeXml;
   const plaintext = serialize(message);

@@ -10,6 +10,7 @@ import { SandboxOptions, SandboxAccountOptions, SANDBOX_DEFAULTS } from './defau
 import { wxError } from './errors';
 import { Endpoint, ENDPOINTS, Fault, FaultError, FaultRegistry, parseEndpoint, parseFault } from './faults';
 import { MediaStore } from './media';
+import { SubscribeInputError, SubscribeStore, SubscribeChoice, TemplateSpec } from './subscribe';
 import {
   DEFAULT_SEED, defaultPhoneFor, followerIndex, followerKey, openidFor, originalIdFor, unionidFor, userKeyOfOpenid,
 } from './identity';
@@ -196,6 +197,7 @@ export class WechatSandbox {
   /** `${appid}|${userKey}` -> reply window: open until closesAt (inclusive), `remaining` replies left */
   private readonly windows = new Map<string, { closesAt: number; remaining: number }>();
   private readonly media = new MediaStore(() => this.now());
+  private readonly subscribe: SubscribeStore;
   private readonly handlers: Record<Endpoint, Handler>;
 
   constructor(opts: SandboxOptions = {}) {
@@ -216,6 +218,7 @@ export class WechatSandbox {
     this.codeTtlMs = (opts.codeTtlSeconds ?? SANDBOX_DEFAULTS.codeTtlSeconds) * 1000;
     this.replyWindow = opts.replyWindow ?? true;
     this.tokens = new TokenStore(() => this.tokenTtlSeconds * 1000);
+    this.subscribe = new SubscribeStore(() => this.now(), [ this.miniProgram.appid ]);
     this.handlers = {
       '/sns/jscode2session': (_req, url) => this.jscode2session(url),
       '/cgi-bin/token': (_req, url) => this.token(url),
@@ -226,6 +229,8 @@ export class WechatSandbox {
       '/cgi-bin/user/get': (_req, url) => this.userGet(url),
       '/cgi-bin/user/info': (_req, url) => this.userInfo(url),
       '/cgi-bin/user/info/batchget': (req, url, body) => this.userBatchGet(req, url, body),
+      '/cgi-bin/message/subscribe/send': (req, url, body) => this.subscribeSend(req, url, body),
+      '/wxaapi/newtmpl/gettemplate': (_req, url) => this.getSubscribeTemplates(url),
     };
   }
 
@@ -320,6 +325,7 @@ export class WechatSandbox {
     this.namedSubscribed = 0;
     this.windows.clear();
     this.media.reset();
+    this.subscribe.reset();
     this.clockOffsetMs = 0;
   }
 
@@ -470,6 +476,59 @@ export class WechatSandbox {
       if (entry.createdAt < cutoff) codes.delete(code);
       else break;
     }
+  }
+
+  // -------------------------------------------------------------------------
+  // Subscribe messages (see subscribe.ts): templates, and what each user allows
+
+  /** The mini-program's subscribe-message templates (what getTemplateList returns). */
+  subscribeTemplates(): ReturnType<SubscribeStore['templates']> {
+    return this.subscribe.templates(this.miniProgram.appid);
+  }
+
+  /** Adds or replaces a template of the mini-program. */
+  setSubscribeTemplate(spec: TemplateSpec) {
+    return this.subscribe.setTemplate(this.miniProgram.appid, spec);
+  }
+
+  removeSubscribeTemplate(templateId: string): boolean {
+    return this.subscribe.removeTemplate(this.miniProgram.appid, templateId);
+  }
+
+  /** The user (key or openid) answers the subscribe popup; returns the popup event's List entries. */
+  subscribePopup(user: string, choices: Record<string, SubscribeChoice>) {
+    return this.subscribe.popup(this.miniProgram.appid, this.miniProgramOpenid(user), choices);
+  }
+
+  /** The user switches a template on or off in the settings; returns the change event's List entries. */
+  subscribeChange(user: string, templateId: string, choice: SubscribeChoice) {
+    return this.subscribe.change(this.miniProgram.appid, this.miniProgramOpenid(user), templateId, choice);
+  }
+
+  /** What a user allows for a template. */
+  subscribeGrant(user: string, templateId: string) {
+    return this.subscribe.grantOf(this.miniProgram.appid, this.miniProgramOpenid(user), templateId);
+  }
+
+  /** The sent event's List entry for a delivered subscribe message. */
+  subscribeSentEntry(msgId: string) {
+    return this.subscribe.sentEntry(msgId);
+  }
+
+  /** Subscribe messages accepted by subscribe/send, oldest first. */
+  subscribeMessages(filter: { touser?: string } = {}) {
+    return this.subscribe.sent(filter);
+  }
+
+  /** Subscribe messages accepted per miniprogram_state. */
+  subscribeStateCounts(): Record<string, number> {
+    return this.subscribe.stateCountsView();
+  }
+
+  private miniProgramOpenid(user: string): string {
+    const userKey = this.userKeyOf(user, 'miniProgram') ?? checkUserKey(user);
+    this.userRecord(userKey);
+    return this.openid(userKey);
   }
 
   // -------------------------------------------------------------------------
@@ -755,6 +814,26 @@ export class WechatSandbox {
     return { body: { errcode: 0, errmsg: 'ok' } };
   }
 
+  /** subscribeMessage.send: the rules are in subscribe.ts. */
+  private subscribeSend(req: IncomingMessage, url: URL, raw: Buffer): Reply {
+    const acc = this.authorize(url, 'miniProgram');
+    if (!('kind' in acc)) return acc;
+    if (req.method !== 'POST') return { body: wxError(43002) };
+    const body = parseJsonObject(raw);
+    if (!body) return { body: wxError(47001) };
+    const userKey = typeof body.touser === 'string' ? userKeyOfOpenid(acc.appid, body.touser, this.seed) : null;
+    const result = this.subscribe.send(acc.appid, body, userKey !== null && this.knownToMiniProgram(userKey));
+    if (result.errcode !== 0) return { body: wxError(result.errcode, 'errmsg' in result ? result.errmsg : undefined) };
+    return { body: { errcode: 0, errmsg: 'ok', msgid: (result as { msgid: string }).msgid } };
+  }
+
+  /** getTemplateList: the account's templates (a mini-program API). */
+  private getSubscribeTemplates(url: URL): Reply {
+    const acc = this.authorize(url, 'miniProgram');
+    if (!('kind' in acc)) return acc;
+    return { body: { errcode: 0, errmsg: 'ok', data: this.subscribe.templates(acc.appid) } };
+  }
+
   private mediaUpload(req: IncomingMessage, url: URL, raw: Buffer): Reply {
     const acc = this.authorize(url, 'any');
     if (!('kind' in acc)) return acc;
@@ -902,6 +981,18 @@ export class WechatSandbox {
         case 'POST /__sandbox/user-messages':
           this.recordUserMessage(str('user'), kindOf(body.account), (optStr('action') ?? 'message') as UserAction);
           return sendJson(res, 200, { ok: true });
+        case 'GET /__sandbox/subscribe/templates':
+          return sendJson(res, 200, { templates: this.subscribeTemplates() });
+        case 'POST /__sandbox/subscribe/templates':
+          return sendJson(res, 200, this.setSubscribeTemplate(body as TemplateSpec));
+        case 'POST /__sandbox/subscribe/popup':
+          return sendJson(res, 200, { list: this.subscribePopup(str('user'), body.choices) });
+        case 'POST /__sandbox/subscribe/change':
+          return sendJson(res, 200, { list: this.subscribeChange(str('user'), str('templateId'), str('choice') as SubscribeChoice) });
+        case 'POST /__sandbox/subscribe/sent-entry':
+          return sendJson(res, 200, { entry: this.subscribeSentEntry(str('msgId')) });
+        case 'GET /__sandbox/subscribe/messages':
+          return sendJson(res, 200, { messages: this.subscribeMessages({ touser: url.searchParams.get('touser') ?? undefined }), states: this.subscribeStateCounts() });
         case 'POST /__sandbox/clock':
           if (typeof body.advanceMs !== 'number') throw new SandboxInputError('advanceMs must be a number');
           this.advanceClock(body.advanceMs);
@@ -914,7 +1005,7 @@ export class WechatSandbox {
           return sendJson(res, 404, { error: `unknown control route ${route}` });
       }
     } catch (err) {
-      if (err instanceof SandboxInputError || err instanceof FaultError) return sendJson(res, 400, { error: err.message });
+      if (err instanceof SandboxInputError || err instanceof FaultError || err instanceof SubscribeInputError) return sendJson(res, 400, { error: err.message });
       throw err;
     }
   }
