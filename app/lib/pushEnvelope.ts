@@ -46,6 +46,15 @@ export interface PushMessage {
   content?: string;
   /** Every top-level scalar field, as received (numbers as their exact digits) */
   fields: Record<string, string>;
+  /**
+   * Every top-level element whose value is an object or a list, by its original name (`List`,
+   * `SubscribeMsgPopupEvent`, `result`, `detail`, `Actions`, …); absent when there is none.
+   * XML: an element with children is an object of strings (or deeper objects), a repeated element
+   * is an array, in document order (so one `<Actions>` is an object, several are an array: read
+   * lists through `asList`). JSON: as parsed, numbers as their exact digits. Keys are safe names
+   * only (FIELD_NAME_RE), bounded by MAX_NESTED_DEPTH and MAX_NESTED_NODES.
+   */
+  nested?: Record<string, unknown>;
 }
 
 export interface OpenedPush {
@@ -64,6 +73,10 @@ export interface OpenedPush {
 export const SUCCESS_REPLY = 'success';
 
 const MAX_FIELDS = 100;
+/** `List` inside `SubscribeMsgSentEvent` inside the push is depth 3; WeChat's deepest sample is 4. */
+export const MAX_NESTED_DEPTH = 8;
+/** Objects, arrays and leaves under all nested fields together (the XML screen allows ~500 elements). */
+export const MAX_NESTED_NODES = 2000;
 const MAX_ECHOSTR_LENGTH = 512;
 const FIELD_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const FORBIDDEN_FIELD_NAMES = new Set([ '__proto__', 'constructor', 'prototype' ]);
@@ -189,18 +202,37 @@ function xmlParser() {
   });
 }
 
-function xmlValue(value: unknown): string | object | undefined {
+/** The text of an element without children: plain text, CDATA, or both. */
+function xmlText(value: Record<string, unknown>): string {
+  // Adjacent CDATA sections (how "]]>" is written) arrive as an array. Text mixed with CDATA
+  // loses its interleaving; WeChat never sends that.
+  const join = (part: unknown) => (Array.isArray(part) ? part : [ part ]).filter(p => typeof p === 'string').join('');
+  return decodeXmlText(join(value['#text'])) + join(value.__cdata);
+}
+
+const isTextOnly = (keys: string[]) => keys.length > 0 && keys.every(k => k === '__cdata' || k === '#text');
+
+/**
+ * An element's value: a string for text (or an empty element), an object of its children for an
+ * element with children (whitespace between them dropped), an array for a repeated element.
+ */
+function xmlValue(value: unknown): unknown {
   if (typeof value === 'string') return decodeXmlText(value);
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    const keys = Object.keys(value);
-    if (keys.length > 0 && keys.every(k => k === '__cdata' || k === '#text')) {
-      // Adjacent CDATA sections (how "]]>" is written) arrive as an array. Text mixed with CDATA
-      // loses its interleaving; WeChat never sends that.
-      const v = value as Record<string, unknown>;
-      const join = (part: unknown) => (Array.isArray(part) ? part : [ part ]).filter(p => typeof p === 'string').join('');
-      return decodeXmlText(join(v['#text'])) + join(v.__cdata);
+  if (Array.isArray(value)) return value.map(xmlValue);
+  if (value && typeof value === 'object') {
+    const v = value as Record<string, unknown>;
+    const keys = Object.keys(v);
+    if (isTextOnly(keys)) return xmlText(v);
+    const children: Record<string, unknown> = {};
+    for (const key of keys) {
+      if (key === '#text' || key === '__cdata') {
+        // Text beside child elements: WeChat never sends mixed content; kept only if blank.
+        if (xmlText({ [key]: v[key] }).trim() !== '') invalid('XML text mixed with child elements is not a push');
+        continue;
+      }
+      children[key] = xmlValue(v[key]);
     }
-    return value; // a nested element: kept out of the flat fields
+    return children;
   }
   return undefined;
 }
@@ -260,6 +292,18 @@ function quotedName(name: string): string {
   return FIELD_NAME_RE.test(name) ? `<${name}>` : 'an element';
 }
 
+/**
+ * Top-level elements that may appear once only. WeChat repeats elements that are lists (the
+ * logistics push's `<Actions>`, one per step), and those become arrays. These ones are what the
+ * push is authenticated, routed and identified by: which ciphertext the signature covers
+ * (`Encrypt`), whose account and user it is (`ToUserName`, `FromUserName`), what it is (`MsgType`,
+ * `Event`), when it was sent and which one it is (`CreateTime`, `MsgId`, `MsgID`, `trace_id`), and
+ * the text rules match (`Content`). A second copy of any of them is never a list: it is a body
+ * that means one thing to a parser that takes the first copy and another to one that takes the
+ * last (ours, WeChat's, an SDK's), so it is refused rather than read either way.
+ */
+const SINGLE_ELEMENTS = new Set([ 'Encrypt', 'ToUserName', 'FromUserName', 'MsgType', 'Event', 'CreateTime', 'MsgId', 'MsgID', 'trace_id', 'Content' ]);
+
 /** Parses `<xml>...</xml>` into its top-level fields. DOCTYPE and entity declarations are refused. */
 export function parseXmlFields(text: string): Record<string, unknown> {
   screenXml(text);
@@ -277,7 +321,7 @@ export function parseXmlFields(text: string): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const [ name, raw ] of Object.entries(root)) {
     if (name === '#text') continue; // whitespace between elements
-    if (Array.isArray(raw)) invalid(`XML element ${quotedName(name)} appears more than once`, FIELD_NAME_RE.test(name) ? name : undefined);
+    if (Array.isArray(raw) && SINGLE_ELEMENTS.has(name)) invalid(`XML element ${quotedName(name)} appears more than once`, name);
     fields[name] = xmlValue(raw);
   }
   return fields;
@@ -305,17 +349,57 @@ export function parseBody(body: string): { format: PushFormat; fields: Record<st
   return invalid(text === '' ? 'request body is empty' : 'request body is neither JSON nor XML');
 }
 
+const isSafeName = (name: string) => FIELD_NAME_RE.test(name) && !FORBIDDEN_FIELD_NAMES.has(name);
+const isScalar = (value: unknown): value is string | boolean => typeof value === 'string' || typeof value === 'boolean';
+
 /** The top-level scalar fields as strings; unsafe names and nested values are left out. */
 export function flatFields(fields: Record<string, unknown>): Record<string, string> {
   const flat: Record<string, string> = {};
   let count = 0;
   for (const [ name, value ] of Object.entries(fields)) {
-    if (!FIELD_NAME_RE.test(name) || FORBIDDEN_FIELD_NAMES.has(name)) continue;
-    if (typeof value !== 'string' && typeof value !== 'boolean') continue;
+    if (!isSafeName(name) || !isScalar(value)) continue;
     if (++count > MAX_FIELDS) invalid(`more than ${MAX_FIELDS} fields`);
     flat[name] = String(value);
   }
   return flat;
+}
+
+/**
+ * A nested value with safe keys only (as the flat fields: no `$`, `.` or prototype names reach
+ * the store), counted against the node budget and the depth limit.
+ */
+function copyNested(name: string, value: unknown, depth: number, budget: { nodes: number }): unknown {
+  if (++budget.nodes > MAX_NESTED_NODES) invalid(`nested fields hold more than ${MAX_NESTED_NODES} values`, name);
+  if (value === null || isScalar(value)) return value;
+  if (depth > MAX_NESTED_DEPTH) invalid(`nested field ${name} is more than ${MAX_NESTED_DEPTH} levels deep`, name);
+  if (Array.isArray(value)) return value.map(item => copyNested(name, item, depth + 1, budget));
+  if (typeof value !== 'object') return undefined;
+  const copy: Record<string, unknown> = {};
+  for (const [ key, item ] of Object.entries(value)) {
+    if (isSafeName(key)) copy[key] = copyNested(name, item, depth + 1, budget);
+  }
+  return copy;
+}
+
+/** The top-level fields whose value is an object or a list (PushMessage.nested); undefined when none. */
+export function nestedFields(fields: Record<string, unknown>): Record<string, unknown> | undefined {
+  const budget = { nodes: 0 };
+  let nested: Record<string, unknown> | undefined;
+  for (const [ name, value ] of Object.entries(fields)) {
+    if (!isSafeName(name) || value === null || typeof value !== 'object') continue;
+    nested ??= {};
+    nested[name] = copyNested(name, value, 1, budget);
+  }
+  return nested;
+}
+
+/**
+ * A nested value read as a list: XML gives one element as an object and several as an array,
+ * JSON an array either way. Absent is an empty list.
+ */
+export function asList(value: unknown): unknown[] {
+  if (value === undefined || value === null) return [];
+  return Array.isArray(value) ? value : [ value ];
 }
 
 const MSG_TYPE_RE = /^[A-Za-z_]{1,32}$/;
@@ -343,7 +427,9 @@ export function normalizeMessage(fields: Record<string, unknown>): PushMessage {
   if (!/^\d{1,12}$/.test(createTime)) invalid('CreateTime must be a unix timestamp', 'CreateTime');
   const msgType = need('MsgType');
   if (!MSG_TYPE_RE.test(msgType)) invalid('MsgType is malformed', 'MsgType');
-  const message: PushMessage = { toUserName, fromUserName, createTime: Number(createTime), msgType, fields: flat };
+  const nested = nestedFields(fields);
+  if (Object.keys(flat).length + Object.keys(nested ?? {}).length > MAX_FIELDS) invalid(`more than ${MAX_FIELDS} fields`);
+  const message: PushMessage = { toUserName, fromUserName, createTime: Number(createTime), msgType, fields: flat, ...(nested ? { nested } : {}) };
   if (msgType === 'event') {
     message.event = need('Event');
     if (!/^[A-Za-z_.]{1,64}$/.test(message.event)) invalid('Event is malformed', 'Event');
@@ -357,13 +443,68 @@ export function normalizeMessage(fields: Record<string, unknown>): PushMessage {
   return message;
 }
 
+const MSG_ID_RE = /^\d{1,20}$/;
+/** WeChat's trace ids look like `60ae120f-371d5872-7941a05b`; anything printable without `:` is taken. */
+const TRACE_ID_RE = /^[\x21-\x39\x3b-\x7e]{1,128}$/;
+/** Beyond this many characters a list of MsgIDs is hashed into the key. */
+const MAX_PLAIN_ID_LIST = 200;
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
+}
+
 /**
- * The inbox's unique key: channel + MsgId (exact digits) for messages, channel + FromUserName
- * + CreateTime + Event for events (and for the rare message without MsgId).
+ * The MsgIDs a subscribe-message event is identified by: TEMPLATESENDJOBFINISH (and the official
+ * account's MASSSENDJOBFINISH) carry one at the top level; subscribe_msg_sent_event carries one
+ * per message sent, in `List` (JSON) or `SubscribeMsgSentEvent.List` (XML), one or several.
+ * Sorted, so the order of the list does not matter; none if any is not an integer.
+ */
+function eventMsgIds(message: PushMessage): string[] {
+  const top = message.fields.MsgID;
+  if (top !== undefined) return MSG_ID_RE.test(top.trim()) ? [ top.trim() ] : [];
+  if (message.event !== 'subscribe_msg_sent_event' || !message.nested) return [];
+  const { List, SubscribeMsgSentEvent } = message.nested as Record<string, any>;
+  const items = [ ...asList(List), ...asList(SubscribeMsgSentEvent?.List) ];
+  const ids = items.map((item: any) => (item && typeof item === 'object' ? String(item.MsgID ?? '').trim() : ''));
+  return ids.length > 0 && ids.every(id => MSG_ID_RE.test(id)) ? ids.sort() : [];
+}
+
+/**
+ * The whole message in one canonical form, for the hash that identifies an event without an id:
+ * keys sorted at every level, every value a trimmed string (JSON numbers are their digits already,
+ * `true` is "true", null is ""), a one-element list read as its element (XML cannot tell one
+ * `<Actions>` from a list of one). So the same event hashes alike in JSON and XML, pretty-printed
+ * or not, in any field order, plaintext or decrypted; list order is kept (it is content).
+ */
+export function canonicalForm(value: unknown): unknown {
+  if (Array.isArray(value)) return value.length === 1 ? canonicalForm(value[0]) : value.map(canonicalForm);
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).sort(([ a ], [ b ]) => (a < b ? -1 : a > b ? 1 : 0));
+    return Object.fromEntries(entries.map(([ key, item ]) => [ key, canonicalForm(item) ]));
+  }
+  return value === null || value === undefined ? '' : String(value).trim();
+}
+
+/**
+ * The inbox's unique key, by what identifies the push:
+ * - a message: channel + MsgId (exact digits), as before;
+ * - a content-security callback (wxa_media_check): its trace_id;
+ * - a subscribe-message event (TEMPLATESENDJOBFINISH, subscribe_msg_sent_event, …): its MsgID(s);
+ * - any other event (or message without MsgId): a sha256 of the whole message in canonical form,
+ *   so two distinct events in the same second stay apart and a re-delivery is the same key.
+ * The prefixes keep the kinds apart from each other and from keys stored before (`:evt:`).
  */
 export function dedupeKey(channel: PushChannelName, message: PushMessage): string {
   if (message.msgId) return `${channel}:msg:${message.msgId}`;
-  return `${channel}:evt:${message.fromUserName}:${message.createTime}:${message.event ?? message.msgType}`;
+  const event = message.event ?? message.msgType;
+  const traceId = message.fields.trace_id?.trim();
+  if (message.event === 'wxa_media_check' && traceId && TRACE_ID_RE.test(traceId)) return `${channel}:trace:${traceId}`;
+  const ids = eventMsgIds(message);
+  if (ids.length > 0) {
+    const list = ids.join(',');
+    return `${channel}:msgid:${event}:${list.length > MAX_PLAIN_ID_LIST ? sha256(list) : list}`;
+  }
+  return `${channel}:hash:${sha256(JSON.stringify(canonicalForm({ ...message.fields, ...message.nested })))}`;
 }
 
 // ---------------------------------------------------------------------------

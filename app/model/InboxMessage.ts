@@ -42,6 +42,9 @@ export default (app: Application) => {
     content: { type: String },
     // Top-level scalar fields as received (safe names only, see app/lib/pushEnvelope.ts).
     fields: { type: Schema.Types.Mixed },
+    // Top-level objects and lists as received (PushMessage.nested: `List`, `result`, `detail`,
+    // `Actions`, …), bounded in depth and size; absent when the push has none.
+    nested: { type: Schema.Types.Mixed },
 
     // pending -> processing (claimed, lease until lockedUntil) -> done | failed; back to pending
     // after a transient failure, with nextAttemptAt = now + backoff.

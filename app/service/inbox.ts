@@ -102,6 +102,7 @@ export default class InboxService extends Service {
       createTime: message.createTime,
       content: message.content,
       fields: message.fields,
+      nested: message.nested,
       ...lease,
       nextAttemptAt: now,
       reply: { state: 'none' },

@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { sha1Signature } from '../../../app/lib/wechatCrypto';
 import { FakeWechat } from '../../fixtures/fakeWechat';
-import { buildPush, BuiltPush, encryptedQuery, nowSeconds, RawNumber, textMessage, toJson, toXml, customSends, onCustomSend } from '../../fixtures/push';
+import { buildPush, BuiltPush, encryptedQuery, nowSeconds, RawNumber, signPushBody, textMessage, toJson, toXml, customSends, onCustomSend } from '../../fixtures/push';
 import { TEST_ENV } from '../../fixtures/env';
 import { embeddedMongo } from '../../.setup';
 
@@ -233,13 +233,31 @@ describe('test/app/controller/message.test.ts', () => {
       assert.strictEqual(customSends(fake).length, 2);
     });
 
-    it('dedupes events by sender, time and event', async () => {
+    it('dedupes an event by the whole event: the same one in JSON and XML is one, another in the same second is another', async () => {
       const event = { ToUserName: 'gh', FromUserName: 'oEvt', CreateTime: nowSeconds(), MsgType: 'event', Event: 'user_enter_tempsession', SessionFrom: 'x' };
       assertSuccess(await post(buildPush(event)));
       assertSuccess(await post(buildPush(event, { format: 'xml' })));
       assertSuccess(await post(buildPush({ ...event, CreateTime: event.CreateTime + 1 })));
+      assertSuccess(await post(buildPush({ ...event, SessionFrom: 'y' })));
       await app.backgroundTasksFinished();
-      assert.strictEqual(await app.model.InboxMessage.countDocuments({}), 2);
+      assert.strictEqual(await app.model.InboxMessage.countDocuments({}), 3);
+    });
+
+    it('stores repeated and nested elements, and keeps events with different ids apart', async () => {
+      const head = `<ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[oEvt]]></FromUserName><CreateTime>${nowSeconds()}</CreateTime><MsgType><![CDATA[event]]></MsgType>`;
+      const steps = '<Actions><ActionTime>1</ActionTime><ActionType>100001</ActionType></Actions><Actions><ActionTime>2</ActionTime><ActionType>100002</ActionType></Actions>';
+      const express = `<xml>${head}<Event><![CDATA[add_express_path]]></Event><WayBillId>123</WayBillId>${steps}</xml>`;
+      const job = (id: string) => `<xml>${head}<Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>${id}</MsgID><Status><![CDATA[success]]></Status></xml>`;
+      for (const body of [ express, job('200163836'), job('200163840'), job('200163840') ]) {
+        assertSuccess(await post(signPushBody(body, { toUserName: 'gh_x' })));
+      }
+      await app.backgroundTasksFinished();
+      const items = await app.model.InboxMessage.find({}).sort({ _id: 1 }).lean();
+      assert.strictEqual(items.length, 3);
+      assert.deepStrictEqual(items[0].nested, { Actions: [{ ActionTime: '1', ActionType: '100001' }, { ActionTime: '2', ActionType: '100002' }] });
+      assert.strictEqual(items[0].fields.WayBillId, '123');
+      assert.deepStrictEqual(items.slice(1).map((d: any) => d.fields.MsgID), [ '200163836', '200163840' ]);
+      assert.strictEqual(items[1].nested, undefined);
     });
   });
 

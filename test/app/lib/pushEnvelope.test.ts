@@ -1,11 +1,11 @@
 import assert from 'node:assert';
 import {
-  buildReply, dedupeKey, normalizeMessage, openPush, parseBody, parseJsonFields, parseXmlFields,
-  PushChannelConfig, screenXml, sealReply, verifyEcho,
+  asList, buildReply, canonicalForm, dedupeKey, MAX_NESTED_DEPTH, MAX_NESTED_NODES, normalizeMessage, openPush, parseBody,
+  parseJsonFields, parseXmlFields, PushChannelConfig, screenXml, sealReply, verifyEcho,
 } from '../../../app/lib/pushEnvelope';
 import { AppError } from '../../../app/lib/errors';
 import { decryptMessage, encryptMessage, sha1Signature } from '../../../app/lib/wechatCrypto';
-import { buildPush, encryptedQuery, nowSeconds, RawNumber, textMessage, toJson, toXml, withoutParams } from '../../fixtures/push';
+import { buildPush, encryptedQuery, nowSeconds, RawNumber, signPushBody, textMessage, toJson, toXml, withoutParams } from '../../fixtures/push';
 import { TEST_ENV } from '../../fixtures/env';
 
 const channel: PushChannelConfig = {
@@ -110,13 +110,20 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
       assert.strictEqual(Number('9007199254740993'), Number('9007199254740992'), 'JSON.parse would have merged them');
     });
 
-    it('dedupes events by FromUserName + CreateTime + Event', () => {
+    it('dedupes an event without an id by a hash of the whole event: same event same key, any other field apart', () => {
       const event = { ToUserName: 'gh_x', FromUserName: 'oU', CreateTime: 1700000000, MsgType: 'event', Event: 'user_enter_tempsession', SessionFrom: 'card' };
       const opened = openPush({ ...channel, maxAgeSeconds: 0 }, buildPush(event, { format: 'xml' }));
       assert.strictEqual(opened.message.event, 'user_enter_tempsession');
-      assert.strictEqual(opened.dedupeKey, 'miniprogram:evt:oU:1700000000:user_enter_tempsession');
+      assert.match(opened.dedupeKey, /^miniprogram:hash:[\w-]{43}$/);
       assert.strictEqual(opened.message.fields.SessionFrom, 'card');
-      assert.strictEqual(dedupeKey('officialAccount', opened.message), 'officialAccount:evt:oU:1700000000:user_enter_tempsession');
+      assert.strictEqual(dedupeKey('officialAccount', opened.message), opened.dedupeKey.replace(/^miniprogram/, 'officialAccount'));
+      // the same event in JSON, fields reordered, safe mode: the same key
+      const { SessionFrom, ...rest } = event;
+      const again = openPush({ ...channel, maxAgeSeconds: 0 }, buildPush({ SessionFrom, ...rest }, { format: 'json', mode: 'safe' }));
+      assert.strictEqual(again.dedupeKey, opened.dedupeKey);
+      // another event in the same second from the same user: apart
+      const other = openPush({ ...channel, maxAgeSeconds: 0 }, buildPush({ ...event, SessionFrom: 'menu' }, { format: 'xml' }));
+      assert.notStrictEqual(other.dedupeKey, opened.dedupeKey);
     });
 
     it('rejects a wrong or missing signature in every mode, and a wrong msg_signature in the encrypted modes', () => {
@@ -243,7 +250,7 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
 
   describe('parsing', () => {
     it('rejects malformed XML and JSON', () => {
-      for (const xml of [ '<xml><a>1</xml>', '<xml><a>1</a>', '<xml><a>1</a></xml><xml/>', '<notxml><a>1</a></notxml>', '<xml/>', '<xml><a>1</a><a>2</a></xml>' ]) {
+      for (const xml of [ '<xml><a>1</xml>', '<xml><a>1</a>', '<xml><a>1</a></xml><xml/>', '<notxml><a>1</a></notxml>', '<xml/>' ]) {
         rejects(() => parseBody(xml), 'INVALID_PARAM');
       }
       for (const json of [ '{"a":', '{"a":1,"a":2}', '{"a":1}x', '[1]', '{"a":01}' ]) {
@@ -325,9 +332,84 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
       assert.strictEqual(message.fields.ok, 'true');
     });
 
-    it('ignores nested values and bad field names in the flat fields', () => {
-      const message = normalizeMessage(parseJsonFields('{"ToUserName":"a","FromUserName":"b","CreateTime":1,"MsgType":"text","Nested":{"x":1},"$where":"1","a.b":"c"}'));
+    it('keeps nested values out of the flat fields, and bad field names out of both', () => {
+      const message = normalizeMessage(parseJsonFields('{"ToUserName":"a","FromUserName":"b","CreateTime":1,"MsgType":"text","Nested":{"x":1,"$gt":"1","a.b":2},"$where":"1","a.b":"c","$set":{"x":1}}'));
       assert.deepStrictEqual(Object.keys(message.fields).sort(), [ 'CreateTime', 'FromUserName', 'MsgType', 'ToUserName' ]);
+      assert.deepStrictEqual(message.nested, { Nested: { x: '1' } });
+      assert.strictEqual(normalizeMessage(parseJsonFields('{"ToUserName":"a","FromUserName":"b","CreateTime":1,"MsgType":"text"}')).nested, undefined);
+    });
+  });
+
+  describe('repeated and nested elements', () => {
+    const head = '<ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[oU]]></FromUserName><CreateTime>1700000000</CreateTime>';
+    const action = (time: number, type: number) => `<Actions>\n  <ActionTime>${time}</ActionTime>\n  <ActionType>${type}</ActionType>\n  <ActionMsg><![CDATA[step ${type}]]></ActionMsg>\n</Actions>`;
+
+    it('reads a repeated element as a list, in document order, and one with children as an object', () => {
+      const xml = `<xml>${head}<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[add_express_path]]></Event>${action(1, 100001)}${action(2, 100002)}<Tag>a</Tag><Tag>b</Tag></xml>`;
+      const message = normalizeMessage(parseXmlFields(xml));
+      assert.deepStrictEqual(message.nested, {
+        Actions: [
+          { ActionTime: '1', ActionType: '100001', ActionMsg: 'step 100001' },
+          { ActionTime: '2', ActionType: '100002', ActionMsg: 'step 100002' },
+        ],
+        Tag: [ 'a', 'b' ],
+      });
+      assert.strictEqual(message.fields.Tag, undefined);
+      const one = normalizeMessage(parseXmlFields(`<xml>${head}<MsgType>event</MsgType><Event>add_express_path</Event>${action(1, 100001)}</xml>`));
+      assert.deepStrictEqual(asList(one.nested?.Actions), [{ ActionTime: '1', ActionType: '100001', ActionMsg: 'step 100001' }]);
+      assert.deepStrictEqual(asList(undefined), []);
+    });
+
+    it('refuses a second copy of the fields a push is authenticated, routed and identified by', () => {
+      for (const name of [ 'Encrypt', 'ToUserName', 'FromUserName', 'MsgType', 'Event', 'CreateTime', 'MsgId', 'MsgID', 'trace_id', 'Content' ]) {
+        const err = rejects(() => parseBody(`<xml><${name}>1</${name}><A>x</A><${name}>2</${name}></xml>`), 'INVALID_PARAM');
+        assert.strictEqual(err.message, `XML element <${name}> appears more than once`);
+      }
+    });
+
+    it('refuses text mixed with child elements, nesting deeper than the limit and too many nested values', () => {
+      rejects(() => parseBody(`<xml>${head}<MsgType>event</MsgType><Event>e</Event><A>text<B>1</B></A></xml>`), 'INVALID_PARAM');
+      const deep = (levels: number) => `{"ToUserName":"gh_x","FromUserName":"oU","CreateTime":1,"MsgType":"event","Event":"e","D":${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}}`;
+      normalizeMessage(parseBody(deep(MAX_NESTED_DEPTH)).fields);
+      const err = rejects(() => normalizeMessage(parseBody(deep(MAX_NESTED_DEPTH + 1)).fields), 'INVALID_PARAM');
+      assert.strictEqual(err.message, `nested field D is more than ${MAX_NESTED_DEPTH} levels deep`);
+      const wide = (n: number) => `{"ToUserName":"gh_x","FromUserName":"oU","CreateTime":1,"MsgType":"event","Event":"e","L":[${Array(n).fill('1').join(',')}]}`;
+      normalizeMessage(parseBody(wide(MAX_NESTED_NODES - 1)).fields);
+      const big = rejects(() => normalizeMessage(parseBody(wide(MAX_NESTED_NODES)).fields), 'INVALID_PARAM');
+      assert.strictEqual(big.message, `nested fields hold more than ${MAX_NESTED_NODES} values`);
+    });
+
+    it('keeps JSON nested numbers as exact digits', () => {
+      const message = normalizeMessage(parseBody('{"ToUserName":"gh_x","FromUserName":"oU","CreateTime":1,"MsgType":"event","Event":"subscribe_msg_sent_event","List":{"MsgID":18446744073709551615,"ok":true,"none":null}}').fields);
+      assert.deepStrictEqual(message.nested, { List: { MsgID: '18446744073709551615', ok: true, none: null } });
+    });
+
+    it('dedupes wxa_media_check by trace_id and subscribe-message events by their MsgIDs, one or several, in any order', () => {
+      const openPlain = (body: string) => openPush({ ...migrating, maxAgeSeconds: 0 }, signPushBody(body, { toUserName: 'gh_x', mode: 'plaintext' }));
+      const media = (trace: string) => `{"ToUserName":"gh_x","FromUserName":"oU","CreateTime":1,"MsgType":"event","Event":"wxa_media_check","trace_id":"${trace}","result":{"suggest":"pass","label":100}}`;
+      assert.strictEqual(openPlain(media('60ae120f-371d5872-7941a05b')).dedupeKey, 'miniprogram:trace:60ae120f-371d5872-7941a05b');
+      const job = (id: string) => `<xml>${head}<MsgType>event</MsgType><Event>TEMPLATESENDJOBFINISH</Event><MsgID>${id}</MsgID><Status>success</Status></xml>`;
+      assert.strictEqual(openPlain(job('200163836')).dedupeKey, 'miniprogram:msgid:TEMPLATESENDJOBFINISH:200163836');
+      const item = (id: string) => `<List><TemplateId>t</TemplateId><MsgID>${id}</MsgID><ErrorCode>0</ErrorCode></List>`;
+      const sent = (...ids: string[]) => `<xml>${head}<MsgType>event</MsgType><Event>subscribe_msg_sent_event</Event><SubscribeMsgSentEvent>${ids.map(item).join('')}</SubscribeMsgSentEvent></xml>`;
+      assert.strictEqual(openPlain(sent('1864323726461255680')).dedupeKey, 'miniprogram:msgid:subscribe_msg_sent_event:1864323726461255680');
+      assert.strictEqual(openPlain(sent('2', '1')).dedupeKey, 'miniprogram:msgid:subscribe_msg_sent_event:1,2');
+      assert.strictEqual(openPlain(sent('1', '2')).dedupeKey, openPlain(sent('2', '1')).dedupeKey);
+      const json = '{"ToUserName":"gh_x","FromUserName":"oU","CreateTime":1,"MsgType":"event","Event":"subscribe_msg_sent_event","List":{"TemplateId":"t","MsgID":"1864323726461255680"}}';
+      assert.strictEqual(openPlain(json).dedupeKey, 'miniprogram:msgid:subscribe_msg_sent_event:1864323726461255680');
+      // an id that is not one: the event falls back to its hash
+      assert.match(openPlain(job('abc')).dedupeKey, /^miniprogram:hash:/);
+      assert.match(openPlain(media('a:b')).dedupeKey, /^miniprogram:hash:/);
+    });
+
+    it('hashes the canonical form: key order, whitespace, JSON or XML and a list of one do not matter', () => {
+      const json = normalizeMessage(parseBody('{"FromUserName":"oU","ToUserName":"gh_x","MsgType":"event","CreateTime":1700000000,"Event":"add_express_path","Actions":[{"ActionType":100001,"ActionTime":1,"ActionMsg":"step 100001"}]}').fields);
+      const xml = normalizeMessage(parseBody(`<xml>\n  ${head}\n  <MsgType>event</MsgType><Event>add_express_path</Event>\n${action(1, 100001)}\n</xml>`).fields);
+      assert.strictEqual(dedupeKey('miniprogram', json), dedupeKey('miniprogram', xml));
+      assert.deepStrictEqual(canonicalForm({ b: [ 1 ], a: [ ' x ', null, true ] }), { a: [ 'x', '', 'true' ], b: '1' });
+      const two = normalizeMessage(parseBody(`<xml>${head}<MsgType>event</MsgType><Event>add_express_path</Event>${action(1, 100001)}${action(2, 100002)}</xml>`).fields);
+      const swapped = normalizeMessage(parseBody(`<xml>${head}<MsgType>event</MsgType><Event>add_express_path</Event>${action(2, 100002)}${action(1, 100001)}</xml>`).fields);
+      assert.notStrictEqual(dedupeKey('miniprogram', two), dedupeKey('miniprogram', swapped), 'list order is content');
     });
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
-import { buildPush, customSends, onCustomSend, textMessage, useFakeWechatForPushes } from '../../fixtures/push';
+import { buildPush, customSends, onCustomSend, signPushBody, textMessage, useFakeWechatForPushes } from '../../fixtures/push';
 import { openPush } from '../../../app/lib/pushEnvelope';
 
 
@@ -202,6 +202,19 @@ describe('test/app/service/inbox.test.ts', () => {
       assert.strictEqual(now.status, 'done');
       assert.strictEqual(customSends(fake).length, 1);
     });
+  });
+
+  it('hands the push\'s nested fields to processing as item.nested, whether claimed at once or later', async () => {
+    const ctx = app.mockContext();
+    const body = '{"ToUserName":"gh_x","FromUserName":"oNested","CreateTime":1,"MsgType":"event","Event":"subscribe_msg_popup_event",' +
+      '"List":[{"TemplateId":"t1","SubscribeStatusString":"accept","PopupScene":"0"},{"TemplateId":"t2","SubscribeStatusString":"reject","PopupScene":"0"}]}';
+    const opened = openPush({ ...ctx.service.push.channel('miniprogram'), maxAgeSeconds: 0 }, signPushBody(body, { toUserName: 'gh_x' }));
+    const expected = { List: [{ TemplateId: 't1', SubscribeStatusString: 'accept', PopupScene: '0' }, { TemplateId: 't2', SubscribeStatusString: 'reject', PopupScene: '0' }] };
+    const { id, claimed } = await ctx.service.inbox.record('miniprogram', opened, { claimed: true });
+    assert.deepStrictEqual(claimed?.nested, expected);
+    await app.model.InboxMessage.updateOne({ _id: id }, { $set: { status: 'pending' } });
+    const item = await ctx.service.inbox.claim(String(id));
+    assert.deepStrictEqual(item.nested, expected);
   });
 
   it('sets the retention deadline from INBOX_TTL_SECONDS and declares a TTL index', async () => {
