@@ -824,7 +824,9 @@ export class WechatSandbox {
     const userKey = typeof body.touser === 'string' ? userKeyOfOpenid(acc.appid, body.touser, this.seed) : null;
     const result = this.subscribe.send(acc.appid, body, userKey !== null && this.knownToMiniProgram(userKey));
     if (result.errcode !== 0) return { body: wxError(result.errcode, 'errmsg' in result ? result.errmsg : undefined) };
-    return { body: { errcode: 0, errmsg: 'ok', msgid: (result as { msgid: string }).msgid } };
+    // The reply carries no msgid (developer community: "小程序订阅消息成功不返回msgid"); the
+    // delivery is reported later by subscribe_msg_sent_event with its MsgID.
+    return { body: { errcode: 0, errmsg: 'ok' } };
   }
 
   /** getTemplateList: the account's templates (a mini-program API). */

@@ -1,5 +1,6 @@
 /**
- * Subscribe messages end to end: grants from the subscribe events, the user's own view, sends
+ * Subscribe messages end to end: grants from the subscribe events (pushed by the simulator,
+ * signed and encrypted, through /message/check and the inbox), the user's own view, sends
  * through the admin API to the sandbox's subscribe/send (which refuses what WeChat refuses), the
  * durable queue, idempotency and the template cache.
  */
@@ -8,7 +9,8 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { TEST_ENV } from '../../fixtures/env';
 import { resetAccessTokens } from '../../fixtures/tokens';
 import { useSandboxForApp } from '../../fixtures/sandboxApp';
-import { WechatSandbox, templateIdFor } from '../../../tools/wechat-sandbox';
+import { listen, Listening } from '../../fixtures/listen';
+import { deliverPush, SubscribeChoice, SubscribePushOptions, WechatSandbox, WechatSimulator, templateIdFor } from '../../../tools/wechat-sandbox';
 
 const ADMIN = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
 const SEND = '/cgi-bin/message/subscribe/send';
@@ -24,6 +26,9 @@ function assertFailure(res: any, reason: string, message?: RegExp) {
 describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
   // The sandbox reads Date.now at each call, so moving it (mock) moves both clocks.
   const sandbox = new WechatSandbox({ port: 0, now: () => Date.now() });
+  const simulator = new WechatSimulator(sandbox);
+  let server: Listening;
+  let target = '';
   let offsetMs = 0;
   let appid = '';
   // The sandbox's default templates: order shipped (one-time), booking reminder (one-time), service status (long-term).
@@ -31,8 +36,15 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
   let BOOKING = '';
   let STATUS = '';
 
-  before(() => sandbox.start());
-  after(() => sandbox.stop());
+  before(async () => {
+    await sandbox.start();
+    server = await listen(app);
+    target = `${server.url}/message/check`;
+  });
+  after(async () => {
+    await server.close();
+    await sandbox.stop();
+  });
   after(() => resetAccessTokens(app));
 
   beforeEach(async () => {
@@ -52,16 +64,38 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
     ]);
   });
 
-  let eventCounter = 0;
-  /** Processes a subscribe event as the inbox would hand it over (the nested elements of the push). */
-  async function applyEvent(openid: string, event: string, nested: Record<string, unknown>, id = `evt${++eventCounter}`) {
-    return app.mockContext().service.subscribeMessage.applyEvent({ _id: id, fromUser: openid, event, createTime: Math.floor(Date.now() / 1000), nested });
+  /** Waits until the inbox has processed what was pushed (the push is answered before that). */
+  async function settle() {
+    const deadline = Date.now() + 10_000;
+    while (await app.model.InboxMessage.countDocuments({ status: { $in: [ 'pending', 'processing' ] } }) > 0) {
+      assert(Date.now() < deadline, 'inbox not settled');
+      await new Promise(resolve => setTimeout(resolve, 5));
+    }
   }
 
-  /** The user accepts templates in the sandbox's popup, and the backend learns it from the event. */
-  async function accept(user: string, ...templateIds: string[]) {
-    const list = sandbox.subscribePopup(user, Object.fromEntries(templateIds.map(id => [ id, 'accept' ])));
-    await applyEvent(sandbox.openid(user), 'subscribe_msg_popup_event', { SubscribeMsgPopupEvent: { List: list } });
+  /** The push reached the backend and was processed. */
+  async function delivered(push: Promise<{ accepted: boolean; attempts: unknown[] }>) {
+    const result = await push;
+    assert.strictEqual(result.accepted, true, JSON.stringify(result.attempts));
+    await settle();
+  }
+
+  /**
+   * The user answers the popup; WeChat (the simulator) pushes the event to the backend. A second
+   * later each time: two identical events in one second are one event to the dedupe (a hash of
+   * the whole event, docs/message-push.md), as WeChat gives them nothing else to tell them apart.
+   */
+  function popup(user: string, choices: Record<string, SubscribeChoice>, opts: SubscribePushOptions = {}) {
+    offsetMs += 1000;
+    return delivered(simulator.subscribePopup(target, user, choices, { maxAttempts: 1, ...opts }));
+  }
+
+  function accept(user: string, ...templateIds: string[]) {
+    return popup(user, Object.fromEntries(templateIds.map(id => [ id, 'accept' ])));
+  }
+
+  function change(user: string, templateId: string, choice: SubscribeChoice, opts: SubscribePushOptions = {}) {
+    return delivered(simulator.subscribeChange(target, user, templateId, choice, { maxAttempts: 1, ...opts }));
   }
 
   async function loginAs(user: string): Promise<string> {
@@ -95,14 +129,11 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
 
   describe('grants from the subscribe events', () => {
     it('counts one-time grants per accept (XML, one and several templates; JSON object and array) and shows each user only their own', async () => {
-      await applyEvent(sandbox.openid('alice'), 'subscribe_msg_popup_event', {
-        SubscribeMsgPopupEvent: { List: { TemplateId: SHIPPED, SubscribeStatusString: 'accept', PopupScene: '0' } },
-      });
-      await applyEvent(sandbox.openid('alice'), 'subscribe_msg_popup_event', {
-        SubscribeMsgPopupEvent: { List: [{ TemplateId: SHIPPED, SubscribeStatusString: 'accept', PopupScene: '0' }, { TemplateId: BOOKING, SubscribeStatusString: 'reject', PopupScene: '0' }] },
-      });
-      await applyEvent(sandbox.openid('alice'), 'subscribe_msg_popup_event', { List: { TemplateId: BOOKING, SubscribeStatusString: 'accept', PopupScene: 0 } });
-      await applyEvent(sandbox.openid('bob'), 'subscribe_msg_popup_event', { List: [{ TemplateId: SHIPPED, SubscribeStatusString: 'accept' }, { TemplateId: STATUS, SubscribeStatusString: 'accept' }] });
+      await popup('alice', { [SHIPPED]: 'accept' }, { format: 'xml' });
+      await popup('alice', { [SHIPPED]: 'accept', [BOOKING]: 'reject' }, { format: 'xml' });
+      await popup('alice', { [BOOKING]: 'accept' }, { format: 'json' });
+      await popup('bob', { [SHIPPED]: 'accept', [BOOKING]: 'accept' }, { format: 'json', mode: 'compatible' });
+      await popup('bob', { [STATUS]: 'accept' }, { format: 'json' });
 
       const res = await app.httpRequest().get('/api/subscriptions/messages').set('authorization', `Bearer ${await loginAs('alice')}`);
       assert.strictEqual(res.body.code, 1, res.text);
@@ -114,27 +145,43 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       assert.strictEqual(mine[BOOKING].status, 'accept');
 
       const bobs = await app.httpRequest().get('/api/subscriptions/messages').set('authorization', `Bearer ${await loginAs('bob')}`);
-      assert.deepStrictEqual(bobs.body.data.grants.map((g: any) => g.templateId).sort(), [ SHIPPED, STATUS ].sort());
+      assert.deepStrictEqual(bobs.body.data.grants.map((g: any) => g.templateId).sort(), [ SHIPPED, BOOKING, STATUS ].sort());
+      assert.strictEqual(bobs.body.data.grants.find((g: any) => g.templateId === STATUS).status, 'accept');
     });
 
-    it('applies an event once however often its processing is repeated', async () => {
-      const nested = { List: [{ TemplateId: SHIPPED, SubscribeStatusString: 'accept' }, { TemplateId: BOOKING, SubscribeStatusString: 'accept' }] };
-      for (let i = 0; i < 3; i++) await applyEvent(sandbox.openid('carol'), 'subscribe_msg_popup_event', nested, 'same-inbox-item');
+    it('applies an event once: WeChat\'s re-delivery is deduplicated, and a repeated processing counts nothing twice', async () => {
+      const result = await simulator.subscribePopup(target, 'carol', { [SHIPPED]: 'accept', [BOOKING]: 'accept' }, { maxAttempts: 1 });
+      await settle();
+      // WeChat retries a push it got no answer to: the same body again.
+      assert.strictEqual((await deliverPush(target, result.request, { maxAttempts: 1 })).accepted, true);
+      await settle();
+      assert.strictEqual(await app.model.InboxMessage.countDocuments({}), 1);
+      // A worker died after applying it: the item is processed again.
+      await app.model.InboxMessage.updateMany({}, { $set: { status: 'pending', nextAttemptAt: new Date(0) } });
+      await app.runSchedule('inboxSweeper');
+      assert.strictEqual((await app.model.InboxMessage.findOne({}).lean() as any).status, 'done');
       assert.strictEqual((await grantOf('carol', SHIPPED)).oneTimeAvailable, 1);
       assert.strictEqual((await grantOf('carol', BOOKING)).oneTimeAvailable, 1);
     });
 
-    it('takes every grant away when the user switches the template off, and records sent events', async () => {
+    it('takes every grant away when the user switches the template off, and records the sent event of a delivery', async () => {
       await accept('dave', SHIPPED);
       await accept('dave', SHIPPED);
-      await applyEvent(sandbox.openid('dave'), 'subscribe_msg_change_event', { SubscribeMsgChangeEvent: { List: { TemplateId: SHIPPED, SubscribeStatusString: 'reject' } } });
+      assert.strictEqual((await send(shippedBody('dave'))).body.data.status, 'sent');
+      const [ message ] = sandbox.subscribeMessages({ touser: sandbox.openid('dave') });
+      for (const format of [ 'xml', 'json' ] as const) {
+        await delivered(simulator.subscribeSent(target, 'dave', [ message.msgId ], { maxAttempts: 1, format }));
+      }
       let grant = await grantOf('dave', SHIPPED);
+      assert.strictEqual(grant.oneTimeAvailable, 1);
+      assert.strictEqual(grant.lastSent.msgId, message.msgId, 'the 64-bit MsgID exact');
+      assert.strictEqual(grant.lastSent.errorStatus, 'success');
+      assert.strictEqual(await app.model.InboxMessage.countDocuments({ event: 'subscribe_msg_sent_event' }), 1, 'one sent event per MsgID');
+      await change('dave', SHIPPED, 'reject', { format: 'json' });
+      grant = await grantOf('dave', SHIPPED);
       assert.strictEqual(grant.oneTimeAvailable, 0);
       assert.strictEqual(grant.status, 'reject');
-      await applyEvent(sandbox.openid('dave'), 'subscribe_msg_sent_event', { List: { TemplateId: SHIPPED, MsgID: '1700827132819554304', ErrorCode: '0', ErrorStatus: 'success' } });
-      grant = await grantOf('dave', SHIPPED);
-      assert.strictEqual(grant.lastSent.msgId, '1700827132819554304');
-      assert.strictEqual(grant.lastSent.errorStatus, 'success');
+      assertFailure(await send(shippedBody('dave')), 'NO_SUBSCRIPTION_GRANT');
     });
 
     it('needs a session for the own view', async () => {
@@ -173,7 +220,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       assert.strictEqual((await send(body('status-0001'))).body.data.status, 'sent');
       assert.strictEqual((await send(body('status-0002'))).body.data.status, 'sent');
       assert.deepStrictEqual(sandbox.subscribeStateCounts(), { formal: 2 });
-      await applyEvent(sandbox.openid('fay'), 'subscribe_msg_change_event', { List: { TemplateId: STATUS, SubscribeStatusString: 'reject' } });
+      await change('fay', STATUS, 'reject', { format: 'xml' });
       assertFailure(await send(body('status-0003')), 'NO_SUBSCRIPTION_GRANT', /long-term/);
     });
 
@@ -193,9 +240,9 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
     });
 
     it('gives the grant back when WeChat refuses with 43101 (the user has no subscription there)', async () => {
-      // The backend believes in a grant WeChat does not have (e.g. a settings change never pushed).
-      sandbox.createUser('hal');
-      await applyEvent(sandbox.openid('hal'), 'subscribe_msg_popup_event', { List: { TemplateId: SHIPPED, SubscribeStatusString: 'accept' } });
+      // The backend believes in a grant WeChat no longer has: a settings change whose push never arrived.
+      await accept('hal', SHIPPED);
+      sandbox.subscribeChange('hal', SHIPPED, 'reject');
       const res = await send(shippedBody('hal'));
       assert.strictEqual(res.body.code, 1, res.text);
       assert.strictEqual(res.body.data.status, 'failed');
@@ -329,8 +376,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
     it('reads the list again for a template it does not know, at most once a minute', async () => {
       await list();
       const added = sandbox.setSubscribeTemplate({ title: '新模板', content: '内容:{{thing1.DATA}}\n', example: '', type: 2 });
-      sandbox.subscribePopup('pat', { [added.priTmplId]: 'accept' });
-      await applyEvent(sandbox.openid('pat'), 'subscribe_msg_popup_event', { List: { TemplateId: added.priTmplId, SubscribeStatusString: 'accept' } });
+      await accept('pat', added.priTmplId);
       const body = { openId: sandbox.openid('pat'), template_id: added.priTmplId, data: { thing1: '你好' }, idempotencyKey: 'new-template-1' };
       assertFailure(await send(body), 'INVALID_PARAM', /not a template/);
       offsetMs += 61_000;
