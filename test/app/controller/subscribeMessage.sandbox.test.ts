@@ -239,6 +239,17 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       assert.strictEqual(other.body.data.fields[0].field, 'idempotencyKey');
     });
 
+    it('makes one send of concurrent requests with one key', async () => {
+      await accept('gil', SHIPPED);
+      await accept('gil', SHIPPED);
+      const body = shippedBody('gil');
+      const replies = await Promise.all(Array.from({ length: 5 }, () => send(body)));
+      for (const r of replies) assert.strictEqual(r.body.code, 1, r.text);
+      assert.strictEqual(new Set(replies.map(r => r.body.data.id)).size, 1);
+      assert.strictEqual(sandbox.subscribeMessages().length, 1);
+      assert.strictEqual((await grantOf('gil', SHIPPED)).oneTimeAvailable, 1);
+    });
+
     it('gives the grant back when WeChat refuses with 43101 (the user has no subscription there)', async () => {
       // The backend believes in a grant WeChat no longer has: a settings change whose push never arrived.
       await accept('hal', SHIPPED);
