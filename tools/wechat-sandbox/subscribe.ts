@@ -166,6 +166,7 @@ export class SubscribeStore {
    */
   popup(appid: string, openid: string, choices: Record<string, SubscribeChoice>): SubscribeEntry[] {
     const ids = Object.keys(choices ?? {});
+    // wx.requestSubscribeMessage: tmplIds "一次调用最多可订阅3条消息"; "一次性模板 id 和永久模板 id 不可同时使用"
     if (ids.length === 0 || ids.length > POPUP_MAX_TEMPLATES) throw new SubscribeInputError(`a popup offers 1 to ${POPUP_MAX_TEMPLATES} templates`);
     const templates = ids.map(id => this.templatesByAppid.get(appid)?.get(id));
     if (templates.some(t => !t)) throw new SubscribeInputError('a popup can only offer templates of this account');
@@ -200,15 +201,20 @@ export class SubscribeStore {
 
   /** subscribeMessage.send, after the token and method checks. `knownUser` says whether touser is an openid of this account. */
   send(appid: string, body: Record<string, any>, knownUser: boolean): SubscribeSendResult {
+    // 发送订阅消息: 40003 "touser字段openid为空或者不正确"
     if (typeof body.touser !== 'string' || body.touser === '' || !knownUser) return { errcode: 40003 };
     const template = typeof body.template_id === 'string' ? this.templatesByAppid.get(appid)?.get(body.template_id) : undefined;
+    // 发送订阅消息: 40037 "订阅模板id为空不正确"
     if (!template) return { errcode: 40037 };
     // Not on the send page: the sandbox answers the generic "data format error" for values outside the listed ones.
     if (body.miniprogram_state !== undefined && !MINIPROGRAM_STATES.includes(body.miniprogram_state)) return { errcode: 47001 };
     if (body.lang !== undefined && !SUBSCRIBE_LANGS.includes(body.lang)) return { errcode: 47001 };
     if (body.page !== undefined && typeof body.page !== 'string') return { errcode: 47001 };
+    // 发送订阅消息: 47003 "模板参数不准确，可能为空或者不满足规则，errmsg会提示具体是哪个字段出错"
     const invalid = this.invalidData(template, body.data);
     if (invalid) return { errcode: 47003, errmsg: `argument invalid! ${invalid}` };
+    // 发送订阅消息: 43101 "用户拒绝接受消息，如果用户之前曾经订阅过，则表示用户取消了订阅关系";
+    // a one-time accept allows one send (一次性订阅), a long-term one lasts while accepted (长期订阅).
     const g = this.grant(appid, body.touser, template.priTmplId);
     if (template.type === 2) {
       if (g.oneTime <= 0) return { errcode: 43101 };
@@ -216,6 +222,7 @@ export class SubscribeStore {
     } else if (!g.longTerm) {
       return { errcode: 43101 };
     }
+    // miniprogram_state: "默认为正式版"; lang: "默认为zh_CN"
     const state = body.miniprogram_state ?? 'formal';
     this.stateCounts.set(state, (this.stateCounts.get(state) ?? 0) + 1);
     const msgId = (9007199254740993n + BigInt(`0x${randomBytes(7).toString('hex')}`)).toString();
