@@ -12,6 +12,11 @@ export default (app: Application) => {
   router.post('/api/unionid', auth, controller.user.unionId);
   router.post('/api/phone', auth, controller.user.phone);
 
+  // Content security: text and media checks (docs/content-security.md)
+  router.post('/api/security/text', auth, controller.security.text);
+  router.post('/api/security/media', auth, controller.security.submitMedia);
+  router.get('/api/security/media/:traceId', auth, controller.security.showMedia);
+
   // WeChat message push (docs/message-push.md): the mini-program's, and the official account's (docs/official-account.md).
   const miniprogramPush = app.middleware.pushChannel({ channel: 'miniprogram' });
   router.get('/message/check', miniprogramPush, controller.message.verify);
@@ -44,4 +49,10 @@ export default (app: Application) => {
   router.get('/api/oa/followers/:unionId', adminAuth, controller.officialAccount.follower);
   router.post('/admin/oa/sync', adminAuth, controller.officialAccount.startSync);
   router.get('/admin/oa/sync', adminAuth, controller.officialAccount.syncStatus);
+
+  // Mini-program codes and links (docs/wxacode.md)
+  const adminOrSession = app.middleware.adminOrSession({ sessionAllowed: ctx => ctx.app.config.wxacode.sessionAccess });
+  router.get('/api/wxacode', adminOrSession, controller.wxacode.show);
+  router.post('/admin/url-links', adminAuth, controller.wxacode.createUrlLink);
+  router.post('/admin/url-schemes', adminAuth, controller.wxacode.createUrlScheme);
 };

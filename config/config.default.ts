@@ -23,6 +23,11 @@ export interface BizConfig {
     pollMs: number;
   };
   rateLimit: EnvSettings['rateLimit'];
+  /** Content security: text and media checks (docs/content-security.md) */
+  contentSecurity: EnvSettings['contentSecurity'] & {
+    /** Media checks are kept this long after they were asked for or answered (TTL) */
+    retentionDays: number;
+  };
   /** Stored images and their WeChat media_ids (app/service/media.ts), with the access_token's lease discipline */
   media: {
     /** Upload again when less than this remains of a media_id's 3 days */
@@ -89,6 +94,16 @@ export interface BizConfig {
     backoffMaxSeconds: number;
     /** Sends the sweeper handles per run */
     sweepBatch: number;
+  };
+  /** Mini-program codes, cached in MongoDB (app/service/wxacode.ts, docs/wxacode.md) */
+  wxacode: EnvSettings['wxacode'] & {
+    /** Codes a session user may ask for per minute (only with sessionAccess; admins are not limited) */
+    sessionPerUserPerMinute: number;
+    /** How long one process may hold a code's lease (longer than the WeChat call with its retries) */
+    leaseMs: number;
+    /** How long a request waits for another process's call before WECHAT_UNAVAILABLE */
+    waitMs: number;
+    pollMs: number;
   };
   /** Full sync of the official account's followers (docs/official-account.md) */
   followerSync: {
@@ -238,6 +253,7 @@ export default (appInfo: EggAppInfo) => {
       pollMs: 100,
     },
     rateLimit: env.rateLimit,
+    contentSecurity: { ...env.contentSecurity, retentionDays: 30 },
     media: {
       refreshAheadSeconds: 12 * 3600,
       leaseMs: 15000,
@@ -266,6 +282,14 @@ export default (appInfo: EggAppInfo) => {
       backoffBaseSeconds: 10,
       backoffMaxSeconds: 600,
       sweepBatch: 50,
+    },
+    wxacode: {
+      ...env.wxacode,
+      sessionPerUserPerMinute: 30,
+      // Three attempts of httpTimeoutMs with their backoff.
+      leaseMs: 20000,
+      waitMs: 25000,
+      pollMs: 100,
     },
     followerSync: {
       everyHours: 24,

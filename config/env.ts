@@ -42,11 +42,22 @@ export interface EnvSettings {
     phonePerMinute: number;
     /** POST /api/phone per user (openId) */
     phonePerUserPerMinute: number;
+    /** POST /api/security/text per user (openId) */
+    securityTextPerUserPerMinute: number;
+    /** POST /api/security/media per user (openId) */
+    securityMediaPerUserPerMinute: number;
+  };
+  /** Content security (docs/content-security.md) */
+  contentSecurity: {
+    /** A media check without a verdict after this long is marked timed_out (WeChat pushes within 30 minutes) */
+    mediaTimeoutSeconds: number;
   };
   /** Durable push inbox (docs/message-push.md) */
   inbox: { ttlSeconds: number };
   /** The built-in auto-reply rule: a link card for any text message, active when `url` is set */
   autoReply: { defaultLink: { title: string; description: string; url: string; thumbUrl: string } };
+  /** Mini-program codes (docs/wxacode.md): GET /api/wxacode also takes a user's session token, not only the admin token */
+  wxacode: { sessionAccess: boolean };
 }
 
 type Env = Record<string, string | undefined>;
@@ -146,9 +157,13 @@ export function readEnv(env: Env = process.env): EnvSettings {
       loginPerMinute: int(env, 'RATE_LIMIT_LOGIN_PER_MINUTE', 60),
       phonePerMinute: int(env, 'RATE_LIMIT_PHONE_PER_MINUTE', 30),
       phonePerUserPerMinute: int(env, 'RATE_LIMIT_PHONE_PER_USER_PER_MINUTE', 5),
+      securityTextPerUserPerMinute: int(env, 'RATE_LIMIT_SECURITY_TEXT_PER_USER_PER_MINUTE', 30),
+      securityMediaPerUserPerMinute: int(env, 'RATE_LIMIT_SECURITY_MEDIA_PER_USER_PER_MINUTE', 10),
     },
+    contentSecurity: { mediaTimeoutSeconds: int(env, 'MEDIA_CHECK_TIMEOUT_SECONDS', 1800, 60) },
     inbox: { ttlSeconds: int(env, 'INBOX_TTL_SECONDS', 7 * 24 * 3600, 60) },
     autoReply: { defaultLink: defaultLink(env) },
+    wxacode: { sessionAccess: bool(env, 'WXACODE_SESSION_ACCESS', false) },
   };
 }
 

@@ -18,9 +18,13 @@ export type ErrorReason =
   | 'WECHAT_CODE_INVALID'
   | 'WECHAT_RATE_LIMITED'
   | 'WECHAT_USER_BLOCKED'
+  | 'WECHAT_USER_INACTIVE'
   | 'WECHAT_CONFIG_ERROR'
   | 'WECHAT_UNAVAILABLE'
   | 'WECHAT_API_ERROR'
+  // mini-program codes and links (docs/wxacode.md)
+  | 'WECHAT_PAGE_INVALID'
+  | 'WECHAT_INVALID_ARGS'
   // open data and message push
   | 'DECRYPT_FAILED'
   | 'WATERMARK_MISMATCH'

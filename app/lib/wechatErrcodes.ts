@@ -38,7 +38,7 @@ const ROWS: Row[] = [
   [ 40014, 'WECHAT_API_ERROR', 'later', 'token', 'invalid access_token' ],
   [ 42001, 'WECHAT_API_ERROR', 'later', 'token', 'access_token expired' ],
   // limits
-  [ 45009, 'WECHAT_RATE_LIMITED', 'later', '', 'daily API quota reached' ],
+  [ 45009, 'WECHAT_RATE_LIMITED', 'later', '', 'API quota reached (daily; getwxacodeunlimit: 5,000 a minute; links and schemes: 500,000 a day together)' ],
   [ 45011, 'WECHAT_RATE_LIMITED', 'later', '', 'per-minute frequency limit: retry in the next minute' ],
   // configuration (fixable by operators)
   [ 40013, 'WECHAT_CONFIG_ERROR', 'later', 'config', 'invalid appid' ],
@@ -60,12 +60,30 @@ const ROWS: Row[] = [
   [ 48001, 'WECHAT_API_ERROR', 'never', '', 'API not authorised for this account' ],
   // subscribe messages (subscribeMessage.send errcodes; 43107/43108/45168 from WeChat's subscribe-message error list)
   [ 40037, 'WECHAT_API_ERROR', 'never', '', 'invalid template_id' ],
-  [ 41030, 'WECHAT_API_ERROR', 'never', '', 'invalid page: not a page of the released mini-program' ],
   [ 43101, 'NO_SUBSCRIPTION_GRANT', 'never', '', 'the user refused the message or cancelled the subscription' ],
   [ 43107, 'WECHAT_API_ERROR', 'never', '', 'subscribe messages banned for this account or template' ],
   [ 43108, 'WECHAT_RATE_LIMITED', 'later', '', 'concurrent sends to this user: retry later' ],
   [ 45168, 'WECHAT_API_ERROR', 'never', '', 'sensitive words in the message' ],
   [ 47003, 'WECHAT_API_ERROR', 'never', '', 'template data invalid (errmsg names the field)' ],
+  // content security (msgSecCheck / mediaCheckAsync 2.0, 错误码)
+  [ 40129, 'WECHAT_API_ERROR', 'never', '', 'invalid scene (1 profile, 2 comment, 3 forum, 4 social log)' ],
+  [ 43104, 'WECHAT_API_ERROR', 'never', '', 'the openid does not belong to this appid' ],
+  [ 43302, 'WECHAT_API_ERROR', 'never', '', 'method not allowed: use POST' ],
+  [ 44002, 'WECHAT_API_ERROR', 'never', '', 'a required parameter is empty' ],
+  [ 47001, 'WECHAT_API_ERROR', 'never', '', 'data format error' ],
+  [ 61010, 'WECHAT_USER_INACTIVE', 'never', '', 'the user has not opened the mini-program within the last two hours' ],
+  // mini-program codes and links: getUnlimitedQRCode (…/qrcode-link/qr-code/api_getunlimitedqrcode),
+  // generateUrlLink and generateScheme (…/qrcode-link/url-link/api_generateurllink, …/url-scheme/api_generatescheme)
+  [ 41030, 'WECHAT_PAGE_INVALID', 'never', '', 'page does not exist in the published mini-program, or it is not published (getwxacodeunlimit)' ],
+  [ 40165, 'WECHAT_PAGE_INVALID', 'never', '', 'invalid path: not a page of the published mini-program (generate_urllink, generatescheme)' ],
+  [ 85079, 'WECHAT_PAGE_INVALID', 'never', '', 'the mini-program is not published yet (generate_urllink, generatescheme)' ],
+  [ 40097, 'WECHAT_INVALID_ARGS', 'never', '', 'invalid args, e.g. an empty env_version (getwxacodeunlimit)' ],
+  [ 40169, 'WECHAT_INVALID_ARGS', 'never', '', 'invalid length for scene, or the data is not json string (getwxacodeunlimit)' ],
+  [ 40212, 'WECHAT_INVALID_ARGS', 'never', '', 'invalid query (generate_urllink, generatescheme)' ],
+  [ 85401, 'WECHAT_INVALID_ARGS', 'never', '', 'expire_time/expire_interval out of range: more than a minute, at most 30 days (generate_urllink, generatescheme)' ],
+  [ 85402, 'WECHAT_INVALID_ARGS', 'never', '', 'invalid env_version (generate_urllink, generatescheme)' ],
+  [ 44990, 'WECHAT_RATE_LIMITED', 'later', '', 'links or schemes generated too fast (over 100 a second)' ],
+  [ 85400, 'WECHAT_RATE_LIMITED', 'later', '', 'long-lived link/scheme quota reached' ],
 ];
 
 export const WECHAT_ERRCODES: ReadonlyMap<number, Readonly<ErrcodeRule>> = new Map(ROWS.map(

@@ -266,6 +266,8 @@ export default class InboxService extends Service {
     if (item.channel === 'miniprogram' && isSubscribeEvent(item.event)) {
       return this.processWithoutReply(item, fence, 'subscribe-event', () => ctx.service.subscribeMessage.applyEvent(item));
     }
+    // Media-check verdicts are recorded, never answered (docs/content-security.md).
+    if (item.event === 'wxa_media_check') return this.processMediaCheck(item, fence);
 
     const rule = await ctx.service.autoReply.match({ msgType: item.msgType, event: item.event, content: item.content });
     if (!rule) {
@@ -381,6 +383,17 @@ export default class InboxService extends Service {
     const res = await this.updateItem(fence, {
       $set: { status: 'done', 'reply.state': 'skipped', processedAt: this.now() },
       $unset: { ...release, lastError: 1 },
+    });
+    return { outcome: res.modifiedCount === 1 ? 'skipped' : 'lost' };
+  }
+
+  /** A wxa_media_check verdict onto its media check; a throw leaves the item leased, for the sweeper. */
+  private async processMediaCheck(item: any, fence: Record<string, unknown>): Promise<ProcessResult> {
+    const recorded = await this.ctx.service.contentSecurity.recordVerdict({ fromUser: item.fromUser, fields: item.fields ?? {}, nested: item.nested });
+    const lastError = recorded === 'invalid' ? { lastError: 'INVALID_VERDICT: the push carries no usable verdict (logged)' } : {};
+    const res = await this.updateItem(fence, {
+      $set: { status: 'done', 'reply.state': 'skipped', processedAt: this.now(), ...lastError },
+      $unset: { lockedUntil: 1, lockToken: 1 },
     });
     return { outcome: res.modifiedCount === 1 ? 'skipped' : 'lost' };
   }

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Service } from 'egg';
 import { AppError, ErrorReason, WechatApiError } from '../lib/errors';
 import { errcodeRule } from '../lib/wechatErrcodes';
+import { TRACE_ID_RE } from '../lib/contentSecurity';
+import { codeImageType, LinkInput, WxaCodeParams } from '../lib/wxacode';
 
 /**
  * The one HTTP client for WeChat's server API (api.weixin.qq.com, or the sandbox in tests).
@@ -54,6 +56,12 @@ export interface OfficialAccountUser {
   unionid?: string;
   subscribe_time?: number;
   [field: string]: unknown;
+}
+
+/** An image WeChat answered with (getwxacodeunlimit). */
+export interface WechatImage {
+  data: Buffer;
+  contentType: 'image/png' | 'image/jpeg';
 }
 
 export interface FollowerPage {
@@ -124,7 +132,17 @@ export interface WechatRequest {
   retry: RetryPolicy;
   /** Attempts in all (default MAX_ATTEMPTS) */
   attempts?: number;
+  /**
+   * The API answers an image on success and JSON only on error (getwxacodeunlimit): a PNG or
+   * JPEG body (told by its first bytes, whatever the content-type says) comes back as `image`.
+   */
+  binary?: boolean;
 }
+
+/** Where a binary API's image lands in the reply `request` returns. */
+const IMAGE = Symbol('wechatClient.image');
+/** WeChat's codes are tens of kilobytes; anything near a MongoDB document's 16 MB is not a code. */
+export const IMAGE_MAX_BYTES = 8 * 1024 * 1024;
 
 export interface MultipartFile {
   field: string;
@@ -299,6 +317,98 @@ export default class WechatClientService extends Service {
   }
 
   // -------------------------------------------------------------------------
+  // Content security (内容安全) 2.0, with the mini-program's token (app/lib/contentSecurity.ts)
+
+  /**
+   * POST /wxa/msg_sec_check version 2 (文本内容安全识别 msgSecCheck). A check has no side
+   * effect, so it is retried like an idempotent call. The reply as WeChat sent it (errcode 0).
+   */
+  async msgSecCheck(input: { openid: string; scene: number; content: string }): Promise<Record<string, any>> {
+    return this.withToken(this.app.config.wechat.appid, {
+      op: 'msgSecCheck',
+      method: 'POST',
+      path: '/wxa/msg_sec_check',
+      body: { version: 2, openid: input.openid, scene: input.scene, content: input.content },
+      retry: 'idempotent',
+    });
+  }
+
+  /**
+   * POST /wxa/media_check_async version 2 (多媒体内容安全识别 mediaCheckAsync): the trace_id the
+   * verdict push will carry. Never repeated once sent: a repeat would start a second check whose
+   * verdict nobody waits for.
+   */
+  async mediaCheckAsync(input: { openid: string; scene: number; mediaUrl: string; mediaType: number }): Promise<string> {
+    const reply = await this.withToken(this.app.config.wechat.appid, {
+      op: 'mediaCheckAsync',
+      method: 'POST',
+      path: '/wxa/media_check_async',
+      body: { media_url: input.mediaUrl, media_type: input.mediaType, version: 2, scene: input.scene, openid: input.openid },
+      retry: 'unsent-only',
+    });
+    if (typeof reply.trace_id !== 'string' || !TRACE_ID_RE.test(reply.trace_id)) {
+      throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat mediaCheckAsync: reply without trace_id', null, { op: 'mediaCheckAsync', delivery: 'unknown' });
+    }
+    return reply.trace_id;
+  }
+
+  // -------------------------------------------------------------------------
+  // Mini-program codes and links (docs/wxacode.md)
+
+  /**
+   * POST /wxa/getwxacodeunlimit (getUnlimitedQRCode): the code's image. WeChat answers the image
+   * itself on success and `{ errcode, errmsg }` on failure (41030 page, 40169 scene, 45009 quota).
+   * The same parameters give the same code, so a repeat is harmless.
+   */
+  async getUnlimitedQRCode(params: WxaCodeParams): Promise<WechatImage> {
+    const { line_color, ...rest } = params;
+    const reply = await this.withToken(this.app.config.wechat.appid, {
+      op: 'getUnlimitedQRCode',
+      method: 'POST',
+      path: '/wxa/getwxacodeunlimit',
+      // page '' means the home page: WeChat's default when page is left out
+      body: { ...rest, ...(params.page === '' ? { page: undefined } : {}), ...(line_color ? { line_color } : {}) },
+      retry: 'idempotent',
+      binary: true,
+    });
+    const image = reply[IMAGE as any] as WechatImage | undefined;
+    if (!image) throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat getUnlimitedQRCode: a JSON reply without errcode instead of the image', null, { op: 'getUnlimitedQRCode', delivery: 'answered' });
+    return image;
+  }
+
+  /**
+   * POST /wxa/generate_urllink (generateUrlLink): a new https://wxaurl.cn/… link for each call,
+   * counted in WeChat's daily quota (45009); repeating a failed call only makes another link.
+   */
+  async generateUrlLink(input: LinkInput): Promise<string> {
+    const reply = await this.withToken(this.app.config.wechat.appid, {
+      op: 'generateUrlLink',
+      method: 'POST',
+      path: '/wxa/generate_urllink',
+      body: { ...input },
+      retry: 'idempotent',
+      attempts: 2,
+    });
+    if (typeof reply.url_link !== 'string' || reply.url_link === '') throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat generateUrlLink: reply without url_link');
+    return reply.url_link;
+  }
+
+  /** POST /wxa/generatescheme (generateScheme): a new weixin://dl/business/?t=… scheme for each call. */
+  async generateScheme(input: LinkInput): Promise<string> {
+    const { path, query, env_version, ...expiry } = input;
+    const reply = await this.withToken(this.app.config.wechat.appid, {
+      op: 'generateScheme',
+      method: 'POST',
+      path: '/wxa/generatescheme',
+      body: { jump_wxa: { path, query, env_version }, ...expiry },
+      retry: 'idempotent',
+      attempts: 2,
+    });
+    if (typeof reply.openlink !== 'string' || reply.openlink === '') throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat generateScheme: reply without openlink');
+    return reply.openlink;
+  }
+
+  // -------------------------------------------------------------------------
   // Official account (公众号), with the official account's own token
 
   /** GET /cgi-bin/user/info for an official-account openid. */
@@ -405,7 +515,7 @@ export default class WechatClientService extends Service {
           method: req.method,
           timeout: httpTimeoutMs,
           signal: deadline.signal,
-          dataType: 'text',
+          dataType: req.binary ? 'buffer' : 'text',
           ...payload,
           // urllib resends once on a socket error by default; whether a call may be repeated is
           // decided here (a single-use code or a message must never go out twice).
@@ -416,6 +526,14 @@ export default class WechatClientService extends Service {
         if (res.status < 200 || res.status >= 300) {
           error = new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${req.op}: HTTP ${res.status}`, null, { op: req.op, delivery: 'answered' });
           retryable = false;
+        } else if (req.binary && Buffer.isBuffer(res.data) && codeImageType(res.data)) {
+          if (res.data.length > IMAGE_MAX_BYTES) {
+            error = new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${req.op}: image over ${IMAGE_MAX_BYTES} bytes`, null, { op: req.op, delivery: 'answered' });
+            retryable = false;
+          } else {
+            this.ctx.logger.info('[wechat] %s %s ok %dms (attempt %d), image %d bytes', req.op, req.path, ms, attempt, res.data.length);
+            return { [IMAGE]: { data: res.data, contentType: codeImageType(res.data) } } as Record<string, any>;
+          }
         } else {
           let reply: unknown;
           try {

@@ -56,6 +56,20 @@ export class AppClient {
     return { status: res.status, json, text };
   }
 
+  /** GET of a route that answers bytes (GET /api/wxacode): the body as a Buffer, with its type and ETag. */
+  async bytes(path: string, opts: CallOptions = {}): Promise<{ status: number; contentType: string; etag: string; data: Buffer }> {
+    const headers: Record<string, string> = opts.admin ? { Authorization: `Bearer ${this.adminToken}` } : {};
+    if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${path}`, { headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000) });
+    } catch (err) {
+      throw new StepFailure(`GET ${path}: ${(err as Error).message}`);
+    }
+    const data = Buffer.from(await res.arrayBuffer());
+    return { status: res.status, contentType: res.headers.get('content-type') ?? '', etag: res.headers.get('etag') ?? '', data };
+  }
+
   /** Calls and expects `{ code: 1, data }` with HTTP 200; returns `data`. */
   async ok(method: 'GET' | 'POST' | 'DELETE', path: string, opts: CallOptions = {}): Promise<any> {
     const reply = await this.call(method, path, opts);

@@ -1,8 +1,10 @@
 /**
- * The ten steps of `npm run demo`: every feature used as a mini-program (the simulator's
+ * The steps of `npm run demo`: every feature used as a mini-program (the simulator's
  * wx.login codes, encryptedData, phone codes) and WeChat's servers (signed, encrypted pushes)
  * would use it, over real HTTP. Each step checks what it gets and says what it saw.
  */
+import jsQR from 'jsqr';
+import { PNG } from 'pngjs';
 import { buildPush, deliverPush, PushResult, SandboxUserInfo, WechatSimulator } from '../../tools/wechat-sandbox';
 import { AppClient, poll, sleep } from './client';
 import { check, formatMs, Report, StepFailure } from './report';
@@ -41,7 +43,10 @@ export const STEPS = {
   duplicate: '8. duplicate push ignored',
   forged: '9. forged signature rejected',
   imageReply: '10. image reply (upload)',
-  subscribe: '11. subscribe message',
+  riskyText: '11. risky text caught',
+  mediaVerdict: '12. image verdict arriving by push',
+  wxaCode: '13. mini-program code (cached)',
+  subscribe: '14. subscribe message',
 } as const;
 
 export const STEP_NAMES = Object.values(STEPS);
@@ -274,6 +279,58 @@ export async function runSteps(ctx: DemoContext, report: Report): Promise<void> 
     check(typeof sent[0].body.image?.media_id === 'string', `the image reply has no media_id: ${JSON.stringify(sent[0].body)}`);
     return `image ${image.id} (${image.size} bytes) stored; "success" in ${formatMs(answerMs)}; ` +
       `uploaded to WeChat and sent as an image reply after ${formatMs(replyMs)}`;
+  });
+
+  // Content security (docs/content-security.md): the sandbox's msg_sec_check finds "赌博" risky (label 20006).
+  await report.step(STEPS.riskyText, [ STEPS.login ], async () => {
+    const clean = await app.ok('POST', '/api/security/text', { token, body: { content: '今天天气很好', scene: 'comment' } });
+    check(clean.suggest === 'pass' && clean.label === 100, `a harmless comment got ${JSON.stringify(clean)}`);
+    const risky = await app.ok('POST', '/api/security/text', { token, body: { content: '周末一起去赌博吧', scene: 'comment' } });
+    check(risky.suggest === 'risky' && risky.label === 20006, `a comment about gambling got ${JSON.stringify(risky)}`);
+    return `harmless comment: pass (100); "周末一起去赌博吧": risky, label ${risky.label} (illegal), WeChat trace ${risky.traceId}`;
+  });
+
+  // An image checked asynchronously: pending until WeChat (the simulator) pushes wxa_media_check.
+  await report.step(STEPS.mediaVerdict, [ STEPS.login ], async () => {
+    const mediaUrl = `https://cdn.example.com/demo/${userKey}/risky-photo.png`;
+    const { traceId } = await app.ok('POST', '/api/security/media', { token, body: { mediaUrl, mediaType: 'image', scene: 'forum' } });
+    check(typeof traceId === 'string', 'POST /api/security/media returned no traceId');
+    const before = await app.ok('GET', `/api/security/media/${traceId}`, { token });
+    check(before.status === 'pending', `before the push the check is ${before.status}`);
+    const pushed = await sim.pushMediaCheckVerdict(pushUrl, traceId, { format: 'json' });
+    const answerMs = checkAnsweredAtOnce('the wxa_media_check push', pushed);
+    const verdict = await poll(async () => {
+      const data = await app.ok('GET', `/api/security/media/${traceId}`, { token });
+      return data.status === 'pending' ? undefined : data;
+    }, 20_000);
+    check(verdict, 'the verdict was not recorded within 20 s');
+    check(verdict.status === 'done' && verdict.suggest === 'risky' && verdict.label === 20002, `the check reads ${JSON.stringify(verdict)}`);
+    return `trace ${traceId} pending; wxa_media_check pushed (encrypted JSON), "success" in ${formatMs(answerMs)}; ` +
+      `then GET: done, risky, label ${verdict.label}`;
+  });
+
+  await report.step(STEPS.wxaCode, [], async () => {
+    // A scene of this run, so that a running stack's cache cannot have it yet.
+    const query = `scene=${encodeURIComponent(`u=${userKey}`)}&page=${encodeURIComponent('pages/index/index')}&width=280`;
+    const callsBefore = (await sim.callCounts())['/wxa/getwxacodeunlimit'] ?? 0;
+    const t0 = Date.now();
+    const first = await app.bytes(`/api/wxacode?${query}`, { admin: true });
+    const firstMs = Date.now() - t0;
+    check(first.status === 200 && first.contentType === 'image/png', `GET /api/wxacode answered HTTP ${first.status} ${first.contentType}: ${first.data.toString('utf8').slice(0, 160)}`);
+    const image = PNG.sync.read(first.data);
+    const found = jsQR(new Uint8ClampedArray(image.data), image.width, image.height);
+    const carried = found ? new URL(found.data).searchParams : null;
+    check(carried?.get('scene') === `u=${userKey}` && carried.get('page') === 'pages/index/index', `the code carries ${found?.data ?? 'nothing readable'}`);
+    const t1 = Date.now();
+    const second = await app.bytes(`/api/wxacode?${query}`, { admin: true });
+    const secondMs = Date.now() - t1;
+    check(second.status === 200 && second.data.equals(first.data) && second.etag === first.etag, 'the second answer is not the same image');
+    const calls = ((await sim.callCounts())['/wxa/getwxacodeunlimit'] ?? 0) - callsBefore;
+    check(calls === 1, `WeChat's getwxacodeunlimit was called ${calls} times for two requests`);
+    const bad = await app.call('GET', '/api/wxacode?scene=%E4%B8%AD', { admin: true });
+    check(bad.json?.data?.error === 'INVALID_PARAM', `a Chinese scene got ${bad.text.slice(0, 120)}`);
+    return `${image.width}×${image.height} PNG (${first.data.length} bytes) carrying scene u=${userKey}, ${formatMs(firstMs)}; ` +
+      `again from MongoDB in ${formatMs(secondMs)}, same ETag; 1 WeChat call; a Chinese scene -> INVALID_PARAM`;
   });
 
   await report.step(STEPS.subscribe, [ STEPS.login ], async () => {

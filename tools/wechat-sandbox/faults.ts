@@ -30,6 +30,11 @@ export const ENDPOINTS = [
   '/cgi-bin/user/info/batchget',
   '/cgi-bin/message/subscribe/send',
   '/wxaapi/newtmpl/gettemplate',
+  '/wxa/msg_sec_check',
+  '/wxa/media_check_async',
+  '/wxa/getwxacodeunlimit',
+  '/wxa/generate_urllink',
+  '/wxa/generatescheme',
 ] as const;
 
 export type Endpoint = typeof ENDPOINTS[number];

@@ -14,6 +14,10 @@ export type { AccountKind, SandboxAccount, SandboxUserInfo, SentMessage, CreateU
 export { MEDIA_TTL_MS, IMAGE_MAX_BYTES } from './media';
 export { defaultTemplates, templateIdFor, POPUP_MAX_TEMPLATES } from './subscribe';
 export type { SandboxTemplate, SubscribeChoice, SubscribeSent, TemplateSpec } from './subscribe';
+export { TEXT_RULES, MEDIA_RULES, UNREACHABLE_MARKER, CONTENT_CHECK_VISIT_MS } from './contentSecurity';
+export type { MediaCheck } from './contentSecurity';
+export { SANDBOX_PAGES, CODE_URL_BASE, WXA_DEFAULT_LIMITS } from './wxacode';
+export type { GeneratedSandboxLink, WxaLimits } from './wxacode';
 export { SANDBOX_DEFAULTS } from './defaults';
 export type { SandboxOptions, SandboxAccountOptions, SandboxMiniProgramOptions, SandboxOfficialAccountOptions } from './defaults';
 export { ENDPOINTS } from './faults';

@@ -8,17 +8,17 @@ import { request as httpsRequest } from 'node:https';
 import { encryptMessage, sha1Signature } from '../../app/lib/wechatCrypto';
 import { DEFAULT_SEED, openidFor, originalIdFor } from './identity';
 
-export type PushKind = 'text' | 'image' | 'miniprogrampage' | 'user_enter_tempsession' | 'subscribe' | 'unsubscribe' | SubscribeMessageKind;
+export type PushKind = 'text' | 'image' | 'miniprogrampage' | 'user_enter_tempsession' | 'subscribe' | 'unsubscribe' | 'wxa_media_check' | SubscribeMessageKind;
 /** The subscribe-message events (小程序 订阅消息 → 订阅消息事件推送), each with a nested list of templates. */
 export type SubscribeMessageKind = 'subscribe_msg_popup_event' | 'subscribe_msg_change_event' | 'subscribe_msg_sent_event';
 export type PushMode = 'plaintext' | 'compatible' | 'safe';
 export type PushFormat = 'json' | 'xml';
 export type ScalarValue = string | number | bigint;
-/** A nested element: an object is one element holding others, an array repeats the element (XML) or is a JSON array. */
+/** A field; events such as wxa_media_check also carry nested elements (objects, and arrays written as repeated XML elements). */
 export type FieldValue = ScalarValue | FieldValue[] | { [name: string]: FieldValue };
 
 export const SUBSCRIBE_MESSAGE_KINDS: readonly SubscribeMessageKind[] = [ 'subscribe_msg_popup_event', 'subscribe_msg_change_event', 'subscribe_msg_sent_event' ];
-export const PUSH_KINDS: readonly PushKind[] = [ 'text', 'image', 'miniprogrampage', 'user_enter_tempsession', 'subscribe', 'unsubscribe', ...SUBSCRIBE_MESSAGE_KINDS ];
+export const PUSH_KINDS: readonly PushKind[] = [ 'text', 'image', 'miniprogrampage', 'user_enter_tempsession', 'subscribe', 'unsubscribe', 'wxa_media_check', ...SUBSCRIBE_MESSAGE_KINDS ];
 /**
  * The XML element wrapping a subscribe event's repeated <List> entries; JSON has a top-level
  * "List" instead, an object for one entry and an array for several (WxJava PR #2477; the WeChat
@@ -160,6 +160,21 @@ function messageFields(o: BuildPushOptions, fromUser: string, toUser: string, cr
         { ...head, MsgType: 'event', Event: o.kind, List: list.length === 1 ? list[0] : list } :
         { ...head, MsgType: 'event', Event: o.kind, [SUBSCRIBE_EVENT_WRAPPERS[o.kind]]: { List: list } };
     }
+    case 'wxa_media_check':
+      // 多媒体内容安全识别 mediaCheckAsync, 异步检测结果推送: a passing verdict unless `fields` say
+      // otherwise (the simulator's pushMediaCheckVerdict gives the sandbox's own).
+      return {
+        ...head,
+        MsgType: 'event',
+        Event: 'wxa_media_check',
+        appid: o.channel.appid,
+        trace_id: `${Math.floor(createTime).toString(16)}-${randomBytes(4).toString('hex')}-${randomBytes(4).toString('hex')}`,
+        version: 2,
+        detail: [{ strategy: 'content_model', errcode: 0, suggest: 'pass', label: 100, prob: 90 }],
+        errcode: 0,
+        errmsg: 'ok',
+        result: { suggest: 'pass', label: 100 },
+      };
     default:
       throw new PushBuildError(`kind must be one of ${PUSH_KINDS.join(', ')}`);
   }
@@ -182,18 +197,15 @@ function cdata(s: string): string {
   return `<![CDATA[${s.replace(/]]>/g, ']]]]><![CDATA[>')}]]>`;
 }
 
-function xmlElements(fields: Record<string, FieldValue>): string {
-  const element = (k: string, v: FieldValue): string => {
-    if (Array.isArray(v)) return v.map(item => element(k, item)).join('');
-    if (typeof v === 'object') return `<${k}>${xmlElements(v)}</${k}>`;
-    return `<${k}>${typeof v === 'string' ? cdata(v) : v.toString()}</${k}>`;
-  };
-  return Object.entries(fields).map(([ k, v ]) => element(k, v)).join('');
+function xmlElement(k: string, v: FieldValue): string {
+  if (Array.isArray(v)) return v.map(item => xmlElement(k, item)).join('');
+  if (typeof v === 'object') return `<${k}>${Object.entries(v).map(([ n, x ]) => xmlElement(n, x)).join('')}</${k}>`;
+  return `<${k}>${typeof v === 'string' ? cdata(v) : v.toString()}</${k}>`;
 }
 
-/** WeChat's XML: strings in CDATA, numbers bare; an array value repeats its element. */
+/** WeChat's XML: strings in CDATA, numbers bare; a nested object is an element, an array repeats its element. */
 export function serializeXml(fields: Record<string, FieldValue>): string {
-  return `<xml>${xmlElements(fields)}</xml>`;
+  return `<xml>${Object.entries(fields).map(([ k, v ]) => xmlElement(k, v)).join('')}</xml>`;
 }
 
 export function buildPush(o: BuildPushOptions): BuiltPush {

@@ -11,10 +11,12 @@ import { wxError } from './errors';
 import { Endpoint, ENDPOINTS, Fault, FaultError, FaultRegistry, parseEndpoint, parseFault } from './faults';
 import { MediaStore } from './media';
 import { SubscribeInputError, SubscribeStore, SubscribeChoice, TemplateSpec } from './subscribe';
+import { CONTENT_CHECK_VISIT_MS, MediaCheck, MediaCheckStore, TEXT_MAX_CHARS, mediaVerdictFields, newTraceId, textVerdict } from './contentSecurity';
 import {
   DEFAULT_SEED, defaultPhoneFor, followerIndex, followerKey, openidFor, originalIdFor, unionidFor, userKeyOfOpenid,
 } from './identity';
 import { TokenStore, TOKEN_DAILY_LIMIT } from './tokens';
+import { GeneratedSandboxLink, WxaLimits, WxaStore } from './wxacode';
 
 export type AccountKind = 'miniProgram' | 'officialAccount';
 
@@ -76,6 +78,8 @@ interface SimUser {
   blocked: boolean;
   /** current session_key in the mini-program (set by each login) */
   sessionKey: string | null;
+  /** Sandbox clock (ms) of the user's last login: content security needs a visit within 2 hours */
+  lastVisitAt: number | null;
 }
 
 interface CodeEntry {
@@ -162,8 +166,9 @@ function account(kind: AccountKind, given: SandboxAccountOptions | undefined, se
   };
 }
 
-type Reply = { status?: number; body: unknown };
-type Handler = (req: IncomingMessage, url: URL, body: Buffer) => Reply;
+/** A JSON body, or raw bytes with their content type (the image of getwxacodeunlimit). */
+type Reply = { status?: number; body: unknown; contentType?: string };
+type Handler = (req: IncomingMessage, url: URL, body: Buffer) => Reply | Promise<Reply>;
 
 export class WechatSandbox {
   readonly miniProgram: SandboxAccount;
@@ -198,6 +203,8 @@ export class WechatSandbox {
   private readonly windows = new Map<string, { closesAt: number; remaining: number }>();
   private readonly media = new MediaStore(() => this.now());
   private readonly subscribe: SubscribeStore;
+  private readonly mediaChecks = new MediaCheckStore();
+  private readonly wxa = new WxaStore(() => this.now());
   private readonly handlers: Record<Endpoint, Handler>;
 
   constructor(opts: SandboxOptions = {}) {
@@ -231,6 +238,11 @@ export class WechatSandbox {
       '/cgi-bin/user/info/batchget': (req, url, body) => this.userBatchGet(req, url, body),
       '/cgi-bin/message/subscribe/send': (req, url, body) => this.subscribeSend(req, url, body),
       '/wxaapi/newtmpl/gettemplate': (_req, url) => this.getSubscribeTemplates(url),
+      '/wxa/msg_sec_check': (req, url, body) => this.msgSecCheck(req, url, body),
+      '/wxa/media_check_async': (req, url, body) => this.mediaCheckAsync(req, url, body),
+      '/wxa/getwxacodeunlimit': (req, url, body) => this.getWxaCodeUnlimit(req, url, body),
+      '/wxa/generate_urllink': (req, url, body) => this.generateLink('urllink', req, url, body),
+      '/wxa/generatescheme': (req, url, body) => this.generateLink('scheme', req, url, body),
     };
   }
 
@@ -326,6 +338,8 @@ export class WechatSandbox {
     this.windows.clear();
     this.media.reset();
     this.subscribe.reset();
+    this.mediaChecks.reset();
+    this.wxa.reset();
     this.clockOffsetMs = 0;
   }
 
@@ -342,6 +356,7 @@ export class WechatSandbox {
         phone: parsePhone(opts?.phone, userKey, this.seed),
         blocked: opts?.blocked ?? false,
         sessionKey: null,
+        lastVisitAt: null,
       };
       this.users.set(userKey, u);
     } else if (opts) {
@@ -607,6 +622,22 @@ export class WechatSandbox {
       .map(m => ({ ...m, body: JSON.parse(JSON.stringify(m.body)) }));
   }
 
+  /** Media checks media_check_async accepted, oldest first. */
+  mediaCheckList(): MediaCheck[] {
+    return this.mediaChecks.list();
+  }
+
+  /**
+   * The verdict WeChat would push for a media check (its wxa_media_check fields after MsgType and
+   * Event, see contentSecurity.ts) and the openid it is pushed for. The simulator pushes it.
+   */
+  mediaCheckVerdict(traceId: string): { openid: string; fields: Record<string, unknown> } {
+    const check = this.mediaChecks.get(traceId);
+    if (!check) throw new SandboxInputError(`no media check with trace_id ${traceId}`);
+    check.delivered += 1;
+    return { openid: check.openid, fields: mediaVerdictFields(check) };
+  }
+
   injectFault(endpoint: Endpoint | '*', fault: Fault): void {
     this.faultRegistry.add(parseEndpoint(endpoint), parseFault(fault));
   }
@@ -673,7 +704,12 @@ export class WechatSandbox {
         default:
       }
     }
-    const reply = this.handlers[endpoint](req, url, body);
+    const reply = await this.handlers[endpoint](req, url, body);
+    if (Buffer.isBuffer(reply.body)) {
+      res.writeHead(reply.status ?? 200, { 'Content-Type': reply.contentType ?? 'application/octet-stream', 'Content-Length': reply.body.length });
+      res.end(reply.body);
+      return;
+    }
     sendJson(res, reply.status ?? 200, reply.body);
   }
 
@@ -708,6 +744,7 @@ export class WechatSandbox {
     this.loginRate.set(entry.userKey, { minute, count: rate && rate.minute === minute ? rate.count + 1 : 1 });
     entry.used = true;
     if (user.blocked) return { body: wxError(40226) };
+    user.lastVisitAt = now;
     const reply: Record<string, string> = { session_key: entry.sessionKey as string, openid: this.openid(entry.userKey) };
     if (acc.openPlatformBound) reply.unionid = this.unionid(entry.userKey);
     return { body: reply };
@@ -843,6 +880,106 @@ export class WechatSandbox {
     const uploaded = this.media.upload(acc.appid, url.searchParams.get('type'), req.headers['content-type'], raw);
     if (!uploaded.ok) return { body: wxError(uploaded.errcode) };
     return { body: { errcode: 0, errmsg: 'ok', type: 'image', media_id: uploaded.media_id, created_at: uploaded.created_at } };
+  }
+
+  /**
+   * What msg_sec_check and media_check_async (2.0) both check first: a mini-program token, POST
+   * ("43302 方法调用错误，请用 post 方法调用"), a JSON body (47001), version 2 (the sandbox plays
+   * 2.0 only), the user's openid ("用户需在近两小时访问过小程序": 61010 past that; 43104 for an
+   * openid of another appid; 40003 unknown; 44002 empty) and the scene (40129 outside 1-4).
+   * Errcodes from the 错误码 tables of msgSecCheck and mediaCheckAsync.
+   */
+  private contentCheckRequest(req: IncomingMessage, url: URL, raw: Buffer): { acc: SandboxAccount; body: Record<string, any> } | Reply {
+    const acc = this.authorize(url, 'miniProgram');
+    if (!('kind' in acc)) return acc;
+    if (req.method !== 'POST') return { body: wxError(43302) };
+    const body = parseJsonObject(raw);
+    if (!body || body.version !== 2) return { body: wxError(47001) };
+    if (body.openid === undefined || body.openid === '') return { body: wxError(44002) };
+    if (typeof body.openid !== 'string') return { body: wxError(47001) };
+    const userKey = userKeyOfOpenid(acc.appid, body.openid, this.seed);
+    if (userKey === null) return { body: wxError(this.userKeyOf(body.openid, 'officialAccount') === null ? 40003 : 43104) };
+    const visit = this.users.get(userKey)?.lastVisitAt ?? null;
+    if (visit === null || this.now() - visit > CONTENT_CHECK_VISIT_MS) return { body: wxError(61010) };
+    if (!Number.isInteger(body.scene) || body.scene < 1 || body.scene > 4) return { body: wxError(40129) };
+    return { acc, body };
+  }
+
+  /** POST /wxa/msg_sec_check: content 1-2500 characters (44002 empty; the doc names no errcode past the limit: 47001). */
+  private msgSecCheck(req: IncomingMessage, url: URL, raw: Buffer): Reply {
+    const checked = this.contentCheckRequest(req, url, raw);
+    if (!('acc' in checked)) return checked;
+    const { content } = checked.body;
+    if (content === undefined || content === '') return { body: wxError(44002) };
+    if (typeof content !== 'string' || [ ...content ].length > TEXT_MAX_CHARS) return { body: wxError(47001) };
+    return { body: { errcode: 0, errmsg: 'ok', ...textVerdict(content), trace_id: newTraceId(this.now()) } };
+  }
+
+  /** POST /wxa/media_check_async: media_url an http(s) URL (44002 empty, 47001 otherwise), media_type 1 or 2 (47001). */
+  private mediaCheckAsync(req: IncomingMessage, url: URL, raw: Buffer): Reply {
+    const checked = this.contentCheckRequest(req, url, raw);
+    if (!('acc' in checked)) return checked;
+    const { body, acc } = checked;
+    if (body.media_url === undefined || body.media_url === '') return { body: wxError(44002) };
+    if (typeof body.media_url !== 'string' || !/^https?:\/\/[^\s/?#]+\S*$/i.test(body.media_url)) return { body: wxError(47001) };
+    if (body.media_type !== 1 && body.media_type !== 2) return { body: wxError(47001) };
+    const check = this.mediaChecks.add({
+      traceId: newTraceId(this.now()), appid: acc.appid, openid: body.openid, mediaUrl: body.media_url, mediaType: body.media_type, scene: body.scene, at: this.now(),
+    });
+    return { body: { errcode: 0, errmsg: 'ok', trace_id: check.traceId } };
+  }
+
+  // Mini-program codes and links: the rules are in wxacode.ts.
+
+  /** The published mini-program's pages: getwxacodeunlimit with check_path, and link paths, must name one. */
+  setPages(pages: string[]): void {
+    if (!Array.isArray(pages) || pages.some(p => typeof p !== 'string' || p === '' || p.startsWith('/'))) {
+      throw new SandboxInputError('pages must be page paths such as pages/index/index');
+    }
+    this.wxa.setPages(pages);
+  }
+
+  pages(): string[] {
+    return this.wxa.listPages();
+  }
+
+  /** Lowers (or raises) the quotas of codes and links, so that tests can reach them. */
+  setWxaLimits(limits: Partial<WxaLimits>): void {
+    for (const [ name, value ] of Object.entries(limits)) {
+      if (![ 'codesPerMinute', 'linksPerDay', 'linksPerSecond' ].includes(name) || !Number.isInteger(value) || (value as number) < 0) {
+        throw new SandboxInputError('limits are codesPerMinute, linksPerDay, linksPerSecond: integers >= 0');
+      }
+    }
+    this.wxa.setLimits(limits);
+  }
+
+  /** URL Links and Schemes generated, oldest first. */
+  generatedLinks(): GeneratedSandboxLink[] {
+    return this.wxa.links();
+  }
+
+  private async getWxaCodeUnlimit(req: IncomingMessage, url: URL, raw: Buffer): Promise<Reply> {
+    const acc = this.authorize(url, 'miniProgram');
+    if (!('kind' in acc)) return acc;
+    // "POST 参数需要转成 JSON 字符串，不支持 form 表单提交"
+    if (req.method !== 'POST') return { body: wxError(43002) };
+    const body = parseJsonObject(raw);
+    if (!body) return { body: wxError(47001) };
+    const result = await this.wxa.code(acc.appid, body);
+    if (!result.ok) return { body: wxError(result.errcode, result.errmsg) };
+    // WeChat sends the image with an image content type; clients must judge it by its bytes.
+    return { body: result.png, contentType: 'image/png' };
+  }
+
+  private generateLink(kind: 'urllink' | 'scheme', req: IncomingMessage, url: URL, raw: Buffer): Reply {
+    const acc = this.authorize(url, 'miniProgram');
+    if (!('kind' in acc)) return acc;
+    if (req.method !== 'POST') return { body: wxError(43002) };
+    const body = parseJsonObject(raw);
+    if (!body) return { body: wxError(47001) };
+    const result = this.wxa.link(kind, body);
+    if (!result.ok) return { body: wxError(result.errcode, result.errmsg) };
+    return { body: { errcode: 0, errmsg: 'ok', ...(kind === 'urllink' ? { url_link: result.link } : { openlink: result.link }) } };
   }
 
   private followerInfo(userKey: string): Record<string, unknown> {
@@ -995,6 +1132,20 @@ export class WechatSandbox {
           return sendJson(res, 200, { entry: this.subscribeSentEntry(str('msgId')) });
         case 'GET /__sandbox/subscribe/messages':
           return sendJson(res, 200, { messages: this.subscribeMessages({ touser: url.searchParams.get('touser') ?? undefined }), states: this.subscribeStateCounts() });
+        case 'GET /__sandbox/media-checks':
+          return sendJson(res, 200, { checks: this.mediaCheckList() });
+        case 'POST /__sandbox/media-checks/verdict':
+          return sendJson(res, 200, this.mediaCheckVerdict(str('traceId')));
+        case 'GET /__sandbox/pages':
+          return sendJson(res, 200, { pages: this.pages() });
+        case 'PUT /__sandbox/pages':
+          this.setPages(body.pages);
+          return sendJson(res, 200, { pages: this.pages() });
+        case 'POST /__sandbox/wxa-limits':
+          this.setWxaLimits(body);
+          return sendJson(res, 200, { ok: true });
+        case 'GET /__sandbox/links':
+          return sendJson(res, 200, { links: this.generatedLinks() });
         case 'POST /__sandbox/clock':
           if (typeof body.advanceMs !== 'number') throw new SandboxInputError('advanceMs must be a number');
           this.advanceClock(body.advanceMs);

@@ -34,8 +34,10 @@ WeChat-server side (message push to your backend):
                                        a settings change: subscribe_msg_change_event
   subscribe-sent <backendUrl> <user> <msgId>...
                                        delivered subscribe messages: subscribe_msg_sent_event
+  media-verdict <backendUrl> <traceId> the wxa_media_check verdict of a media check your backend asked for
 sandbox:
   messages [--touser openid]           messages your backend sent with custom/send
+  media-checks                         media checks your backend asked for (media_check_async)
   subscribe-templates                  the mini-program's subscribe-message templates
   subscribe-messages [--touser openid] subscribe messages your backend sent (msgId, miniprogram_state)
 options:
@@ -124,6 +126,15 @@ async function run(argv: string[]): Promise<unknown> {
     case 'subscribe':
     case 'unsubscribe':
       return push(need(args, 1, '<backendUrl>'), command, need(args, 2, '<user>'), {});
+    case 'media-verdict': {
+      const r = await sim.pushMediaCheckVerdict(need(args, 1, '<backendUrl>'), need(args, 2, '<traceId>'), {
+        mode: oneOf(strOption(args, 'mode'), [ 'plaintext', 'compatible', 'safe' ] as PushMode[], 'mode'),
+        format: oneOf(strOption(args, 'format'), [ 'json', 'xml' ] as PushFormat[], 'format'),
+      });
+      return { accepted: r.accepted, attempts: r.attempts, plaintext: r.request.plaintext };
+    }
+    case 'media-checks':
+      return sim.mediaChecks();
     case 'messages':
       return sim.sentMessages(strOption(args, 'touser'));
     case 'subscribe-templates':

@@ -6,8 +6,9 @@
 import { request as httpRequest } from 'node:http';
 import { AccountKind, CreateUserOptions, SandboxAccount, SandboxUserInfo, SentMessage, UserInfoApi, WechatSandbox } from './sandbox';
 import { openidFor } from './identity';
+import { MediaCheck } from './contentSecurity';
 import {
-  BuildPushOptions, DeliveryOptions, PushChannel, PushKind, PushResult, pushMessage, SubscribeMessageKind, SUBSCRIBE_MESSAGE_KINDS,
+  BuildPushOptions, DeliveryOptions, FieldValue, PushChannel, PushKind, PushResult, pushMessage, SubscribeMessageKind, SUBSCRIBE_MESSAGE_KINDS,
   verifyUrl, VerifyResult, XML_ONLY_KINDS,
 } from './push';
 import { SandboxTemplate, SubscribeChoice, SubscribeEntry, SubscribeSent } from './subscribe';
@@ -149,6 +150,11 @@ export class WechatSimulator {
     return (await control<{ messages: SentMessage[] }>(this.base as string, 'GET', path)).messages;
   }
 
+  /** Calls each WeChat endpoint of the sandbox has received (faulted ones included). */
+  callCounts(): Promise<Record<string, number>> {
+    return this.call(s => s.callCounts(), 'GET', '/__sandbox/calls');
+  }
+
   // ---------------------------------------------------------------------------
   // WeChat-server side
 
@@ -176,9 +182,26 @@ export class WechatSimulator {
     return pushMessage(backendUrl, { ...opts, user, channel, seed: info.seed });
   }
 
+  /** Media checks the backend asked for (media_check_async), oldest first. */
+  async mediaChecks(): Promise<MediaCheck[]> {
+    if (this.sandbox) return this.sandbox.mediaCheckList();
+    return (await control<{ checks: MediaCheck[] }>(this.base as string, 'GET', '/__sandbox/media-checks')).checks;
+  }
+
+  /**
+   * Pushes the verdict of a media check the backend asked for (media_check_async) as WeChat's
+   * wxa_media_check event, for the user who asked; `fields` override the sandbox's verdict.
+   */
+  async pushMediaCheckVerdict(backendUrl: string, traceId: string, opts: Omit<SimulatorPushOptions, 'kind' | 'user' | 'openid'> = {}): Promise<PushResult> {
+    const verdict = await this.call(s => s.mediaCheckVerdict(traceId), 'POST', '/__sandbox/media-checks/verdict', { traceId });
+    return this.pushMessage(backendUrl, { ...opts, kind: 'wxa_media_check', openid: verdict.openid, fields: { ...verdict.fields as Record<string, FieldValue>, ...opts.fields } });
+  }
+
   private async notify(kind: PushKind, user: string, account: AccountKind): Promise<void> {
     // Subscribe-message events are played by subscribePopup / subscribeChange / subscribeSent.
     if ((SUBSCRIBE_MESSAGE_KINDS as readonly PushKind[]).includes(kind)) return;
+    // A verdict is WeChat's own event: the user did nothing, so no reply window opens.
+    if (kind === 'wxa_media_check') return;
     if (kind === 'subscribe' || kind === 'unsubscribe') {
       await this.setFollower(user, kind === 'subscribe');
     } else {

@@ -69,6 +69,16 @@ const SHAPES: QueryShape[] = [
   { query: 'subscribeMessage: a send by _id (claims and writes under its lease)', model: 'SubscribeMessageSend', equality: [ '_id' ], residual: { fields: [ 'status', 'lockToken', 'nextAttemptAt' ], why: 'one document by _id' } },
   { query: 'subscribeMessage.templates: the cached template list', model: 'SubscribeTemplateCache', equality: [ 'appid' ] },
   { query: 'subscribeMessage.send: the user of a unionId', model: 'User', equality: [ 'unionId' ] },
+  // media_checks: one per media check (content security), kept contentSecurity.retentionDays
+  {
+    query: 'contentSecurity: a check by trace_id (submit, view, verdict)', model: 'MediaCheck', equality: [ 'traceId' ],
+    residual: { fields: [ 'status', 'openid', 'unrequested' ], why: 'traceId is unique' },
+  },
+  { query: 'contentSecurity.view: a check re-read or timed out by _id', model: 'MediaCheck', equality: [ '_id' ], residual: { fields: [ 'status' ], why: 'one document by _id' } },
+  { query: 'contentSecurity.expireOverdue: pending checks past their deadline', model: 'MediaCheck', equality: [ 'status' ], range: [ 'deadlineAt' ] },
+  { query: 'TTL monitor: old checks', model: 'MediaCheck', equality: [], range: [ 'expireAt' ] },
+  // wxa_codes: one per set of code parameters, kept for good
+  { query: 'wxacode.code: the stored code, the lease, the image write, the delete after a refusal', model: 'WxaCode', equality: [ 'key' ], residual: { fields: [ 'data', 'leaseOwner', 'leaseUntil' ], why: 'key is unique' } },
   // access_tokens: one per appid (does not grow; listed because every WeChat call reads it)
   { query: 'accessToken: the token and its lease', model: 'AccessToken', equality: [ 'appid' ], residual: { fields: [ 'leaseOwner', 'leaseUntil' ], why: 'appid is unique' } },
 ];

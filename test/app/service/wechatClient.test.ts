@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { parseWxaCodeQuery } from '../../../app/lib/wxacode';
 import { neverSent, reasonForErrcode, redact } from '../../../app/service/wechatClient';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { TEST_ENV } from '../../fixtures/env';
@@ -207,6 +208,45 @@ describe('test/app/service/wechatClient.test.ts', () => {
       const refused = await rejection(app.mockContext().service.wechatClient.uploadTempMedia({ filename: 'a.png', contentType: 'image/png', data: Buffer.from('x') }));
       assert.strictEqual(refused.errcode, 40005);
       assert.strictEqual(fake.count('/cgi-bin/media/upload'), 3);
+    });
+
+    it('getUnlimitedQRCode posts every parameter and tells the image from a JSON error by its bytes, not its content-type', async () => {
+      const png = Buffer.concat([ Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(40, 1) ]);
+      const jpeg = Buffer.concat([ Buffer.from('ffd8ffe0', 'hex'), Buffer.alloc(40, 2) ]);
+      let reply: { body: unknown; contentType?: string } = { body: png, contentType: 'image/jpeg' };
+      fake.on('/wxa/getwxacodeunlimit', call => fake.checkToken(call) ?? reply);
+      const client = () => app.mockContext().service.wechatClient;
+      const params = parseWxaCodeQuery({ scene: 'a=1', line_color: '1,2,3' });
+      assert.deepStrictEqual(await client().getUnlimitedQRCode(params), { data: png, contentType: 'image/png' });
+      const [ call ] = fake.callsTo('/wxa/getwxacodeunlimit');
+      assert.strictEqual(call.method, 'POST');
+      assert.deepStrictEqual(call.body, { scene: 'a=1', check_path: true, env_version: 'release', width: 430, auto_color: false, is_hyaline: false, line_color: { r: 1, g: 2, b: 3 } },
+        'the home page is WeChat\'s default: no page sent');
+      reply = { body: jpeg, contentType: 'application/octet-stream' };
+      assert.strictEqual((await client().getUnlimitedQRCode(parseWxaCodeQuery({ scene: 'b', page: 'pages/a/b', auto_color: 'true' }))).contentType, 'image/jpeg');
+      assert.deepStrictEqual(fake.callsTo('/wxa/getwxacodeunlimit')[1].body.page, 'pages/a/b');
+      assert.strictEqual(fake.callsTo('/wxa/getwxacodeunlimit')[1].body.line_color, undefined, 'no line_color with auto_color');
+
+      reply = { body: Buffer.from('{"errcode":41030,"errmsg":"invalid page rid: x"}'), contentType: 'image/jpeg' };
+      const page = await rejection(client().getUnlimitedQRCode(params));
+      assert.strictEqual(page.reason, 'WECHAT_PAGE_INVALID');
+      assert.strictEqual(page.errcode, 41030);
+      for (const body of [{ errcode: 0, errmsg: 'ok' }, Buffer.from('GIF89a not a code'), Buffer.from('<html>busy</html>') ]) {
+        reply = { body };
+        assert.strictEqual((await rejection(client().getUnlimitedQRCode(params))).reason, 'WECHAT_UNAVAILABLE', String(body));
+      }
+    });
+
+    it('generateUrlLink and generateScheme post WeChat\'s shapes and return the link', async () => {
+      fake.on('/wxa/generate_urllink', call => fake.checkToken(call) ?? { body: { errcode: 0, errmsg: 'ok', url_link: 'https://wxaurl.cn/abc' } });
+      fake.on('/wxa/generatescheme', call => fake.checkToken(call) ?? { body: { errcode: 0, errmsg: 'ok', openlink: 'weixin://dl/business/?t=abc' } });
+      const input = { path: 'pages/a/b', query: 'x=1', env_version: 'trial' as const, expire_type: 1 as const, expire_interval: 3 };
+      assert.strictEqual(await app.mockContext().service.wechatClient.generateUrlLink(input), 'https://wxaurl.cn/abc');
+      assert.strictEqual(await app.mockContext().service.wechatClient.generateScheme(input), 'weixin://dl/business/?t=abc');
+      assert.deepStrictEqual(fake.callsTo('/wxa/generate_urllink')[0].body, input);
+      assert.deepStrictEqual(fake.callsTo('/wxa/generatescheme')[0].body, { jump_wxa: { path: 'pages/a/b', query: 'x=1', env_version: 'trial' }, expire_type: 1, expire_interval: 3 });
+      fake.on('/wxa/generate_urllink', call => fake.checkToken(call) ?? { body: { errcode: 0, errmsg: 'ok' } });
+      assert.strictEqual((await rejection(app.mockContext().service.wechatClient.generateUrlLink(input))).reason, 'WECHAT_UNAVAILABLE');
     });
 
     it('getPhoneNumber posts the code and the user\'s openid with the mini-program token', async () => {

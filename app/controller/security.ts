@@ -1,0 +1,33 @@
+import { Controller } from 'egg';
+import { validateMediaCheck, validateTextCheck, validateTraceId } from '../lib/contentSecurity';
+import { UnauthorizedError } from '../lib/errors';
+import { UserDoc } from '../model/User';
+
+/** Content security (docs/content-security.md); routes behind the auth middleware. */
+export default class SecurityController extends Controller {
+  /** POST /api/security/text { content, scene } */
+  async text() {
+    const { ctx } = this;
+    const input = validateTextCheck(ctx.request.body);
+    ctx.ok(await ctx.service.contentSecurity.checkTextForUser(this.currentUser().openId, input));
+  }
+
+  /** POST /api/security/media { mediaUrl, mediaType, scene? } */
+  async submitMedia() {
+    const { ctx } = this;
+    const input = validateMediaCheck(ctx.request.body);
+    ctx.ok(await ctx.service.contentSecurity.submitMedia(this.currentUser().openId, input));
+  }
+
+  /** GET /api/security/media/:traceId */
+  async showMedia() {
+    const { ctx } = this;
+    const traceId = validateTraceId(ctx.params.traceId);
+    ctx.ok(await ctx.service.contentSecurity.view(this.currentUser().openId, traceId));
+  }
+
+  private currentUser(): UserDoc {
+    if (!this.ctx.user) throw new UnauthorizedError();
+    return this.ctx.user;
+  }
+}
