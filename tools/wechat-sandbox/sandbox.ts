@@ -859,7 +859,7 @@ export class WechatSandbox {
     const body = parseJsonObject(raw);
     if (!body) return { body: wxError(47001) };
     const userKey = typeof body.touser === 'string' ? userKeyOfOpenid(acc.appid, body.touser, this.seed) : null;
-    const result = this.subscribe.send(acc.appid, body, userKey !== null && this.knownToMiniProgram(userKey));
+    const result = this.subscribe.send(acc.appid, body, userKey !== null && this.knownToMiniProgram(userKey), path => this.pages().includes(path));
     if (result.errcode !== 0) return { body: wxError(result.errcode, 'errmsg' in result ? result.errmsg : undefined) };
     // The reply carries no msgid (developer community: "小程序订阅消息成功不返回msgid"); the
     // delivery is reported later by subscribe_msg_sent_event with its MsgID.

@@ -199,8 +199,11 @@ export class SubscribeStore {
     return [{ TemplateId: templateId, SubscribeStatusString: choice }];
   }
 
-  /** subscribeMessage.send, after the token and method checks. `knownUser` says whether touser is an openid of this account. */
-  send(appid: string, body: Record<string, any>, knownUser: boolean): SubscribeSendResult {
+  /**
+   * subscribeMessage.send, after the token and method checks. `knownUser` says whether touser is an
+   * openid of this account, `publishedPage` whether a path is a page of the released version.
+   */
+  send(appid: string, body: Record<string, any>, knownUser: boolean, publishedPage: (path: string) => boolean): SubscribeSendResult {
     // 发送订阅消息: 40003 "touser字段openid为空或者不正确"
     if (typeof body.touser !== 'string' || body.touser === '' || !knownUser) return { errcode: 40003 };
     const template = typeof body.template_id === 'string' ? this.templatesByAppid.get(appid)?.get(body.template_id) : undefined;
@@ -215,6 +218,11 @@ export class SubscribeStore {
     if (invalid) return { errcode: 47003, errmsg: `argument invalid! ${invalid}` };
     // 发送订阅消息: 43101 "用户拒绝接受消息，如果用户之前曾经订阅过，则表示用户取消了订阅关系";
     // a one-time accept allows one send (一次性订阅), a long-term one lasts while accepted (长期订阅).
+    // 发送订阅消息: 41030 "page路径不正确，需要保证在现网版本小程序中存在": checked against the released
+    // version's pages, so only when the card opens the released version (miniprogram_state formal).
+    if (typeof body.page === 'string' && body.page !== '' && (body.miniprogram_state ?? 'formal') === 'formal' && !publishedPage(body.page.split('?')[0])) {
+      return { errcode: 41030 };
+    }
     const g = this.grant(appid, body.touser, template.priTmplId);
     if (template.type === 2) {
       if (g.oneTime <= 0) return { errcode: 43101 };

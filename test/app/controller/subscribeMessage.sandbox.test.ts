@@ -275,6 +275,15 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       assert.strictEqual((await grantOf('ivy', SHIPPED)).oneTimeAvailable, 1);
     });
 
+    it('gives the grant back on 41030, a page the released version lacks', async () => {
+      await accept('ida', SHIPPED);
+      const res = await send(shippedBody('ida', { page: 'pages/removed/index', miniprogram_state: 'formal' }));
+      assert.strictEqual(res.body.data.status, 'failed', res.text);
+      assert.strictEqual(res.body.data.errcode, 41030);
+      assert.strictEqual(res.body.data.error, 'WECHAT_PAGE_INVALID');
+      assert.strictEqual((await grantOf('ida', SHIPPED)).oneTimeAvailable, 1);
+    });
+
     it('retries where the errcode says WeChat did not take it, holding the grant meanwhile', async () => {
       await accept('jon', SHIPPED);
       sandbox.injectFault(SEND, { type: 'errcode', errcode: -1, times: 1 });

@@ -52,7 +52,7 @@ describe('test/tools/wechat-sandbox/subscribe.test.ts', () => {
     assert.match(first.msgId, /^\d{16,20}$/);
   });
 
-  it('refuses what subscribeMessage.send refuses: 40003, 40037, 47003 naming the field, 47001, 43002, 41001', async () => {
+  it('refuses what subscribeMessage.send refuses: 40003, 40037, 47003 naming the field, 47001, 43002, 41030, 41001', async () => {
     sandbox.createUser('bob');
     const openid = sandbox.openid('bob');
     sandbox.subscribePopup('bob', { [SHIPPED]: 'accept' });
@@ -67,6 +67,10 @@ describe('test/tools/wechat-sandbox/subscribe.test.ts', () => {
     assert.strictEqual((await send({ ...shipped(openid), lang: 'fr' })).json.errcode, 47001);
     assert.strictEqual((await http(sandbox.url, `/cgi-bin/message/subscribe/send${qs({ access_token: token })}`, { raw: 'not json', method: 'POST' })).json.errcode, 47001);
     assert.strictEqual((await send(undefined, token, 'GET')).json.errcode, 43002);
+    // 41030: a page of the released version, checked when the card opens it (formal)
+    assert.strictEqual((await send({ ...shipped(openid), page: 'pages/nope/index?x=1', miniprogram_state: 'formal' })).json.errcode, 41030);
+    assert.strictEqual((await send({ ...shipped(openid), page: 'pages/nope/index?x=1', miniprogram_state: 'trial' })).json.errcode, 0);
+    sandbox.subscribePopup('bob', { [SHIPPED]: 'accept' });
     assert.strictEqual((await send(shipped(openid), '')).json.errcode, 41001);
     assert.strictEqual(sandbox.subscribeGrant('bob', SHIPPED).oneTime, 1, 'no refused send used the grant');
   });
