@@ -38,6 +38,12 @@ export default (app: Application) => {
   router.get('/admin/media/:id', adminAuth, controller.media.show);
   router.delete('/admin/media/:id', adminAuth, controller.media.remove);
 
+  // Subscribe messages (docs/subscribe-messages.md)
+  router.get('/api/subscriptions/messages', auth, controller.subscribeMessage.grants);
+  router.post('/admin/subscribe-messages', adminAuth, controller.subscribeMessage.send);
+  router.get('/admin/subscribe-messages/:id', adminAuth, controller.subscribeMessage.show);
+  router.get('/admin/subscribe-templates', adminAuth, controller.subscribeMessage.templates);
+
   // Official account: follow check and follower sync (docs/official-account.md)
   router.get('/api/subscription', auth, controller.officialAccount.subscription);
   router.get('/api/oa/followers/:unionId', adminAuth, controller.officialAccount.follower);

@@ -77,6 +77,24 @@ export interface BizConfig {
     /** Refuse to start when one cannot be built (production); otherwise log it and report it in /health */
     failStartup: boolean;
   };
+  /** Subscribe messages: template cache, durable sends (docs/subscribe-messages.md) */
+  subscribeMessage: {
+    /** How long the stored template list is used before getTemplateList is read again */
+    templateCacheSeconds: number;
+    /** A send naming a template the stored list lacks reads the list again, at most this often */
+    unknownTemplateRefreshSeconds: number;
+    /** How long a send being sent stays leased; must exceed wechat.httpTimeoutMs */
+    leaseSeconds: number;
+    /** A send stored but whose grant was never settled (a crash in between) is repaired after this */
+    reserveSeconds: number;
+    /** Attempts before a send WeChat keeps asking to retry is given up (its grant given back) */
+    maxAttempts: number;
+    /** Backoff before attempt n+1: min(base * 2^(n-1), max) seconds */
+    backoffBaseSeconds: number;
+    backoffMaxSeconds: number;
+    /** Sends the sweeper handles per run */
+    sweepBatch: number;
+  };
   /** Mini-program codes, cached in MongoDB (app/service/wxacode.ts, docs/wxacode.md) */
   wxacode: EnvSettings['wxacode'] & {
     /** Codes a session user may ask for per minute (only with sessionAccess; admins are not limited) */
@@ -255,6 +273,16 @@ export default (appInfo: EggAppInfo) => {
     },
     autoReply: { ...env.autoReply, rulesCacheMs: 2000, matchBudgetMs: 50 },
     databaseIndexes: { failStartup: false },
+    subscribeMessage: {
+      templateCacheSeconds: 600,
+      unknownTemplateRefreshSeconds: 60,
+      leaseSeconds: 60,
+      reserveSeconds: 60,
+      maxAttempts: 5,
+      backoffBaseSeconds: 10,
+      backoffMaxSeconds: 600,
+      sweepBatch: 50,
+    },
     wxacode: {
       ...env.wxacode,
       sessionPerUserPerMinute: 30,

@@ -35,7 +35,9 @@ export type ErrorReason =
   | 'ENCRYPTION_REQUIRED'
   | 'REPLAYED_REQUEST'
   | 'APPID_MISMATCH'
-  | 'OA_NOT_CONFIGURED';
+  | 'OA_NOT_CONFIGURED'
+  // subscribe messages (docs/subscribe-messages.md)
+  | 'NO_SUBSCRIPTION_GRANT';
 
 export interface FieldError {
   field: string;

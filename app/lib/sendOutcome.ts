@@ -18,6 +18,9 @@ import { errcodeRule } from './wechatErrcodes';
 
 export type SendOutcome = 'unsent' | 'permanent' | 'unknown';
 
+/** The wechatClient operations that deliver a message to a user (customer-service and subscribe messages). */
+const MESSAGE_SENDING_OPS = [ 'customSend', 'subscribeSend' ];
+
 /**
  * Recognised by shape, not `instanceof`: the class may come from another copy of the module
  * (egg's loader and a test can each load app/lib/errors.ts).
@@ -33,7 +36,7 @@ export function classifySendError(err: unknown): SendOutcome {
   if (err.errcode !== null) return errcodeRule(err.errcode).retry === 'never' ? 'permanent' : 'unsent';
   // No errcode: a failure of the transport. Failures while obtaining the access_token belong to
   // another operation and happen before the send.
-  if (err.op !== 'customSend') return 'unsent';
+  if (!MESSAGE_SENDING_OPS.includes(err.op ?? '')) return 'unsent';
   return err.delivery === 'unknown' ? 'unknown' : 'unsent';
 }
 

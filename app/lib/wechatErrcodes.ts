@@ -58,6 +58,13 @@ const ROWS: Row[] = [
   [ 45015, 'WECHAT_API_ERROR', 'never', '', 'reply window over' ],
   [ 45047, 'WECHAT_API_ERROR', 'never', '', 'too many replies in the window' ],
   [ 48001, 'WECHAT_API_ERROR', 'never', '', 'API not authorised for this account' ],
+  // subscribe messages (subscribeMessage.send errcodes; 43107/43108/45168 from WeChat's subscribe-message error list)
+  [ 40037, 'WECHAT_API_ERROR', 'never', '', 'invalid template_id' ],
+  [ 43101, 'NO_SUBSCRIPTION_GRANT', 'never', '', 'the user refused the message or cancelled the subscription' ],
+  [ 43107, 'WECHAT_API_ERROR', 'never', '', 'subscribe messages banned for this account or template' ],
+  [ 43108, 'WECHAT_RATE_LIMITED', 'later', '', 'concurrent sends to this user: retry later' ],
+  [ 45168, 'WECHAT_API_ERROR', 'never', '', 'sensitive words in the message' ],
+  [ 47003, 'WECHAT_API_ERROR', 'never', '', 'template data invalid (errmsg names the field)' ],
   // content security (msgSecCheck / mediaCheckAsync 2.0, 错误码)
   [ 40129, 'WECHAT_API_ERROR', 'never', '', 'invalid scene (1 profile, 2 comment, 3 forum, 4 social log)' ],
   [ 43104, 'WECHAT_API_ERROR', 'never', '', 'the openid does not belong to this appid' ],

@@ -3,6 +3,7 @@ import { Service } from 'egg';
 import { Types } from 'mongoose';
 import { OpenedPush, PushChannelName, PushRejectedError } from '../lib/pushEnvelope';
 import { ReplyRule } from '../lib/replyRules';
+import { isSubscribeEvent } from '../lib/subscribeMessages';
 import { backoffSeconds, classifySendError, isPermanentFailure, isWechatApiError, replyWindowClosesAt } from '../lib/sendOutcome';
 
 export const INBOX_STATUSES = [ 'pending', 'processing', 'done', 'failed' ] as const;
@@ -281,7 +282,14 @@ export default class InboxService extends Service {
     }
 
     // Official-account items feed the follower store; they are never answered.
-    if (item.channel === 'officialAccount') return this.processOfficialAccount(item, fence);
+    if (item.channel === 'officialAccount') {
+      return this.processWithoutReply(item, fence, 'official-account', () => ctx.service.follower.handlePush(
+        { msgType: item.msgType, event: item.event, fromUser: item.fromUser, createTime: item.createTime }));
+    }
+    // Subscribe-message events feed the user's grants (app/service/subscribeMessage.ts); never answered.
+    if (item.channel === 'miniprogram' && isSubscribeEvent(item.event)) {
+      return this.processWithoutReply(item, fence, 'subscribe-event', () => ctx.service.subscribeMessage.applyEvent(item));
+    }
     // Media-check verdicts are recorded, never answered (docs/content-security.md).
     if (item.event === 'wxa_media_check') return this.processMediaCheck(item, fence);
 
@@ -377,16 +385,18 @@ export default class InboxService extends Service {
   }
 
   /**
-   * An official-account item: subscribe/unsubscribe update the follower store
-   * (app/service/follower.ts, docs/official-account.md); other messages are only recorded.
+   * An item handled by another service and never answered: official-account items
+   * (subscribe/unsubscribe update the follower store, app/service/follower.ts,
+   * docs/official-account.md; other messages are only recorded) and subscribe-message events.
    * A failure (e.g. /cgi-bin/user/info unavailable) is retried with backoff, like a send; a
    * permanent one (an invalid event, an errcode WeChat never takes back such as 40003) is not.
+   * Handlers must be idempotent: a retried item (after a crash or a transient failure) runs again.
    */
-  private async processOfficialAccount(item: any, fence: Record<string, unknown>): Promise<ProcessResult> {
+  private async processWithoutReply(item: any, fence: Record<string, unknown>, label: string, handle: () => Promise<unknown>): Promise<ProcessResult> {
     const { ctx } = this;
     const release = { lockedUntil: 1, lockToken: 1 };
     try {
-      await ctx.service.follower.handlePush({ msgType: item.msgType, event: item.event, fromUser: item.fromUser, createTime: item.createTime });
+      await handle();
     } catch (err: any) {
       const lastError = describe(err);
       const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.inbox;
@@ -396,14 +406,14 @@ export default class InboxService extends Service {
           $set: { status: 'pending', nextAttemptAt: new Date(this.now().getTime() + delay * 1000), lastError },
           $unset: release,
         });
-        ctx.logger.warn('[inbox] official-account item %s failed (attempt %d), retry in %ds: %s', item._id, item.attempts, delay, lastError);
+        ctx.logger.warn('[inbox] %s item %s failed (attempt %d), retry in %ds: %s', label, item._id, item.attempts, delay, lastError);
         return { outcome: res.modifiedCount === 1 ? 'retry' : 'lost' };
       }
       const res = await this.updateItem(fence, {
         $set: { status: 'failed', 'reply.state': 'skipped', processedAt: this.now(), lastError },
         $unset: release,
       });
-      ctx.logger.warn('[inbox] official-account item %s failed after %d attempt(s): %s', item._id, item.attempts, lastError);
+      ctx.logger.warn('[inbox] %s item %s failed after %d attempt(s): %s', label, item._id, item.attempts, lastError);
       return { outcome: res.modifiedCount === 1 ? 'failed' : 'lost' };
     }
     const res = await this.updateItem(fence, {

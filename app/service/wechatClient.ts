@@ -72,6 +72,27 @@ export interface FollowerPage {
   nextOpenid: string;
 }
 
+/** One template of getTemplateList (WeChat's field names). */
+export interface SubscribeTemplate {
+  priTmplId: string;
+  title: string;
+  /** e.g. "会议时间:{{date2.DATA}}\n会议地点:{{thing1.DATA}}\n" */
+  content: string;
+  example: string;
+  /** 2 one-time, 3 long-term */
+  type: number;
+  keywordEnumValueList: Array<{ keywordCode?: string; enumValueList?: string[] }>;
+}
+
+export interface SubscribeSendBody {
+  touser: string;
+  template_id: string;
+  page?: string;
+  data: Record<string, { value: string }>;
+  miniprogram_state: string;
+  lang: string;
+}
+
 // ---------------------------------------------------------------------------
 // Pure helpers (exported for unit tests)
 
@@ -254,6 +275,45 @@ export default class WechatClientService extends Service {
       throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat uploadTempMedia: reply without media_id');
     }
     return { mediaId: reply.media_id, createdAt: Number(reply.created_at) || Math.floor(Date.now() / 1000) };
+  }
+
+  // -------------------------------------------------------------------------
+  // Subscribe messages (订阅消息, mini-program)
+
+  /**
+   * GET /wxaapi/newtmpl/gettemplate (getTemplateList): the account's templates. A read: retried
+   * like any idempotent call.
+   */
+  async getSubscribeTemplates(): Promise<SubscribeTemplate[]> {
+    const reply = await this.withToken(this.app.config.wechat.appid, {
+      op: 'getSubscribeTemplates',
+      method: 'GET',
+      path: '/wxaapi/newtmpl/gettemplate',
+      retry: 'idempotent',
+    });
+    if (!Array.isArray(reply.data)) throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat getSubscribeTemplates: reply without data');
+    return reply.data.filter((t: any) => t && typeof t.priTmplId === 'string').map((t: any): SubscribeTemplate => ({
+      priTmplId: t.priTmplId,
+      title: String(t.title ?? ''),
+      content: String(t.content ?? ''),
+      example: String(t.example ?? ''),
+      type: Number(t.type),
+      keywordEnumValueList: Array.isArray(t.keywordEnumValueList) ? t.keywordEnumValueList : [],
+    }));
+  }
+
+  /**
+   * POST /cgi-bin/message/subscribe/send (subscribeMessage.send). A message: never repeated once it
+   * may have left (43101 no subscription, 47003 bad data, 40037 bad template, 41030 bad page, ...).
+   */
+  async subscribeSend(message: SubscribeSendBody): Promise<void> {
+    await this.withToken(this.app.config.wechat.appid, {
+      op: 'subscribeSend',
+      method: 'POST',
+      path: '/cgi-bin/message/subscribe/send',
+      body: message as unknown as Record<string, unknown>,
+      retry: 'unsent-only',
+    });
   }
 
   // -------------------------------------------------------------------------

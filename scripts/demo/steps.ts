@@ -46,7 +46,8 @@ export const STEPS = {
   riskyText: '11. risky text caught',
   mediaVerdict: '12. image verdict arriving by push',
   wxaCode: '13. mini-program code (cached)',
-  handOff: '14. hand-off to human agents',
+  subscribe: '14. subscribe message',
+  handOff: '15. hand-off to human agents',
 } as const;
 
 export const STEP_NAMES = Object.values(STEPS);
@@ -56,6 +57,12 @@ const DEMO_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADU
 
 const PHONE_BY_CODE = { input: '13800138000', phoneNumber: '13800138000', purePhoneNumber: '13800138000', countryCode: '86' };
 const PHONE_BY_DATA = { input: '+1 4155550100', phoneNumber: '+14155550100', purePhoneNumber: '4155550100', countryCode: '1' };
+
+/** A value within the documented rule of each template field type (subscribeMessage.send). */
+const DEMO_VALUES: Record<string, string> = {
+  thing: '演示商品', character_string: 'DEMO2026', number: '1', letter: 'demo', symbol: '%', time: '15:01', date: '2026年12月3日',
+  amount: '¥9.90', phone_number: '13800138000', car_number: '粤A8Z888', name: '张三', phrase: '已发货',
+};
 
 function describePush(r: PushResult): string {
   const tries = r.attempts.map(a => (a.error ? a.error : `HTTP ${a.status} ${JSON.stringify((a.body ?? '').slice(0, 120))}`));
@@ -325,6 +332,39 @@ export async function runSteps(ctx: DemoContext, report: Report): Promise<void> 
     check(bad.json?.data?.error === 'INVALID_PARAM', `a Chinese scene got ${bad.text.slice(0, 120)}`);
     return `${image.width}×${image.height} PNG (${first.data.length} bytes) carrying scene u=${userKey}, ${formatMs(firstMs)}; ` +
       `again from MongoDB in ${formatMs(secondMs)}, same ETag; 1 WeChat call; a Chinese scene -> INVALID_PARAM`;
+  });
+
+  await report.step(STEPS.subscribe, [ STEPS.login ], async () => {
+    const { templates } = await app.ok('GET', '/admin/subscribe-templates', { admin: true });
+    const template = (templates as any[]).find(t => t.kind === 'oneTime' && t.fields.every((f: any) => DEMO_VALUES[f.type] !== undefined));
+    check(template, `no one-time template with known field types among ${templates.length}`);
+    const pushed = await sim.subscribePopup(pushUrl, userKey, { [template.templateId]: 'accept' }, { mode: 'safe', format: 'xml' });
+    const answerMs = checkAnsweredAtOnce('the subscribe popup event', pushed);
+    const granted = await poll(async () => {
+      const { grants } = await app.ok('GET', '/api/subscriptions/messages', { token });
+      const grant = (grants as any[]).find(g => g.templateId === template.templateId);
+      return grant?.oneTimeAvailable === 1 ? grant : undefined;
+    }, 20_000);
+    check(granted, 'the accepted template did not show up in GET /api/subscriptions/messages within 20 s');
+    const body = (key: string) => ({
+      openId: user.openid,
+      template_id: template.templateId,
+      page: 'pages/index/index',
+      data: Object.fromEntries(template.fields.map((f: any) => [ f.key, { value: DEMO_VALUES[f.type] }])),
+      miniprogram_state: 'developer',
+      idempotencyKey: `demo-${userKey}-${key}`,
+    });
+    const first = await app.ok('POST', '/admin/subscribe-messages', { admin: true, body: body('first') });
+    check(first.status === 'sent', `the first send is ${first.status}${first.error ? ` (${first.error} ${first.errcode})` : ''}, expected sent`);
+    const delivered = (await sim.subscribeMessages(user.openid)).messages;
+    check(delivered.length === 1, `${delivered.length} subscribe messages in the sandbox, expected 1`);
+    const second = await app.call('POST', '/admin/subscribe-messages', { admin: true, body: body('second') });
+    check(second.json?.code === 0 && second.json.data?.error === 'NO_SUBSCRIPTION_GRANT',
+      `the second send was not refused with NO_SUBSCRIPTION_GRANT: ${second.text.slice(0, 200)}`);
+    const after = (await sim.subscribeMessages(user.openid)).messages;
+    check(after.length === 1, `${after.length} subscribe messages in the sandbox after the refused send, expected 1`);
+    return `popup accept (XML, safe mode) answered in ${formatMs(answerMs)}; "${template.title}" sent (grant used up); ` +
+      'second send refused NO_SUBSCRIPTION_GRANT, nothing more delivered';
   });
 
   await report.step(STEPS.handOff, [], async () => {

@@ -160,7 +160,8 @@ describe('test/fault/fuzz.test.ts', function() {
     mock(app.config.rateLimit, 'phonePerMinute', 1_000_000);
     mock(app.config.rateLimit, 'phonePerUserPerMinute', 1_000_000);
 
-    // Valid state made before the snapshot: a session, a recorded push (to replay), a cached token.
+    // Valid state made before the snapshot: a session, a recorded push (to replay), a cached token,
+    // the cached subscribe-message templates (a read-through cache an admin GET may fill).
     const loginRes = await app.httpRequest().post('/api/login').send({ code: sandbox.login('fuzz-user') });
     assert.strictEqual(loginRes.body.code, 1, loginRes.text);
     sessionToken = loginRes.body.data.token;
@@ -171,6 +172,8 @@ describe('test/fault/fuzz.test.ts', function() {
     const channel = { appid: TEST_ENV.WECHAT_APPID, token: TEST_ENV.WECHAT_MSG_TOKEN, aesKey: TEST_ENV.WECHAT_MSG_AES_KEY };
     recordedPush = buildPush({ kind: 'text', mode: 'safe', format: 'json', channel, user: 'fuzz-user' });
     assert((await deliverPush(`${server.url}/message/check`, recordedPush, { maxAttempts: 1 })).accepted);
+    const templatesRes = await app.httpRequest().get('/admin/subscribe-templates').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`);
+    assert.strictEqual(templatesRes.body.code, 1, templatesRes.text);
     await app.backgroundTasksFinished();
 
     const routes = (app.router as any).stack

@@ -28,6 +28,8 @@ export const ENDPOINTS = [
   '/cgi-bin/user/get',
   '/cgi-bin/user/info',
   '/cgi-bin/user/info/batchget',
+  '/cgi-bin/message/subscribe/send',
+  '/wxaapi/newtmpl/gettemplate',
   '/wxa/msg_sec_check',
   '/wxa/media_check_async',
   '/wxa/getwxacodeunlimit',

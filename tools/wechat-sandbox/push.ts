@@ -10,13 +10,27 @@ import { encryptMessage, sha1Signature } from '../../app/lib/wechatCrypto';
 import { DEFAULT_SEED, openidFor, originalIdFor } from './identity';
 import { AnswerKind, checkPassiveReply, FAILURE_NOTICE } from './passiveReply';
 
-export type PushKind = 'text' | 'image' | 'miniprogrampage' | 'user_enter_tempsession' | 'subscribe' | 'unsubscribe' | 'wxa_media_check';
+export type PushKind = 'text' | 'image' | 'miniprogrampage' | 'user_enter_tempsession' | 'subscribe' | 'unsubscribe' | 'wxa_media_check' | SubscribeMessageKind;
+/** The subscribe-message events (小程序 订阅消息 → 订阅消息事件推送), each with a nested list of templates. */
+export type SubscribeMessageKind = 'subscribe_msg_popup_event' | 'subscribe_msg_change_event' | 'subscribe_msg_sent_event';
 export type PushMode = 'plaintext' | 'compatible' | 'safe';
 export type PushFormat = 'json' | 'xml';
+export type ScalarValue = string | number | bigint;
 /** A field; events such as wxa_media_check also carry nested elements (objects, and arrays written as repeated XML elements). */
-export type FieldValue = string | number | bigint | FieldValue[] | { [name: string]: FieldValue };
+export type FieldValue = ScalarValue | FieldValue[] | { [name: string]: FieldValue };
 
-export const PUSH_KINDS: readonly PushKind[] = [ 'text', 'image', 'miniprogrampage', 'user_enter_tempsession', 'subscribe', 'unsubscribe', 'wxa_media_check' ];
+export const SUBSCRIBE_MESSAGE_KINDS: readonly SubscribeMessageKind[] = [ 'subscribe_msg_popup_event', 'subscribe_msg_change_event', 'subscribe_msg_sent_event' ];
+export const PUSH_KINDS: readonly PushKind[] = [ 'text', 'image', 'miniprogrampage', 'user_enter_tempsession', 'subscribe', 'unsubscribe', 'wxa_media_check', ...SUBSCRIBE_MESSAGE_KINDS ];
+/**
+ * The XML element wrapping a subscribe event's repeated <List> entries; JSON has a top-level
+ * "List" instead, an object for one entry and an array for several (WxJava PR #2477; the WeChat
+ * developer community's reports of the JSON shape, e.g. thread 000a08f88180a0081400916f966400).
+ */
+export const SUBSCRIBE_EVENT_WRAPPERS: Record<SubscribeMessageKind, string> = {
+  subscribe_msg_popup_event: 'SubscribeMsgPopupEvent',
+  subscribe_msg_change_event: 'SubscribeMsgChangeEvent',
+  subscribe_msg_sent_event: 'SubscribeMsgSentEvent',
+};
 /** Official-account events: XML only. */
 export const XML_ONLY_KINDS: readonly PushKind[] = [ 'subscribe', 'unsubscribe' ];
 
@@ -55,6 +69,8 @@ export interface BuildPushOptions {
   nonce?: string;
   /** Seed of the openid derivation of `user` (the sandbox's seed) */
   seed?: string;
+  /** Subscribe events: the List entries, e.g. { TemplateId, SubscribeStatusString: 'accept', PopupScene: '0' } */
+  list?: Array<Record<string, ScalarValue>>;
 }
 
 export interface BuiltPush {
@@ -134,7 +150,7 @@ function toMsgId(v: bigint | string | number): bigint {
   throw new PushBuildError('msgId must be a bigint, a digit string or a safe integer');
 }
 
-function messageFields(o: BuildPushOptions, fromUser: string, toUser: string, createTime: number): Record<string, FieldValue> {
+function messageFields(o: BuildPushOptions, fromUser: string, toUser: string, createTime: number, format: PushFormat): Record<string, FieldValue> {
   const head: Record<string, FieldValue> = { ToUserName: toUser, FromUserName: fromUser, CreateTime: createTime };
   const msgId = o.msgId === undefined ? randomMsgId() : toMsgId(o.msgId);
   switch (o.kind) {
@@ -158,6 +174,15 @@ function messageFields(o: BuildPushOptions, fromUser: string, toUser: string, cr
     case 'subscribe':
     case 'unsubscribe':
       return { ...head, MsgType: 'event', Event: o.kind };
+    case 'subscribe_msg_popup_event':
+    case 'subscribe_msg_change_event':
+    case 'subscribe_msg_sent_event': {
+      const list = o.list ?? [];
+      if (list.length === 0) throw new PushBuildError(`${o.kind} needs list entries`);
+      return format === 'json' ?
+        { ...head, MsgType: 'event', Event: o.kind, List: list.length === 1 ? list[0] : list } :
+        { ...head, MsgType: 'event', Event: o.kind, [SUBSCRIBE_EVENT_WRAPPERS[o.kind]]: { List: list } };
+    }
     case 'wxa_media_check':
       // 多媒体内容安全识别 mediaCheckAsync, 异步检测结果推送: a passing verdict unless `fields` say
       // otherwise (the simulator's pushMediaCheckVerdict gives the sandbox's own).
@@ -221,10 +246,10 @@ export function buildPush(o: BuildPushOptions): BuiltPush {
     fromUser = openidFor(o.channel.appid, o.user, o.seed ?? DEFAULT_SEED);
   }
   const createTime = o.createTime ?? Math.floor(Date.now() / 1000);
-  const message = messageFields(o, fromUser, o.channel.originalId ?? originalIdFor(o.channel.appid, o.seed ?? DEFAULT_SEED), createTime);
+  const message = messageFields(o, fromUser, o.channel.originalId ?? originalIdFor(o.channel.appid, o.seed ?? DEFAULT_SEED), createTime, format);
   for (const [ k, v ] of Object.entries(o.fields ?? {})) {
     if (v === null) delete message[k];
-    else message[k] = k === 'MsgId' ? toMsgId(v as bigint | string | number) : v;
+    else message[k] = k === 'MsgId' ? toMsgId(v as ScalarValue) : v;
   }
   const serialize = format === 'json' ? serializeJson : serializeXml;
   const plaintext = serialize(message);

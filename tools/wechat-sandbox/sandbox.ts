@@ -10,6 +10,7 @@ import { SandboxOptions, SandboxAccountOptions, SANDBOX_DEFAULTS } from './defau
 import { wxError } from './errors';
 import { Endpoint, ENDPOINTS, Fault, FaultError, FaultRegistry, parseEndpoint, parseFault } from './faults';
 import { MediaStore } from './media';
+import { SubscribeInputError, SubscribeStore, SubscribeChoice, TemplateSpec } from './subscribe';
 import { CONTENT_CHECK_VISIT_MS, MediaCheck, MediaCheckStore, TEXT_MAX_CHARS, mediaVerdictFields, newTraceId, textVerdict } from './contentSecurity';
 import {
   DEFAULT_SEED, defaultPhoneFor, followerIndex, followerKey, openidFor, originalIdFor, unionidFor, userKeyOfOpenid,
@@ -217,6 +218,7 @@ export class WechatSandbox {
   /** `${appid}|${userKey}` -> reply window: open until closesAt (inclusive), `remaining` replies left */
   private readonly windows = new Map<string, { closesAt: number; remaining: number }>();
   private readonly media = new MediaStore(() => this.now());
+  private readonly subscribe: SubscribeStore;
   private readonly mediaChecks = new MediaCheckStore();
   private readonly wxa = new WxaStore(() => this.now());
   private readonly handlers: Record<Endpoint, Handler>;
@@ -239,6 +241,7 @@ export class WechatSandbox {
     this.codeTtlMs = (opts.codeTtlSeconds ?? SANDBOX_DEFAULTS.codeTtlSeconds) * 1000;
     this.replyWindow = opts.replyWindow ?? true;
     this.tokens = new TokenStore(() => this.tokenTtlSeconds * 1000);
+    this.subscribe = new SubscribeStore(() => this.now(), [ this.miniProgram.appid ]);
     this.handlers = {
       '/sns/jscode2session': (_req, url) => this.jscode2session(url),
       '/cgi-bin/token': (_req, url) => this.token(url),
@@ -249,6 +252,8 @@ export class WechatSandbox {
       '/cgi-bin/user/get': (_req, url) => this.userGet(url),
       '/cgi-bin/user/info': (_req, url) => this.userInfo(url),
       '/cgi-bin/user/info/batchget': (req, url, body) => this.userBatchGet(req, url, body),
+      '/cgi-bin/message/subscribe/send': (req, url, body) => this.subscribeSend(req, url, body),
+      '/wxaapi/newtmpl/gettemplate': (_req, url) => this.getSubscribeTemplates(url),
       '/wxa/msg_sec_check': (req, url, body) => this.msgSecCheck(req, url, body),
       '/wxa/media_check_async': (req, url, body) => this.mediaCheckAsync(req, url, body),
       '/wxa/getwxacodeunlimit': (req, url, body) => this.getWxaCodeUnlimit(req, url, body),
@@ -349,6 +354,7 @@ export class WechatSandbox {
     this.namedSubscribed = 0;
     this.windows.clear();
     this.media.reset();
+    this.subscribe.reset();
     this.mediaChecks.reset();
     this.wxa.reset();
     this.clockOffsetMs = 0;
@@ -502,6 +508,59 @@ export class WechatSandbox {
       if (entry.createdAt < cutoff) codes.delete(code);
       else break;
     }
+  }
+
+  // -------------------------------------------------------------------------
+  // Subscribe messages (see subscribe.ts): templates, and what each user allows
+
+  /** The mini-program's subscribe-message templates (what getTemplateList returns). */
+  subscribeTemplates(): ReturnType<SubscribeStore['templates']> {
+    return this.subscribe.templates(this.miniProgram.appid);
+  }
+
+  /** Adds or replaces a template of the mini-program. */
+  setSubscribeTemplate(spec: TemplateSpec) {
+    return this.subscribe.setTemplate(this.miniProgram.appid, spec);
+  }
+
+  removeSubscribeTemplate(templateId: string): boolean {
+    return this.subscribe.removeTemplate(this.miniProgram.appid, templateId);
+  }
+
+  /** The user (key or openid) answers the subscribe popup; returns the popup event's List entries. */
+  subscribePopup(user: string, choices: Record<string, SubscribeChoice>) {
+    return this.subscribe.popup(this.miniProgram.appid, this.miniProgramOpenid(user), choices);
+  }
+
+  /** The user switches a template on or off in the settings; returns the change event's List entries. */
+  subscribeChange(user: string, templateId: string, choice: SubscribeChoice) {
+    return this.subscribe.change(this.miniProgram.appid, this.miniProgramOpenid(user), templateId, choice);
+  }
+
+  /** What a user allows for a template. */
+  subscribeGrant(user: string, templateId: string) {
+    return this.subscribe.grantOf(this.miniProgram.appid, this.miniProgramOpenid(user), templateId);
+  }
+
+  /** The sent event's List entry for a delivered subscribe message. */
+  subscribeSentEntry(msgId: string) {
+    return this.subscribe.sentEntry(msgId);
+  }
+
+  /** Subscribe messages accepted by subscribe/send, oldest first. */
+  subscribeMessages(filter: { touser?: string } = {}) {
+    return this.subscribe.sent(filter);
+  }
+
+  /** Subscribe messages accepted per miniprogram_state. */
+  subscribeStateCounts(): Record<string, number> {
+    return this.subscribe.stateCountsView();
+  }
+
+  private miniProgramOpenid(user: string): string {
+    const userKey = this.userKeyOf(user, 'miniProgram') ?? checkUserKey(user);
+    this.userRecord(userKey);
+    return this.openid(userKey);
   }
 
   // -------------------------------------------------------------------------
@@ -837,6 +896,28 @@ export class WechatSandbox {
     return { body: { errcode: 0, errmsg: 'ok' } };
   }
 
+  /** subscribeMessage.send: the rules are in subscribe.ts. */
+  private subscribeSend(req: IncomingMessage, url: URL, raw: Buffer): Reply {
+    const acc = this.authorize(url, 'miniProgram');
+    if (!('kind' in acc)) return acc;
+    if (req.method !== 'POST') return { body: wxError(43002) };
+    const body = parseJsonObject(raw);
+    if (!body) return { body: wxError(47001) };
+    const userKey = typeof body.touser === 'string' ? userKeyOfOpenid(acc.appid, body.touser, this.seed) : null;
+    const result = this.subscribe.send(acc.appid, body, userKey !== null && this.knownToMiniProgram(userKey), path => this.pages().includes(path));
+    if (result.errcode !== 0) return { body: wxError(result.errcode, 'errmsg' in result ? result.errmsg : undefined) };
+    // The reply carries no msgid (developer community: "小程序订阅消息成功不返回msgid"); the
+    // delivery is reported later by subscribe_msg_sent_event with its MsgID.
+    return { body: { errcode: 0, errmsg: 'ok' } };
+  }
+
+  /** getTemplateList: the account's templates (a mini-program API). */
+  private getSubscribeTemplates(url: URL): Reply {
+    const acc = this.authorize(url, 'miniProgram');
+    if (!('kind' in acc)) return acc;
+    return { body: { errcode: 0, errmsg: 'ok', data: this.subscribe.templates(acc.appid) } };
+  }
+
   private mediaUpload(req: IncomingMessage, url: URL, raw: Buffer): Reply {
     const acc = this.authorize(url, 'any');
     if (!('kind' in acc)) return acc;
@@ -1090,6 +1171,18 @@ export class WechatSandbox {
         case 'POST /__sandbox/user-messages':
           this.recordUserMessage(str('user'), kindOf(body.account), (optStr('action') ?? 'message') as UserAction);
           return sendJson(res, 200, { ok: true });
+        case 'GET /__sandbox/subscribe/templates':
+          return sendJson(res, 200, { templates: this.subscribeTemplates() });
+        case 'POST /__sandbox/subscribe/templates':
+          return sendJson(res, 200, this.setSubscribeTemplate(body as TemplateSpec));
+        case 'POST /__sandbox/subscribe/popup':
+          return sendJson(res, 200, { list: this.subscribePopup(str('user'), body.choices) });
+        case 'POST /__sandbox/subscribe/change':
+          return sendJson(res, 200, { list: this.subscribeChange(str('user'), str('templateId'), str('choice') as SubscribeChoice) });
+        case 'POST /__sandbox/subscribe/sent-entry':
+          return sendJson(res, 200, { entry: this.subscribeSentEntry(str('msgId')) });
+        case 'GET /__sandbox/subscribe/messages':
+          return sendJson(res, 200, { messages: this.subscribeMessages({ touser: url.searchParams.get('touser') ?? undefined }), states: this.subscribeStateCounts() });
         case 'GET /__sandbox/media-checks':
           return sendJson(res, 200, { checks: this.mediaCheckList() });
         case 'POST /__sandbox/media-checks/verdict':
@@ -1116,7 +1209,7 @@ export class WechatSandbox {
           return sendJson(res, 404, { error: `unknown control route ${route}` });
       }
     } catch (err) {
-      if (err instanceof SandboxInputError || err instanceof FaultError) return sendJson(res, 400, { error: err.message });
+      if (err instanceof SandboxInputError || err instanceof FaultError || err instanceof SubscribeInputError) return sendJson(res, 400, { error: err.message });
       throw err;
     }
   }

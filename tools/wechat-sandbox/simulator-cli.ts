@@ -5,9 +5,12 @@
  */
 import { ArgsError, intOption, parseArgs, ParsedArgs, strOption } from './args';
 import { SANDBOX_DEFAULTS } from './defaults';
-import { PushBuildError, PushChannel, PushFormat, PushKind, PushMode, PUSH_KINDS } from './push';
+import { PushBuildError, PushChannel, PushFormat, PushKind, PushMode, PushResult, PUSH_KINDS, SUBSCRIBE_MESSAGE_KINDS } from './push';
 import { AccountKind, UserInfoApi } from './sandbox';
 import { SimulatorError, WechatSimulator } from './simulator';
+
+/** Kinds `push` builds alone; subscribe events need the user's choice (subscribe-popup and the like). */
+const PLAIN_PUSH_KINDS = PUSH_KINDS.filter(kind => !(SUBSCRIBE_MESSAGE_KINDS as readonly PushKind[]).includes(kind));
 
 const USAGE = `usage: npm run simulate -- <command> [args] [options]
 client side (mini-program):
@@ -21,14 +24,22 @@ client side (mini-program):
 WeChat-server side (message push to your backend):
   verify <backendUrl>                  GET echostr verification
   push-text <backendUrl> <text>        a text message
-  push <backendUrl> <kind>             kind: ${PUSH_KINDS.join(', ')}
+  push <backendUrl> <kind>             kind: ${PLAIN_PUSH_KINDS.join(', ')}
   enter <backendUrl> <user>            user_enter_tempsession event (--session-from)
   subscribe <backendUrl> <user>        official-account subscribe event (XML)
   unsubscribe <backendUrl> <user>      official-account unsubscribe event (XML)
+  subscribe-popup <backendUrl> <user> <templateId>[=accept|reject]...
+                                       the user answers the subscribe popup: subscribe_msg_popup_event
+  subscribe-change <backendUrl> <user> <templateId> <accept|reject>
+                                       a settings change: subscribe_msg_change_event
+  subscribe-sent <backendUrl> <user> <msgId>...
+                                       delivered subscribe messages: subscribe_msg_sent_event
   media-verdict <backendUrl> <traceId> the wxa_media_check verdict of a media check your backend asked for
 sandbox:
   messages [--touser openid]           messages your backend sent with custom/send
   media-checks                         media checks your backend asked for (media_check_async)
+  subscribe-templates                  the mini-program's subscribe-message templates
+  subscribe-messages [--touser openid] subscribe messages your backend sent (msgId, miniprogram_state)
 options:
   --sandbox <url>       default http://127.0.0.1:${SANDBOX_DEFAULTS.port}
   --user <key>          push-text/push: the simulated user (default sandbox-user)
@@ -57,32 +68,35 @@ async function run(argv: string[]): Promise<unknown> {
   if (!command || args.options.help) return USAGE;
   const sim = new WechatSimulator(strOption(args, 'sandbox') ?? `http://127.0.0.1:${SANDBOX_DEFAULTS.port}`);
   const channelOpt = oneOf(strOption(args, 'channel'), [ 'miniProgram', 'officialAccount' ] as const, 'channel');
+  const pushOptions = () => ({
+    mode: oneOf(strOption(args, 'mode'), [ 'plaintext', 'compatible', 'safe' ] as PushMode[], 'mode'),
+    format: oneOf(strOption(args, 'format'), [ 'json', 'xml' ] as PushFormat[], 'format'),
+    timeoutMs: intOption(args, 'timeout', 5000, 1),
+    maxAttempts: intOption(args, 'attempts', 3, 1),
+  });
+  const pushed = (r: PushResult) => ({
+    accepted: r.accepted,
+    ...(r.answer ? { answer: r.answer } : {}),
+    ...(r.failure ? { failure: r.failure } : {}),
+    ...(r.shownToUser ? { shownToUser: r.shownToUser } : {}),
+    attempts: r.attempts,
+    url: r.url,
+    contentType: r.request.contentType,
+    body: r.request.body,
+    plaintext: r.request.plaintext,
+  });
   const push = async (backendUrl: string, kind: PushKind, user: string, fields: Record<string, string>) => {
     const channel: PushChannel | AccountKind | undefined = channelOpt;
-    const r = await sim.pushMessage(backendUrl, {
+    return pushed(await sim.pushMessage(backendUrl, {
+      ...pushOptions(),
       kind,
       user,
       channel,
-      mode: oneOf(strOption(args, 'mode'), [ 'plaintext', 'compatible', 'safe' ] as PushMode[], 'mode'),
-      format: oneOf(strOption(args, 'format'), [ 'json', 'xml' ] as PushFormat[], 'format'),
       // CreateTime is a number in WeChat's messages; MsgId digits are handled by the builder.
       fields: Object.fromEntries(Object.entries({ ...fields, ...args.fields })
         .map(([ k, v ]) => [ k, k === 'CreateTime' && /^\d+$/.test(v) ? Number(v) : v ])),
       msgId: strOption(args, 'msg-id'),
-      timeoutMs: intOption(args, 'timeout', 5000, 1),
-      maxAttempts: intOption(args, 'attempts', 3, 1),
-    });
-    return {
-      accepted: r.accepted,
-      ...(r.answer ? { answer: r.answer } : {}),
-      ...(r.failure ? { failure: r.failure } : {}),
-      ...(r.shownToUser ? { shownToUser: r.shownToUser } : {}),
-      attempts: r.attempts,
-      url: r.url,
-      contentType: r.request.contentType,
-      body: r.request.body,
-      plaintext: r.request.plaintext,
-    };
+    }));
   };
   switch (command) {
     case 'login': {
@@ -105,7 +119,7 @@ async function run(argv: string[]): Promise<unknown> {
     case 'push-text':
       return push(need(args, 1, '<backendUrl>'), 'text', strOption(args, 'user') ?? 'sandbox-user', { Content: need(args, 2, '<text>') });
     case 'push': {
-      const kind = oneOf(need(args, 2, '<kind>'), PUSH_KINDS, 'kind') as PushKind;
+      const kind = oneOf(need(args, 2, '<kind>'), PLAIN_PUSH_KINDS, 'kind') as PushKind;
       return push(need(args, 1, '<backendUrl>'), kind, strOption(args, 'user') ?? 'sandbox-user', {});
     }
     case 'enter': {
@@ -126,6 +140,25 @@ async function run(argv: string[]): Promise<unknown> {
       return sim.mediaChecks();
     case 'messages':
       return sim.sentMessages(strOption(args, 'touser'));
+    case 'subscribe-templates':
+      return sim.subscribeTemplates();
+    case 'subscribe-messages':
+      return sim.subscribeMessages(strOption(args, 'touser'));
+    case 'subscribe-popup': {
+      const choices = Object.fromEntries(args.positional.slice(3).map(arg => {
+        const [ id, choice = 'accept' ] = arg.split('=');
+        return [ id, oneOf(choice, [ 'accept', 'reject' ] as const, 'choice') as 'accept' | 'reject' ];
+      }));
+      if (Object.keys(choices).length === 0) throw new ArgsError('missing <templateId>');
+      return pushed(await sim.subscribePopup(need(args, 1, '<backendUrl>'), need(args, 2, '<user>'), choices, pushOptions()));
+    }
+    case 'subscribe-change': {
+      const choice = oneOf(need(args, 4, '<accept|reject>'), [ 'accept', 'reject' ] as const, 'choice') as 'accept' | 'reject';
+      return pushed(await sim.subscribeChange(need(args, 1, '<backendUrl>'), need(args, 2, '<user>'), need(args, 3, '<templateId>'), choice, pushOptions()));
+    }
+    case 'subscribe-sent':
+      need(args, 3, '<msgId>');
+      return pushed(await sim.subscribeSent(need(args, 1, '<backendUrl>'), need(args, 2, '<user>'), args.positional.slice(3), pushOptions()));
     default:
       throw new ArgsError(`unknown command "${command}"`);
   }

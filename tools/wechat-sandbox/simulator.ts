@@ -8,8 +8,10 @@ import { AccountKind, CreateUserOptions, SandboxAccount, SandboxUserInfo, SentMe
 import { openidFor } from './identity';
 import { MediaCheck } from './contentSecurity';
 import {
-  BuildPushOptions, DeliveryOptions, FieldValue, PushChannel, PushKind, PushResult, pushMessage, verifyUrl, VerifyResult, XML_ONLY_KINDS,
+  BuildPushOptions, DeliveryOptions, FieldValue, PushChannel, PushKind, PushResult, pushMessage, SubscribeMessageKind, SUBSCRIBE_MESSAGE_KINDS,
+  verifyUrl, VerifyResult, XML_ONLY_KINDS,
 } from './push';
+import { SandboxTemplate, SubscribeChoice, SubscribeEntry, SubscribeSent } from './subscribe';
 
 export interface SimulatorPushOptions extends Omit<BuildPushOptions, 'channel'>, DeliveryOptions {
   /** A channel, or which sandbox account to push for (default: officialAccount for subscribe/unsubscribe, else miniProgram) */
@@ -30,6 +32,9 @@ export interface SandboxInfo {
 }
 
 export class SimulatorError extends Error {}
+
+/** How a subscribe event is pushed (format, mode, delivery); the rest comes from the user's choice. */
+export type SubscribePushOptions = Pick<BuildPushOptions, 'mode' | 'format' | 'createTime' | 'timestamp' | 'nonce'> & DeliveryOptions;
 
 /** Calls the sandbox's control API. */
 async function control<T>(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -214,6 +219,8 @@ export class WechatSimulator {
   }
 
   private async notify(kind: PushKind, user: string, account: AccountKind): Promise<void> {
+    // Subscribe-message events are played by subscribePopup / subscribeChange / subscribeSent.
+    if ((SUBSCRIBE_MESSAGE_KINDS as readonly PushKind[]).includes(kind)) return;
     // A verdict is WeChat's own event: the user did nothing, so no reply window opens.
     if (kind === 'wxa_media_check') return;
     if (kind === 'subscribe' || kind === 'unsubscribe') {
@@ -222,6 +229,52 @@ export class WechatSimulator {
       const action = kind === 'user_enter_tempsession' ? 'enterSession' : 'message';
       await this.call(s => s.recordUserMessage(user, account, action), 'POST', '/__sandbox/user-messages', { user, account, action });
     }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Subscribe messages (订阅消息): the user's choices, then WeChat's event push
+
+  /** The mini-program's subscribe-message templates. */
+  async subscribeTemplates(): Promise<SandboxTemplate[]> {
+    return (await this.call(s => ({ templates: s.subscribeTemplates() }), 'GET', '/__sandbox/subscribe/templates')).templates;
+  }
+
+  /** Subscribe messages the backend sent, and the count per miniprogram_state. */
+  async subscribeMessages(touser?: string): Promise<{ messages: SubscribeSent[]; states: Record<string, number> }> {
+    const path = `/__sandbox/subscribe/messages${touser === undefined ? '' : `?touser=${encodeURIComponent(touser)}`}`;
+    return this.call(s => ({ messages: s.subscribeMessages({ touser }), states: s.subscribeStateCounts() }), 'GET', path);
+  }
+
+  /**
+   * The user answers the subscribe popup (wx.requestSubscribeMessage) with `choices`
+   * (templateId -> accept | reject); WeChat then pushes subscribe_msg_popup_event.
+   */
+  async subscribePopup(backendUrl: string, user: string, choices: Record<string, SubscribeChoice>, opts: SubscribePushOptions = {}): Promise<PushResult> {
+    const { list } = await this.call(s => ({ list: s.subscribePopup(user, choices) }), 'POST', '/__sandbox/subscribe/popup', { user, choices });
+    return this.pushSubscribeEvent(backendUrl, 'subscribe_msg_popup_event', user, list, opts);
+  }
+
+  /** The user switches a template on or off in the settings; WeChat pushes subscribe_msg_change_event. */
+  async subscribeChange(backendUrl: string, user: string, templateId: string, choice: SubscribeChoice, opts: SubscribePushOptions = {}): Promise<PushResult> {
+    const { list } = await this.call(s => ({ list: s.subscribeChange(user, templateId, choice) }), 'POST', '/__sandbox/subscribe/change', { user, templateId, choice });
+    return this.pushSubscribeEvent(backendUrl, 'subscribe_msg_change_event', user, list, opts);
+  }
+
+  /** WeChat reports delivered subscribe messages (their msgids from subscribe/send): subscribe_msg_sent_event. */
+  async subscribeSent(backendUrl: string, user: string, msgIds: string[], opts: SubscribePushOptions = {}): Promise<PushResult> {
+    const list: SubscribeEntry[] = [];
+    for (const msgId of msgIds) {
+      list.push((await this.call(s => ({ entry: s.subscribeSentEntry(msgId) }), 'POST', '/__sandbox/subscribe/sent-entry', { msgId })).entry);
+    }
+    return this.pushSubscribeEvent(backendUrl, 'subscribe_msg_sent_event', user, list, opts);
+  }
+
+  private async pushSubscribeEvent(backendUrl: string, kind: SubscribeMessageKind, user: string, list: SubscribeEntry[], opts: SubscribePushOptions): Promise<PushResult> {
+    const channel = await this.channel('miniProgram');
+    const info = await this.info();
+    // MsgID is a 64-bit integer: written with its exact digits.
+    const entries = list.map(e => Object.fromEntries(Object.entries(e).map(([ k, v ]) => [ k, k === 'MsgID' ? BigInt(v) : v ])));
+    return pushMessage(backendUrl, { ...opts, kind, user, channel, seed: info.seed, list: entries });
   }
 
   async verifyUrl(backendUrl: string, channel: PushChannel | AccountKind = 'miniProgram', opts: { timeoutMs?: number } = {}): Promise<VerifyResult> {

@@ -60,6 +60,15 @@ const SHAPES: QueryShape[] = [
   // rate_limits: one per bucket, subject and minute
   { query: 'rateLimit.consume: the window counter', model: 'RateLimit', equality: [ 'key' ] },
   { query: 'TTL monitor: past windows', model: 'RateLimit', equality: [], range: [ 'expiresAt' ] },
+  // subscription_grants: one per user and subscribe-message template
+  { query: 'subscribeMessage.applyEntry / takeGrant / releaseGrant: the grant of a user and template', model: 'SubscriptionGrant', equality: [ 'openid', 'templateId' ], residual: { fields: [ 'appliedEvents', 'oneTimeAvailable', 'status', 'consumedBy' ], why: '(openid, templateId) is unique' } },
+  { query: 'GET /api/subscriptions/messages: a user\'s grants in template order', model: 'SubscriptionGrant', equality: [ 'openid' ], sort: { templateId: 1 } },
+  // subscribe_message_sends: one per send
+  { query: 'subscribeMessage.send: the send of an idempotency key', model: 'SubscribeMessageSend', equality: [ 'idempotencyKey' ] },
+  { query: 'subscribeMessage.sweep: due sends by status, oldest first', model: 'SubscribeMessageSend', equality: [ 'status' ], range: [ 'nextAttemptAt' ], sort: { nextAttemptAt: 1, _id: 1 } },
+  { query: 'subscribeMessage: a send by _id (claims and writes under its lease)', model: 'SubscribeMessageSend', equality: [ '_id' ], residual: { fields: [ 'status', 'lockToken', 'nextAttemptAt' ], why: 'one document by _id' } },
+  { query: 'subscribeMessage.templates: the cached template list', model: 'SubscribeTemplateCache', equality: [ 'appid' ] },
+  { query: 'subscribeMessage.send: the user of a unionId', model: 'User', equality: [ 'unionId' ] },
   // media_checks: one per media check (content security), kept contentSecurity.retentionDays
   {
     query: 'contentSecurity: a check by trace_id (submit, view, verdict)', model: 'MediaCheck', equality: [ 'traceId' ],

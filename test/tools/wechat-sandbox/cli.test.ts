@@ -18,6 +18,25 @@ function simulate(args: string[]): Promise<{ code: number; stdout: string; stder
   });
 }
 
+/** A backend that answers every push `success` and keeps the bodies, for the duration of `use`. */
+async function withBackend(use: (backendUrl: string, bodies: string[]) => Promise<void>): Promise<void> {
+  const bodies: string[] = [];
+  const server: Server = createServer((req, res) => {
+    let b = '';
+    req.on('data', c => (b += c));
+    req.on('end', () => {
+      bodies.push(b);
+      res.end('success');
+    });
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await use(`http://127.0.0.1:${(server.address() as AddressInfo).port}/message/check`, bodies);
+  } finally {
+    server.close();
+  }
+}
+
 describe('test/tools/wechat-sandbox/cli.test.ts', function() {
   this.timeout(120_000);
   let child: ChildProcess;
@@ -59,18 +78,7 @@ describe('test/tools/wechat-sandbox/cli.test.ts', function() {
   });
 
   it('simulate push-text delivers a signed, encrypted message; bad usage exits 2', async () => {
-    const bodies: string[] = [];
-    const server: Server = createServer((req, res) => {
-      let b = '';
-      req.on('data', c => (b += c));
-      req.on('end', () => {
-        bodies.push(b);
-        res.end('success');
-      });
-    });
-    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const backend = `http://127.0.0.1:${(server.address() as AddressInfo).port}/message/check`;
+    await withBackend(async (backend, bodies) => {
       const r = await simulate([ 'push-text', backend, '你好', '--mode', 'safe', '--format', 'json', '--user', 'alice', '--msg-id', '9007199254740993', '--sandbox', url ]);
       assert.strictEqual(r.code, 0, r.stderr);
       assert.strictEqual(JSON.parse(r.stdout).accepted, true);
@@ -80,8 +88,21 @@ describe('test/tools/wechat-sandbox/cli.test.ts', function() {
       const bad = await simulate([ 'push-text', backend, 'x', '--mode', 'weird', '--sandbox', url ]);
       assert.strictEqual(bad.code, 2);
       assert.match(bad.stderr, /--mode must be one of/);
-    } finally {
-      server.close();
-    }
+    });
+  });
+
+  it('simulate subscribe-popup records the choice and pushes the event with its List; a bad choice exits 2', async () => {
+    await withBackend(async (backend, bodies) => {
+      const templates = await simulate([ 'subscribe-templates', '--sandbox', url ]);
+      assert.strictEqual(templates.code, 0, templates.stderr);
+      const templateId = JSON.parse(templates.stdout)[0].priTmplId;
+      const r = await simulate([ 'subscribe-popup', backend, 'alice', `${templateId}=accept`, '--format', 'xml', '--sandbox', url ]);
+      assert.strictEqual(r.code, 0, r.stderr);
+      const encrypt = /<Encrypt><!\[CDATA\[([^\]]+)\]\]><\/Encrypt>/.exec(bodies[0]) as RegExpExecArray;
+      const inner = decryptMessage(SANDBOX_DEFAULTS.miniProgram.msgAesKey, encrypt[1]).message;
+      assert.match(inner, new RegExp(`<SubscribeMsgPopupEvent><List><TemplateId><!\\[CDATA\\[${templateId}\\]\\]></TemplateId><SubscribeStatusString><!\\[CDATA\\[accept\\]\\]>`));
+      const bad = await simulate([ 'subscribe-popup', backend, 'alice', `${templateId}=maybe`, '--sandbox', url ]);
+      assert.strictEqual(bad.code, 2);
+    });
   });
 });
