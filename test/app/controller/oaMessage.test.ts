@@ -118,7 +118,7 @@ describe('test/app/controller/oaMessage.test.ts', () => {
     await sim.pushMessage(target.url, { kind: 'subscribe', user: 'gina', channel: 'officialAccount' });
     const item = await eventually(async () => {
       const doc = await app.model.InboxMessage.findOne({ event: 'subscribe' }).lean();
-      return doc && doc.status === 'pending' && doc.lastError && doc;
+      return doc?.status === 'pending' && doc.lastError ? doc : null;
     }, 10000, 'the item to wait for a retry');
     assert.match(String(item.lastError), /45009/);
     const pendingFollower = await follower('gina');
