@@ -20,7 +20,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
-import { buildPush } from '../tools/wechat-sandbox/push';
+import { buildPush } from '../tools/wechat-sandbox';
 import { cpuMeter, CliProcess, eggProcesses, freePort, kernelThreads, rssMb, run, startCli } from './bench/processes';
 import { jsonOk, phaseErrors, PhaseResult, pushOk, round, runPacedPhase, runPhase } from './bench/load';
 
