@@ -28,6 +28,6 @@ export default class AppBoot implements IBoot {
 
   async beforeClose() {
     // egg-mongoose never closes its connection; without this, workers linger on shutdown.
-    await (this.app.mongooseDB as any)?.close?.();
+    await this.app.mongooseDB?.close();
   }
 }

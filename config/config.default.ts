@@ -116,7 +116,15 @@ export interface BizConfig {
   };
 }
 
-export type DefaultConfig = PowerPartial<EggAppConfig & BizConfig>;
+/**
+ * What an env file may set: any part of the config. egg's PowerPartial keeps an optional object
+ * property whole (`mongoose.client` would need its `url`); this goes all the way down.
+ */
+type DeepPartial<T> = {
+  [K in keyof T]?: NonNullable<T[K]> extends (...args: never[]) => unknown ? T[K]
+    : NonNullable<T[K]> extends object ? DeepPartial<NonNullable<T[K]>> : T[K];
+};
+export type DefaultConfig = DeepPartial<EggAppConfig & BizConfig>;
 
 /** How long a write waits for a majority of the replica set before it fails (MongoWriteConcernError). */
 export const DEFAULT_WTIMEOUT_MS = 5000;
@@ -147,14 +155,14 @@ export default (appInfo: EggAppInfo) => {
   config.middleware = [];
 
   // egg-cluster listens on every interface unless given a hostname.
-  config.cluster = { listen: { port: env.port, ...(env.host ? { hostname: env.host } : {}) } } as any;
+  config.cluster = { listen: { port: env.port, ...(env.host ? { hostname: env.host } : {}) } };
 
   // Every record without the request's query string (signatures, tokens) and with control
   // and bidi characters escaped: one record, one line (app/lib/logFormat.ts).
   config.logger = {
     formatter: formatLogRecord,
     contextFormatter: formatLogRecord,
-  } as any;
+  };
 
   // The API authenticates with bearer tokens, never cookies, and WeChat's servers cannot
   // send a CSRF token: CSRF protection has nothing to protect here and would block them.
@@ -176,7 +184,7 @@ export default (appInfo: EggAppInfo) => {
     extendTypes: {
       text: [ 'text/xml', 'application/xml' ],
     },
-  } as any;
+  };
 
   // Images for replies (POST /admin/media) arrive as multipart/form-data, read as a stream by
   // app/controller/media.ts with WeChat's 2 MB limit; the body parser above leaves multipart
@@ -185,7 +193,7 @@ export default (appInfo: EggAppInfo) => {
     mode: 'stream',
     fileSize: '2mb',
     files: 1,
-  } as any;
+  };
 
   config.mongoose = {
     client: {
@@ -201,7 +209,7 @@ export default (appInfo: EggAppInfo) => {
         autoIndex: false,
       },
     },
-  } as any;
+  };
 
   // egg's next HttpClient (urllib 4 on undici) for ctx.curl: a keep-alive pool that costs about
   // half the CPU per call of the default urllib 2, on both ends (`npm run bench`, docs/performance.md).
@@ -210,17 +218,17 @@ export default (appInfo: EggAppInfo) => {
   config.httpclient = {
     useHttpClientNext: true,
     connect: { timeout: 3000 },
-  } as any;
+  };
 
   config.validate = {
     convert: false,
     widelyUndefined: false,
-  } as any;
+  };
 
   // At every start egg writes the whole config to run/application_config.json and
   // run/agent_config.json. It masks keys named like a password, `keys` and /secret/i (EGG_KEYS,
   // the WeChat secrets); these paths hold the other secrets. MONGODB_URI is masked whole, since
-  // it may carry a password.
+  // it may carry a password. (egg's d.ts knows only `dump.ignore`; its dumper reads ignoreKeyPaths too.)
   config.dump = {
     ignoreKeyPaths: {
       'config.wechat.msgToken': true,
@@ -230,12 +238,12 @@ export default (appInfo: EggAppInfo) => {
       'config.admin.token': true,
       'config.mongoose.client.url': true,
     },
-  } as any;
+  } as PowerPartial<EggAppConfig['dump']>;
 
   config.onerror = {
     // The error middleware answers every API failure; this only covers what escapes it.
     accepts: () => 'json',
-  } as any;
+  };
 
   const bizConfig: BizConfig = {
     wechat: {

@@ -9,7 +9,7 @@ export default () => {
         // egg-bin dev compiles TypeScript while the worker loads: give the first connection room.
         options: { serverSelectionTimeoutMS: 15000 },
       },
-    } as any,
+    },
   };
   return config;
 };

@@ -12,7 +12,7 @@ export default () => {
     logger: {
       level: 'INFO',
       consoleLevel: 'WARN',
-    } as any,
+    },
   };
   return config;
 };

@@ -7,7 +7,7 @@ export default () => {
     keys: 'unittest_keys',
     logger: {
       consoleLevel: 'NONE',
-    } as any,
+    },
     mongoose: {
       client: {
         options: {
@@ -17,7 +17,7 @@ export default () => {
           heartbeatFrequencyMS: 1000,
         },
       },
-    } as any,
+    },
   };
   return config;
 };

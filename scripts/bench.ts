@@ -20,9 +20,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
-import { buildPush } from '../tools/wechat-sandbox/push';
+import { buildPush } from '../tools/wechat-sandbox';
 import { cpuMeter, CliProcess, eggProcesses, freePort, kernelThreads, rssMb, run, startCli } from './bench/processes';
 import { jsonOk, phaseErrors, PhaseResult, pushOk, round, runPacedPhase, runPhase } from './bench/load';
+import { LOGIN_CODE_HEADROOM, loginCodesFor } from './bench/loginCodes';
 
 const root = path.join(__dirname, '..');
 const quick = process.argv.includes('--quick');
@@ -45,8 +46,6 @@ const settings = {
    * requests, so a count-based warm-up compared a warm health with a half-cold login.
    */
   warmupSeconds: option('warmup-seconds', quick ? 1 : 8),
-  /** Login codes prepared for the warm-up and the measured login phase (each is single-use) */
-  logins: option('logins', quick ? 3000 : 25000),
   pushes: option('pushes', quick ? 200 : 4000),
   /** Seconds of the paced push phase (open loop at `pacedRate`) */
   pacedSeconds: option('paced-seconds', quick ? 3 : 10),
@@ -260,21 +259,25 @@ async function main(): Promise<number> {
     const healthResult = await measured(() => runPhase({ name: 'GET /health', url: app, connections: conn, duration: settings.phaseSeconds, next: health, check: jsonOk }));
     console.log(describe(healthResult));
 
-    // --- POST /api/login, the same warm-up and duration as health; one fresh code per request
-    const prepared = Date.now();
-    const codes = await loginCodes(sandbox, 'bench-login', settings.logins);
-    console.log(`--- ${codes.length} login codes prepared in ${round((Date.now() - prepared) / 1000, 1)} s`);
-    let codesUsed = 0;
-    const loginRequest = () => ({
-      method: 'POST' as const,
-      path: '/api/login',
-      headers: { 'content-type': 'application/json' },
-      // Past the prepared codes the request is refused (counted as an error, reported below).
-      body: JSON.stringify({ code: codes[codesUsed++] ?? 'bench-ran-out-of-login-codes' }),
-    });
-    await runPhase({ name: 'warmup login', url: app, connections: conn, duration: settings.warmupSeconds, next: loginRequest, check: jsonOk });
-    const loginResult = await measured(() => runPhase({ name: 'POST /api/login', url: app, connections: conn, duration: settings.phaseSeconds, next: loginRequest, check: jsonOk }));
-    if (codesUsed > codes.length) errors.push(`the ${codes.length} prepared login codes ran out: raise --logins`);
+    // --- POST /api/login, the same warm-up and duration as health; one fresh code per request,
+    // as many as health's rate would use (login cannot go faster: scripts/bench/loginCodes.ts).
+    // The phase sends at most one request per code; one that runs out all the same fails the bench.
+    const loginPhase = async (name: string, seconds: number, meter: (r: () => Promise<PhaseResult>) => Promise<PhaseResult>) => {
+      const prepared = Date.now();
+      const codes = await loginCodes(sandbox, `bench-${name.replace(/\W+/g, '-')}`, loginCodesFor(healthResult.rps, seconds, conn));
+      console.log(`--- ${codes.length} login codes for ${name} prepared in ${round((Date.now() - prepared) / 1000, 1)} s`);
+      const result = await meter(() => runPhase({
+        name, url: app, connections: conn, duration: seconds, maxRequests: codes.length, check: jsonOk,
+        next: i => ({ method: 'POST', path: '/api/login', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: codes[i] }) }),
+      }));
+      if (result.ranOut) {
+        throw new Error(`${name}: the ${codes.length} login codes ran out after ${result.seconds} s of ${seconds} s ` +
+          `(sized from health's ${healthResult.rps} req/s x ${LOGIN_CODE_HEADROOM}); its figures would count refused logins`);
+      }
+      return result;
+    };
+    await loginPhase('warmup login', settings.warmupSeconds, r => r());
+    const loginResult = await loginPhase('POST /api/login', settings.phaseSeconds, measured);
     console.log(describe(loginResult));
 
     // --- POST /message/check (the warm-up also obtains the access_token, without latency)

@@ -5,14 +5,35 @@
  * `IModel` from app/model (each file's returned, typed Model). Declaring `model` as IModel here
  * makes `ctx.model.User` a real `Model<UserDoc>` (the duplicate-property complaint between the two
  * .d.ts declarations is silenced by skipLibCheck, and the later, more specific one wins).
+ * `app.mongooseDB` is narrowed the same way.
  */
 import 'egg';
+import { Readable } from 'node:stream';
+import { LoggerMeta } from 'egg-logger';
+import { Connection } from 'mongoose';
 import { UserDoc } from '../app/model/User';
 import { AuthenticatedSession } from '../app/service/session';
 
 declare module 'egg' {
+  // Options egg passes on to egg-logger and urllib, which egg's d.ts leaves out
+  // (config/config.default.ts sets them).
+  interface EggLoggerConfig {
+    formatter?: (meta: LoggerMeta) => string;
+    contextFormatter?: (meta: LoggerMeta) => string;
+  }
+
+  interface HttpClientConfig {
+    /** urllib 4's connect timeout (ms) */
+    connect?: { timeout?: number };
+  }
+
   interface Application {
     model: IModel;
+    /**
+     * egg-mongoose's connection. It declares `Connection | MongooseSingleton` (the latter only
+     * with `config.mongoose.clients`); config.default.ts configures one `client`, so a Connection.
+     */
+    mongooseDB: Connection;
   }
 
   interface Context {
@@ -21,5 +42,27 @@ declare module 'egg' {
     user?: UserDoc;
     /** The session behind the bearer token, set with `user` */
     session?: AuthenticatedSession;
+    /**
+     * egg-multipart's parts iterator (app/controller/media.ts). Its own d.ts declares a thunk and
+     * no `checkFile: () => undefined`; what it returns is an async iterable of file streams and,
+     * unless autoFields, `[name, value, ...]` arrays for ordinary fields.
+     */
+    multipart(options: MultipartPartsOptions): AsyncIterable<MultipartFilePart | MultipartFieldPart>;
   }
 }
+
+interface MultipartPartsOptions {
+  autoFields?: boolean;
+  /** Returns an Error to refuse a file, undefined to accept it */
+  checkFile?: (fieldname: string, file: Readable, filename: string, encoding: string, mimetype: string) => Error | undefined;
+  limits?: { fieldNameSize?: number; fieldSize?: number; fields?: number; fileSize?: number; files?: number; parts?: number };
+}
+
+interface MultipartFilePart extends Readable {
+  fieldname: string;
+  filename?: string;
+  mime: string;
+  truncated: boolean;
+}
+
+type MultipartFieldPart = [ string, string, ...unknown[] ];

@@ -18,8 +18,8 @@ async function readImageField(ctx: Context): Promise<{ name: string; data: Buffe
     // busboy stops a file when it reaches fileSize: one byte more than WeChat's limit, so that
     // exactly 2 MB passes and anything larger is cut short.
     const limits = { fileSize: IMAGE_MAX_BYTES + 1, files: 1 };
-    const parts = ctx.multipart({ autoFields: false, checkFile: () => null, limits } as any);
-    for await (const part of parts as any) {
+    const parts = ctx.multipart({ autoFields: false, checkFile: () => undefined, limits });
+    for await (const part of parts) {
       if (Array.isArray(part)) continue; // an ordinary form field
       if (part.fieldname !== FILE_FIELD || found) {
         part.resume();

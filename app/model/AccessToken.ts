@@ -45,5 +45,5 @@ export default (app: Application): Model<AccessTokenDoc> => {
     lastErrorReason: { type: String, default: null },
     lastErrorCode: { type: Number, default: null },
   }, { timestamps: { createdAt: false, updatedAt: true }, versionKey: false }) as Schema<AccessTokenDoc>;
-  return (app.mongooseDB as any).model('AccessToken', schema, 'access_tokens');
+  return app.mongooseDB.model('AccessToken', schema, 'access_tokens');
 };

@@ -52,5 +52,5 @@ export default (app: Application): Model<FollowerDoc> => {
   // End of a sync: the account's followers that this run did not list.
   schema.index({ appid: 1, subscribed: 1, lastSyncRunId: 1 });
 
-  return (app.mongooseDB as any).model('Follower', schema, 'oa_followers');
+  return app.mongooseDB.model('Follower', schema, 'oa_followers');
 };

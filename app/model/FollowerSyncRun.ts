@@ -77,5 +77,5 @@ export default (app: Application): Model<FollowerSyncRunDoc> => {
   // The follow check's lastFullSyncAt: the latest completed run.
   schema.index({ appid: 1, status: 1, finishedAt: -1 });
 
-  return (app.mongooseDB as any).model('FollowerSyncRun', schema, 'oa_follower_sync_runs');
+  return app.mongooseDB.model('FollowerSyncRun', schema, 'oa_follower_sync_runs');
 };

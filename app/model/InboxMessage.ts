@@ -73,5 +73,5 @@ export default (app: Application) => {
   // Retention (INBOX_TTL_SECONDS): each document carries its own expiry.
   InboxMessageSchema.index({ expireAt: 1 }, { expireAfterSeconds: 0 });
 
-  return (app.mongooseDB as any).model('InboxMessage', InboxMessageSchema, 'inbox_messages');
+  return app.mongooseDB.model('InboxMessage', InboxMessageSchema, 'inbox_messages');
 };

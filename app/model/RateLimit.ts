@@ -19,5 +19,5 @@ export default (app: Application): Model<RateLimitDoc> => {
     count: { type: Number, required: true, default: 0 },
     expiresAt: { type: Date, required: true, expires: 0 },
   }, { versionKey: false }) as Schema<RateLimitDoc>;
-  return (app.mongooseDB as any).model('RateLimit', schema, 'rate_limits');
+  return app.mongooseDB.model('RateLimit', schema, 'rate_limits');
 };

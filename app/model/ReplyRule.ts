@@ -46,5 +46,5 @@ export default (app: Application) => {
   ReplyRuleSchema.post('insertMany', stale);
   ReplyRuleSchema.post(/^(update|replace|delete|findOneAnd)/, stale);
 
-  return (app.mongooseDB as any).model('ReplyRule', ReplyRuleSchema, 'reply_rules');
+  return app.mongooseDB.model('ReplyRule', ReplyRuleSchema, 'reply_rules');
 };

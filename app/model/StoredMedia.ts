@@ -52,5 +52,5 @@ export default (app: Application): Model<StoredMediaDoc> => {
     lastErrorReason: { type: String, default: null },
     lastErrorCode: { type: Number, default: null },
   }, { timestamps: true, versionKey: false }) as Schema<StoredMediaDoc>;
-  return (app.mongooseDB as any).model('StoredMedia', schema, 'stored_media');
+  return app.mongooseDB.model('StoredMedia', schema, 'stored_media');
 };

@@ -62,5 +62,5 @@ export default (app: Application): Model<UserDoc> => {
   }, { versionKey: false }) as Schema<UserDoc>;
   // Not unique: users without a session would collide on the missing key; tokens are 32 random bytes.
   schema.index({ 'sessions.tokenHash': 1 });
-  return (app.mongooseDB as any).model('User', schema, 'users');
+  return app.mongooseDB.model('User', schema, 'users');
 };

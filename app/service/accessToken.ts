@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Service } from 'egg';
+import { clock } from '../lib/clock';
 import { ErrorReason, WechatApiError } from '../lib/errors';
 import { AccessTokenDoc } from '../model/AccessToken';
 
@@ -21,6 +22,7 @@ import { AccessTokenDoc } from '../model/AccessToken';
  *   and refreshes once; `force_refresh` is used only when a normal refresh hands back the very
  *   token just rejected, and only 30 s apart and 20 times per China day (tracked in the document).
  *   Nothing here loops: each caller makes at most one normal and one forced upstream call.
+ * - Time is read from app/lib/clock.ts (tests move it past a lease or an expiry).
  */
 
 /** Minimum spacing and daily budget of force_refresh (WeChat's limits). */
@@ -83,7 +85,7 @@ export default class AccessTokenService extends Service {
   /** A valid access_token for `appid` (the mini-program's or the official account's). */
   async get(appid: string): Promise<string> {
     const local = localState(this.app).tokens.get(appid);
-    if (local && Date.now() < local.refreshAt) return local.token;
+    if (local && clock.now() < local.refreshAt) return local.token;
     return this.singleFlight(`get:${appid}`, () => this.obtain(appid, null));
   }
 
@@ -129,7 +131,7 @@ export default class AccessTokenService extends Service {
 
   private async obtain(appid: string, rejected: string | null): Promise<string> {
     const { waitMs, pollMs } = this.app.config.accessToken;
-    const started = Date.now();
+    const started = clock.now();
     const deadline = started + waitMs;
     const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
     const rejectedHash = rejected ? sha256(rejected) : null;
@@ -143,7 +145,7 @@ export default class AccessTokenService extends Service {
     }
 
     for (;;) {
-      const now = Date.now();
+      const now = clock.now();
       const doc = await this.model.findOne({ appid }).lean<AccessTokenDoc>();
       const acceptable = !!doc?.token && sha256(doc.token) !== rejectedHash;
       if (doc && acceptable && doc.refreshAt && now < new Date(doc.refreshAt).getTime()) return this.remember(appid, doc);
@@ -185,7 +187,7 @@ export default class AccessTokenService extends Service {
   }
 
   private async refreshHoldingLease(appid: string, owner: string, lease: AccessTokenDoc, rejectedHash: string | null): Promise<string> {
-    const now = Date.now();
+    const now = clock.now();
     const release = { leaseOwner: null, leaseUntil: null };
     // Refreshed by another process between our read and the lease?
     if (lease.token && sha256(lease.token) !== rejectedHash && lease.refreshAt && now < new Date(lease.refreshAt).getTime()) {
@@ -202,7 +204,7 @@ export default class AccessTokenService extends Service {
         this.ctx.logger.warn('[accessToken] %s: stable_token returned the rejected token, using force_refresh', appid);
         result = await client.getStableToken(appid, { forceRefresh: true });
       }
-      const at = Date.now();
+      const at = clock.now();
       const fields = {
         token: result.accessToken,
         expiresAt: new Date(at + result.expiresIn * 1000),
@@ -223,7 +225,7 @@ export default class AccessTokenService extends Service {
       await this.model.updateOne({ appid, leaseOwner: owner }, {
         $set: {
           ...release,
-          lastErrorAt: new Date(),
+          lastErrorAt: new Date(clock.now()),
           lastErrorReason: err instanceof WechatApiError ? err.reason : 'WECHAT_UNAVAILABLE',
           lastErrorCode: err instanceof WechatApiError ? err.errcode : null,
         },
@@ -234,7 +236,7 @@ export default class AccessTokenService extends Service {
 
   /** Books one force_refresh in the document (atomically, while holding the lease), or refuses. */
   private async reserveForceRefresh(appid: string, owner: string) {
-    const now = new Date();
+    const now = new Date(clock.now());
     const doc = await this.model.findOne({ appid }).lean();
     if (!doc) throw new WechatApiError('WECHAT_UNAVAILABLE', 'access_token document vanished during refresh');
     const verdict = forceRefreshAllowed(doc, now);

@@ -1,4 +1,5 @@
 import { Application, Service } from 'egg';
+import { clock } from '../lib/clock';
 import { NotFoundError, InvalidParamError } from '../lib/errors';
 import { isWechatApiError } from '../lib/sendOutcome';
 import { holdsRawMediaId } from '../lib/media';
@@ -160,7 +161,7 @@ export default class AutoReplyService extends Service {
   private enabledRules(): Promise<ReplyRuleView[]> {
     const holder = this.app as unknown as RulesHolder;
     const version = holder[RULES_VERSION] ?? 0;
-    const now = Date.now();
+    const now = clock.now();
     const cached = holder[RULES_CACHE];
     if (cached && cached.version === version && cached.expiresAt > now) return cached.rules;
     const rules = this.model.find({ enabled: true })

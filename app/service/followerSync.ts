@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Service } from 'egg';
 import { Types } from 'mongoose';
+import { clock } from '../lib/clock';
 import { WechatApiError } from '../lib/errors';
 import { isWechatApiError } from '../lib/sendOutcome';
 import { FollowerSyncRunDoc, SyncRunStatus } from '../model/FollowerSyncRun';
@@ -140,6 +141,7 @@ export function toView(doc: FollowerSyncRunDoc): SyncRunView {
  *   the same run up from its checkpoint (the page's cursor and the last stored openid in it),
  *   repeating at most the batches that were in flight.
  * - Idempotent: every write is an upsert keyed by openid.
+ * - Leases, their heartbeat and the schedule's due time follow app/lib/clock.ts (tests move it).
  */
 export default class FollowerSyncService extends Service {
   private get model() {
@@ -191,7 +193,7 @@ export default class FollowerSyncService extends Service {
     if (!unfinished) {
       const last = await this.model.findOne({ appid }).sort({ startedAt: -1 }).lean<FollowerSyncRunDoc>();
       const dueAt = last ? new Date(last.startedAt).getTime() + this.app.config.followerSync.everyHours * 3600_000 : 0;
-      if (Date.now() < dueAt) return null;
+      if (clock.now() < dueAt) return null;
     }
     const result = await this.runNow('schedule');
     if (!result.started) this.ctx.logger.info('[followerSync] run %s is in progress elsewhere', result.run.runId);
@@ -206,7 +208,7 @@ export default class FollowerSyncService extends Service {
     const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
     const leaseMs = this.app.config.followerSync.leaseSeconds * 1000;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const now = new Date();
+      const now = new Date(clock.now());
       const lease = { status: 'running', leaseOwner: owner, leaseUntil: new Date(now.getTime() + leaseMs), heartbeatAt: now };
       // An unfinished run nobody holds (it failed, or its holder crashed): take it up again.
       const resumed = await this.model.findOneAndUpdate(
@@ -249,14 +251,14 @@ export default class FollowerSyncService extends Service {
     if (!doc) throw new LeaseLostError();
     const run = new RunState(this.model, doc, owner);
 
-    const heartbeat = setInterval(() => {
-      const now = Date.now();
-      this.model.updateOne(run.mine, { $set: { leaseUntil: new Date(now + leaseMs), heartbeatAt: new Date(now) } })
+    const stopHeartbeat = clock.every(Math.max(50, Math.floor(leaseMs / 3)), () => {
+      const now = clock.now();
+      return this.model.updateOne(run.mine, { $set: { leaseUntil: new Date(now + leaseMs), heartbeatAt: new Date(now) } })
         .then(res => {
           if (res.matchedCount !== 1) run.lost = true;
         })
         .catch(err => ctx.logger.warn('[followerSync] run %s: lease renewal failed: %s', runId, describe(err)));
-    }, Math.max(50, Math.floor(leaseMs / 3)));
+    });
 
     try {
       let skipThrough = doc.doneThroughOpenid ?? '';
@@ -312,7 +314,7 @@ export default class FollowerSyncService extends Service {
         }).catch(e => ctx.logger.error('[followerSync] run %s: could not record the failure: %s', runId, describe(e)));
       }
     } finally {
-      clearInterval(heartbeat);
+      stopHeartbeat();
     }
     const final = await this.model.findById(id).lean<FollowerSyncRunDoc>();
     return toView(final as FollowerSyncRunDoc);

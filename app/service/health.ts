@@ -31,12 +31,12 @@ export default class HealthService extends Service {
   }
 
   private async pingMongo(): Promise<'up' | 'down'> {
-    const connection = this.app.mongooseDB as any;
+    const connection = this.app.mongooseDB;
     if (!connection || connection.readyState !== 1 || !connection.db) return 'down';
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'down'>(resolve => { timer = setTimeout(() => resolve('down'), PING_TIMEOUT_MS); });
     try {
-      const ping = connection.db.command({ ping: 1 }, { serverSelectionTimeoutMS: PING_TIMEOUT_MS })
+      const ping = connection.db.command({ ping: 1 })
         .then(() => 'up' as const, () => 'down' as const);
       return await Promise.race([ ping, timeout ]);
     } finally {

@@ -21,6 +21,12 @@ export interface PhaseOptions {
   duration?: number;
   /** Exactly this many requests (each from `next(i)`) */
   amount?: number;
+  /**
+   * With `duration`: at most this many requests (say, as many as there are single-use login
+   * codes). Each connection stops after its share; if all are sent before the duration is up,
+   * the result says `ranOut`.
+   */
+  maxRequests?: number;
   /** The i-th request (0-based, in the order they are sent) */
   next: (i: number) => PhaseRequest;
   /** Why a 2xx reply is a failure, or null when it is fine */
@@ -42,6 +48,8 @@ export interface PhaseResult {
   failedReplies: number;
   /** Up to 5 examples of what went wrong */
   samples: string[];
+  /** All `maxRequests` were sent: the phase may have been cut short, and its figures mean nothing */
+  ranOut?: boolean;
 }
 
 export function jsonOk(body: string): string | null {
@@ -74,10 +82,11 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
     const instance = autocannon({
       url: o.url,
       connections: o.connections,
-      ...(o.amount ? { amount: o.amount } : { duration: o.duration ?? 10 }),
+      ...(o.amount ? { amount: o.amount } : { duration: o.duration ?? 10, ...(o.maxRequests ? { maxOverallRequests: o.maxRequests } : {}) }),
       timeout: o.timeoutSeconds ?? 10,
       requests: [{
         setupRequest(req: any) {
+          // Called once per request sent (a connection at its share of maxRequests stops first).
           const r = o.next(sent++);
           req.method = r.method;
           req.path = r.path;
@@ -121,13 +130,14 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
     timeouts: result.timeouts,
     failedReplies,
     samples,
+    ...(!o.amount && o.maxRequests && sent >= o.maxRequests ? { ranOut: true } : {}),
   };
 }
 
 /** Reply checks by name: a paced phase runs in a worker thread, where functions cannot be passed. */
 export const CHECKS = { jsonOk, pushOk };
 
-export interface PacedPhaseOptions extends Omit<PhaseOptions, 'duration' | 'amount' | 'check'> {
+export interface PacedPhaseOptions extends Omit<PhaseOptions, 'duration' | 'amount' | 'maxRequests' | 'check'> {
   /** Requests in all */
   amount: number;
   /** Requests per second, evenly spaced, whatever the replies do */

@@ -1,5 +1,5 @@
 import assert from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.join(__dirname, '../..');
@@ -27,4 +27,30 @@ describe('test/config/docs.test.ts', () => {
       assert.deepStrictEqual(missing, [], `${file} lacks ${missing.join(', ')}`);
     });
   }
+
+  // The docs a reader gets with the repository: the READMEs, docs/ and the tools' READMEs.
+  const docs = [
+    'README.md', 'README.zh-CN.md',
+    ...readdirSync(path.join(root, 'docs')).filter(f => f.endsWith('.md')).map(f => `docs/${f}`),
+    ...readdirSync(path.join(root, 'tools')).map(t => `tools/${t}/README.md`).filter(f => existsSync(path.join(root, f))),
+  ];
+
+  it('docs point only at files inside the repository, and those exist', () => {
+    assert(docs.includes('tools/embedded-mongo/README.md') && docs.includes('tools/wechat-sandbox/README.md'));
+    const problems: string[] = [];
+    for (const file of docs) {
+      const text = read(file);
+      const prose = text.replace(/```[\s\S]*?```/g, '').replace(/`[^`\n]*`/g, '');
+      for (const [ , target ] of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^(https?:|mailto:|#)/.test(target)) continue;
+        const resolved = path.resolve(root, path.dirname(file), target.split('#')[0]);
+        if (!resolved.startsWith(`${root}${path.sep}`)) problems.push(`${file}: ${target} is outside the repository`);
+        else if (!existsSync(resolved)) problems.push(`${file}: ${target} does not exist`);
+      }
+      for (const [ absolute ] of text.matchAll(/(?<![\w.])\/(?:work|home|root|Users)\/[^\s`)]+/g)) {
+        problems.push(`${file}: ${absolute} is a path on one machine`);
+      }
+    }
+    assert.deepStrictEqual(problems, []);
+  });
 });

@@ -198,7 +198,11 @@ describe('test/fault/wechatFaults.test.ts', () => {
       return result;
     }
 
-    const inbox = (openid: string) => app.model.InboxMessage.findOne({ fromUser: openid }).lean();
+    const inbox = async (openid: string) => {
+      const item = await app.model.InboxMessage.findOne({ fromUser: openid }).lean();
+      assert(item, `no inbox item from ${openid}`);
+      return item;
+    };
 
     for (const [ name, fault ] of FAULTS.filter(([ , f ]) => f.type === 'http' || f.type === 'errcode')) {
       it(`${name}: the push is acknowledged, the reply is retried by the sweeper and delivered once`, async () => {
@@ -209,7 +213,7 @@ describe('test/fault/wechatFaults.test.ts', () => {
         const failed = await inbox(openid);
         assert.strictEqual(failed.status, 'pending', JSON.stringify(failed));
         assert.strictEqual(failed.reply.state, 'none');
-        assert.match(failed.lastError, /WECHAT_UNAVAILABLE/);
+        assert.match(String(failed.lastError), /WECHAT_UNAVAILABLE/);
         assert.strictEqual(sandbox.sentMessages({ touser: openid }).length, 0);
 
         // Still failing: the sweeper tries again, and the item stays pending.
@@ -240,7 +244,7 @@ describe('test/fault/wechatFaults.test.ts', () => {
         const item = await inbox(openid);
         assert.strictEqual(item.status, 'failed', JSON.stringify(item));
         assert.strictEqual(item.reply.state, 'unknown');
-        assert.match(item.lastError, /SEND_OUTCOME_UNKNOWN/);
+        assert.match(String(item.lastError), /SEND_OUTCOME_UNKNOWN/);
         sandbox.clearFaults();
         await app.runSchedule('inboxSweeper');
         assert.strictEqual(calls(SEND), 1, 'not resent');

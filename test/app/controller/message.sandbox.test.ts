@@ -208,7 +208,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
       const item = await enterChat('in-time');
       advance(10);
       await app.runSchedule('inboxSweeper');
-      assert.strictEqual((await app.model.InboxMessage.findById(item._id).lean()).reply.state, 'sent');
+      assert.strictEqual((await app.model.InboxMessage.findById(item._id).lean())!.reply.state, 'sent');
       assert.deepStrictEqual(sandbox.sentMessages().map(m => m.body.text.content), [ 'welcome' ]);
     });
   });

@@ -50,7 +50,9 @@ describe('test/app/controller/oaMessage.test.ts', () => {
       // Plaintext needs OA_MSG_ALLOW_PLAINTEXT: the sandbox's account has an EncodingAESKey.
       if (mode === 'plaintext') mock(app.config.officialAccount, 'msgAllowPlaintext', true);
       const user = `dave-${mode}`;
-      const subscribe = await sim.pushMessage(target.url, { kind: 'subscribe', user, mode, format: 'xml', channel: 'officialAccount' });
+      // CreateTime has one-second resolution and orders the events: the unsubscribe comes a second later.
+      const subscribedAt = Math.floor(Date.now() / 1000);
+      const subscribe = await sim.pushMessage(target.url, { kind: 'subscribe', user, mode, format: 'xml', channel: 'officialAccount', createTime: subscribedAt });
       assert.strictEqual(subscribe.accepted, true, JSON.stringify(subscribe.attempts));
       assert.strictEqual(subscribe.body, 'success');
       assert.strictEqual((await processed(user, 'subscribe')).status, 'done');
@@ -66,9 +68,9 @@ describe('test/app/controller/oaMessage.test.ts', () => {
         .expect(200);
       assert.strictEqual(check.body.data.subscribed, true);
 
-      // A second second: CreateTime has one-second resolution and orders the events.
-      await new Promise(resolve => setTimeout(resolve, 1100));
-      const unsubscribe = await sim.pushMessage(target.url, { kind: 'unsubscribe', user, mode, format: 'xml', channel: 'officialAccount' });
+      const unsubscribe = await sim.pushMessage(target.url, {
+        kind: 'unsubscribe', user, mode, format: 'xml', channel: 'officialAccount', createTime: subscribedAt + 1,
+      });
       assert.strictEqual(unsubscribe.body, 'success');
       assert.strictEqual((await processed(user, 'unsubscribe')).status, 'done');
       const gone = await follower(user);
@@ -118,7 +120,7 @@ describe('test/app/controller/oaMessage.test.ts', () => {
     await sim.pushMessage(target.url, { kind: 'subscribe', user: 'gina', channel: 'officialAccount' });
     const item = await eventually(async () => {
       const doc = await app.model.InboxMessage.findOne({ event: 'subscribe' }).lean();
-      return doc && doc.status === 'pending' && doc.lastError && doc;
+      return doc?.status === 'pending' && doc.lastError ? doc : null;
     }, 10000, 'the item to wait for a retry');
     assert.match(String(item.lastError), /45009/);
     const pendingFollower = await follower('gina');

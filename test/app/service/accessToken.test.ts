@@ -3,7 +3,9 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { MockApplication } from 'egg-mock';
 import { WechatApiError } from '../../../app/lib/errors';
 import { chinaDay, forceRefreshAllowed, refreshDelaySeconds } from '../../../app/service/accessToken';
+import { useTestClock } from '../../fixtures/clock';
 import { FakeWechat } from '../../fixtures/fakeWechat';
+import { gate } from '../../fixtures/gate';
 import { TEST_ENV } from '../../fixtures/env';
 import { rejection } from '../../fixtures/tokens';
 
@@ -32,6 +34,20 @@ describe('test/app/service/accessToken.test.ts', () => {
     ctxA().service.accessToken.forgetLocal();
     await app.model.AccessToken.deleteMany({});
   });
+
+  /** Settles once `count` callers have been refused the lease (both instances share the service class). */
+  function leaseRefusals(count: number): Promise<void> {
+    const proto = Object.getPrototypeOf(ctxA().service.accessToken);
+    const tryLease = proto.tryLease;
+    let refused = 0;
+    return new Promise(resolve => {
+      mock(proto, 'tryLease', async function(this: unknown, ...args: unknown[]) {
+        const lease = await tryLease.apply(this, args);
+        if (!lease && ++refused === count) resolve();
+        return lease;
+      });
+    });
+  }
 
   beforeEach(async () => {
     fake.reset();
@@ -80,12 +96,15 @@ describe('test/app/service/accessToken.test.ts', () => {
   });
 
   it('many concurrent callers in two app instances cause exactly one upstream call', async () => {
-    fake.stableTokenDelayMs = 300;
+    const refresh = gate();
+    fake.stableTokenGate = refresh;
     const calls: Promise<string>[] = [];
     for (let i = 0; i < 25; i++) {
       calls.push(ctxA().service.accessToken.get(APPID));
       calls.push(ctxB().service.accessToken.get(APPID));
     }
+    await refresh.reached;
+    refresh.open();
     const tokens = await Promise.all(calls);
     assert.strictEqual(new Set(tokens).size, 1);
     assert.strictEqual(fake.count(STABLE), 1);
@@ -125,28 +144,32 @@ describe('test/app/service/accessToken.test.ts', () => {
   });
 
   it('a crashed lease holder blocks callers only until its lease runs out', async () => {
-    await app.model.AccessToken.create({ appid: APPID, leaseOwner: 'crashed-worker', leaseUntil: new Date(Date.now() + 700) });
-    const started = Date.now();
-    const [ a, b ] = await Promise.all([
+    const time = useTestClock();
+    await app.model.AccessToken.create({ appid: APPID, leaseOwner: 'crashed-worker', leaseUntil: new Date(time.now() + 700) });
+    const refused = leaseRefusals(2);
+    const both = Promise.all([
       ctxA().service.accessToken.get(APPID),
       ctxB().service.accessToken.get(APPID),
     ]);
-    const waited = Date.now() - started;
+    await refused;
+    assert.strictEqual(fake.count(STABLE), 0, 'both wait while the lease stands');
+    await time.advance(700);
+    const [ a, b ] = await both;
     assert.strictEqual(a, b);
-    assert(waited >= 600 && waited < 3000, `waited ${waited} ms`);
     assert.strictEqual(fake.count(STABLE), 1);
     const doc = await app.model.AccessToken.findOne({ appid: APPID }).lean();
     assert.strictEqual(doc!.leaseOwner, null);
   });
 
   it('gives up with a clear WECHAT_UNAVAILABLE when nothing appears within waitMs', async () => {
+    const time = useTestClock();
     mock(app.config.accessToken, 'waitMs', 400);
-    await app.model.AccessToken.create({ appid: APPID, leaseOwner: 'stuck-worker', leaseUntil: new Date(Date.now() + 60_000) });
-    const started = Date.now();
-    const err = await rejection(ctxA().service.accessToken.get(APPID));
+    await app.model.AccessToken.create({ appid: APPID, leaseOwner: 'stuck-worker', leaseUntil: new Date(time.now() + 60_000) });
+    const refused = rejection(ctxA().service.accessToken.get(APPID));
+    await time.advance(400);
+    const err = await refused;
     assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
     assert.match(err.message, /did not finish within 400 ms/);
-    assert(Date.now() - started < 1500);
     assert.strictEqual(fake.count(STABLE), 0);
   });
 
@@ -163,28 +186,39 @@ describe('test/app/service/accessToken.test.ts', () => {
   });
 
   it('a waiter in another instance learns of the holder\'s failure instead of waiting it out', async () => {
-    fake.stableTokenDelayMs = 300;
+    const refresh = gate();
     fake.on(STABLE, async () => {
-      await new Promise(resolve => setTimeout(resolve, 300));
+      await refresh.pass();
       return { body: { errcode: 40013, errmsg: 'invalid appid' } };
     });
-    const started = Date.now();
     const first = ctxA().service.accessToken.get(APPID);
-    await new Promise(resolve => setTimeout(resolve, 50));
-    const results = await Promise.allSettled([ first, ctxB().service.accessToken.get(APPID) ]);
-    const reasons = results.map(r => (r.status === 'rejected' ? (r.reason as WechatApiError).reason : 'ok'));
-    assert.deepStrictEqual(reasons, [ 'WECHAT_CONFIG_ERROR', 'WECHAT_CONFIG_ERROR' ]);
+    await refresh.reached;
+    const waiting = leaseRefusals(1);
+    const second = ctxB().service.accessToken.get(APPID);
+    await waiting;
+    refresh.open();
+    const results = await Promise.allSettled([ first, second ]);
+    const errors = results.map(r => (r.status === 'rejected' ? r.reason as WechatApiError : null));
+    assert.deepStrictEqual(errors.map(e => e?.reason), [ 'WECHAT_CONFIG_ERROR', 'WECHAT_CONFIG_ERROR' ]);
+    assert.match(String(errors[1]?.message), /refresh failed in another process/, 'told of the failure, not timed out after waitMs');
     assert.strictEqual(fake.count(STABLE), 1);
-    assert(Date.now() - started < 2000, 'no waiting for waitMs');
   });
 
   it('a holder slower than its lease still stores the token; the one who took over gets the same token', async () => {
+    const time = useTestClock();
     mock(app.config.accessToken, 'leaseMs', 150);
     mock(other.config.accessToken, 'leaseMs', 150);
-    fake.stableTokenDelayMs = 500;
+    const held = gate();
+    fake.stableTokenGate = held;
     const first = ctxA().service.accessToken.get(APPID);
-    await new Promise(resolve => setTimeout(resolve, 250));
+    await held.reached;
+    const takeover = gate();
+    fake.stableTokenGate = takeover;
+    await time.advance(151);
     const second = ctxB().service.accessToken.get(APPID);
+    await takeover.reached;
+    held.open();
+    takeover.open();
     const [ a, b ] = await Promise.all([ first, second ]);
     assert.strictEqual(a, b);
     // the lease ran out, so a second (normal-mode, harmless) call was allowed
@@ -262,11 +296,15 @@ describe('test/app/service/accessToken.test.ts', () => {
       fake.revoked.add(first);
       const current = fake.issue(APPID);
       fake.calls.length = 0;
-      fake.stableTokenDelayMs = 200;
-      const results = await Promise.all([
+      const refresh = gate();
+      fake.stableTokenGate = refresh;
+      const invalidations = [
         ...Array.from({ length: 10 }, () => ctxA().service.accessToken.invalidate(APPID, first)),
         ...Array.from({ length: 10 }, () => ctxB().service.accessToken.invalidate(APPID, first)),
-      ]);
+      ];
+      await refresh.reached;
+      refresh.open();
+      const results = await Promise.all(invalidations);
       assert.deepStrictEqual(new Set(results), new Set([ current ]));
       assert.strictEqual(fake.count(STABLE), 1);
     });

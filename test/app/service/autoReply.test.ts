@@ -1,6 +1,7 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { buildPush, nowSeconds, PushFields, RawNumber, textMessage, customSends, useFakeWechatForPushes } from '../../fixtures/push';
+import { useTestClock } from '../../fixtures/clock';
 import { TEST_ENV } from '../../fixtures/env';
 import { listen } from '../../fixtures/listen';
 import { matchClock } from '../../../app/service/autoReply';
@@ -220,7 +221,7 @@ describe('test/app/service/autoReply.test.ts', () => {
     });
 
     it('sees a rule written by another process within rulesCacheMs', async () => {
-      // Long enough for two pushes on a slow machine, short enough for the test.
+      const time = useTestClock();
       mock(app.config.autoReply, 'rulesCacheMs', 1000);
       assert.strictEqual(await push(msg({ MsgType: 'text', Content: 'before' })), null);
       // Straight to the collection: no hook of this process sees it, as for another worker's write.
@@ -230,7 +231,9 @@ describe('test/app/service/autoReply.test.ts', () => {
         reply: { msgtype: 'text', text: { content: 'from elsewhere' } }, createdAt: now, updatedAt: now,
       });
       assert.strictEqual(await push(msg({ MsgType: 'text', Content: 'still cached' })), null);
-      await new Promise(resolve => setTimeout(resolve, 1050));
+      await time.advance(999);
+      assert.strictEqual(await push(msg({ MsgType: 'text', Content: 'cached for 1000 ms' })), null);
+      await time.advance(1);
       assert.strictEqual((await push(msg({ MsgType: 'text', Content: 'later' }))).text.content, 'from elsewhere');
     });
 

@@ -1,6 +1,8 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { AppError } from '../../../app/lib/errors';
+import { useTestClock } from '../../fixtures/clock';
+import { gate } from '../../fixtures/gate';
 import { createOaSandbox, useOaSandbox } from '../../fixtures/oaSandbox';
 
 /** More than one page of /cgi-bin/user/get (10,000): 10,000 + 2,000, then the empty end page. */
@@ -183,12 +185,19 @@ describe('test/app/service/followerSync.test.ts', () => {
 
     it('keeps its lease with a heartbeat while it runs', async function() {
       this.timeout(60000);
-      // A 300 ms lease and batchget calls of 400 ms: the run outlives its lease several times over.
-      mock(app.config.followerSync, 'leaseSeconds', 0.3);
-      few.injectFault(BATCHGET, { type: 'latency', ms: 400 });
+      const time = useTestClock();
+      const leaseMs = app.config.followerSync.leaseSeconds * 1000;
+      // batchget held until the clock has moved well past the lease the run started with.
+      const batchget = gate();
+      wrap('wechatClient', 'batchGetOfficialAccountUsers', async (original, self, args) => {
+        await batchget.pass();
+        return original.apply(self, args);
+      });
       const running = app.mockContext().service.followerSync.runNow('admin');
-      await new Promise(resolve => setTimeout(resolve, 700));
+      await batchget.reached;
+      await time.advance(leaseMs * 3);
       const rival = await app.mockContext().service.followerSync.runNow('schedule');
+      batchget.open();
       assert.strictEqual(rival.started, false, 'the lease is still held');
       assert.strictEqual(rival.run.status, 'running');
       const { run } = await running;

@@ -2,29 +2,16 @@ import assert from 'node:assert';
 import {
   Collection, Db, Long, MongoClient, MongoServerError, ObjectId,
 } from 'mongodb';
-import { startTarget, TestTarget } from './helpers';
+import { freshCollection, TestTarget, useDriverSession } from './helpers';
 
 describe('test/tools/embedded-mongo/driver.test.ts', () => {
   let target: TestTarget;
   let client: MongoClient;
   let db: Db;
 
-  before(async () => {
-    target = await startTarget();
-    client = await new MongoClient(target.uri, { serverSelectionTimeoutMS: 5000 }).connect();
-    db = client.db(target.dbName('driver'));
-  });
+  useDriverSession('driver', session => ({ target, client, db } = session));
 
-  after(async () => {
-    await db?.dropDatabase().catch(() => undefined);
-    await client?.close();
-    await target?.close();
-  });
-
-  async function fresh(name: string): Promise<Collection> {
-    await db.collection(name).drop().catch(() => undefined);
-    return db.collection(name);
-  }
+  const fresh = (name: string) => freshCollection(db, name);
 
   describe('handshake and admin commands', () => {
     it('answers hello like a standalone server', async () => {

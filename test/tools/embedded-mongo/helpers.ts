@@ -4,7 +4,7 @@
  * server: that one is recognised through buildInfo and replaced by ours, so restarts stay in our hands.)
  */
 import { randomBytes } from 'node:crypto';
-import { MongoClient } from 'mongodb';
+import { Collection, Db, Document, MongoClient } from 'mongodb';
 import { EmbeddedMongoServer, EmbeddedMongoOptions } from '../../../tools/embedded-mongo';
 
 export interface TestTarget {
@@ -44,6 +44,39 @@ export async function startTarget(opts: EmbeddedMongoOptions = {}): Promise<Test
   const embedded = new EmbeddedMongoServer({ port: 0, ttlMonitorIntervalMs: 200, ...opts });
   await embedded.start();
   return { uri: embedded.uri, embedded, dbName, close: () => embedded.stop() };
+}
+
+export interface DriverSession {
+  target: TestTarget;
+  client: MongoClient;
+  /** A database of the file's own, dropped after its tests */
+  db: Db;
+}
+
+/**
+ * The hooks of a test file that talks to the target through the driver: before its tests, a
+ * target, a client and a fresh database handed to `take`; after them, all dropped and closed.
+ */
+export function useDriverSession(dbPrefix: string, take: (session: DriverSession) => void): void {
+  let session: DriverSession | null = null;
+  before(async () => {
+    const target = await startTarget();
+    const client = await new MongoClient(target.uri, { serverSelectionTimeoutMS: 5000 }).connect();
+    session = { target, client, db: client.db(target.dbName(dbPrefix)) };
+    take(session);
+  });
+  after(async () => {
+    await session?.db.dropDatabase().catch(() => undefined);
+    await session?.client.close();
+    await session?.target.close();
+  });
+}
+
+/** Collection `name` of `db`, emptied by dropping it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function freshCollection<T extends Document = any>(db: Db, name: string): Promise<Collection<T>> {
+  await db.collection(name).drop().catch(() => undefined);
+  return db.collection<T>(name);
 }
 
 export function sleep(ms: number): Promise<void> {

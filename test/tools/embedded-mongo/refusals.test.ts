@@ -1,7 +1,7 @@
 import assert from 'node:assert';
-import { Collection, Db, MongoClient, MongoServerError } from 'mongodb';
+import { Db, MongoServerError } from 'mongodb';
 import mongoose, { Connection, Schema } from 'mongoose';
-import { startTarget, TestTarget } from './helpers';
+import { freshCollection, TestTarget, useDriverSession } from './helpers';
 
 /**
  * What mongod refuses, the embedded server refuses with the same code (and codeName where mongod
@@ -10,25 +10,11 @@ import { startTarget, TestTarget } from './helpers';
  */
 describe('test/tools/embedded-mongo/refusals.test.ts', () => {
   let target: TestTarget;
-  let client: MongoClient;
   let db: Db;
 
-  before(async () => {
-    target = await startTarget();
-    client = await new MongoClient(target.uri, { serverSelectionTimeoutMS: 5000 }).connect();
-    db = client.db(target.dbName('refusals'));
-  });
+  useDriverSession('refusals', session => ({ target, db } = session));
 
-  after(async () => {
-    await db?.dropDatabase().catch(() => undefined);
-    await client?.close();
-    await target?.close();
-  });
-
-  async function fresh(name: string): Promise<Collection<any>> {
-    await db.collection(name).drop().catch(() => undefined);
-    return db.collection<any>(name);
-  }
+  const fresh = (name: string) => freshCollection<any>(db, name);
 
   /** Asserts a MongoServerError with this code, codeName (when given) and message. */
   function refused(promise: Promise<unknown>, code: number, codeName?: string, message?: RegExp): Promise<void> {
