@@ -4,23 +4,40 @@
  * real HTTP (test/fixtures/wxStub.ts). Logins are counted at WeChat's end (jscode2session calls).
  */
 import assert from 'node:assert';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { runInNewContext } from 'node:vm';
 import { app, mock } from 'egg-mock/bootstrap';
-import { BackendError, createBackend } from '../../client/miniprogram';
+import type { BackendError, WxLike } from '../../client/miniprogram';
 import { listen, Listening } from '../fixtures/listen';
 import { createOaSandbox, useOaSandbox } from '../fixtures/oaSandbox';
 import { resetAccessTokens } from '../fixtures/tokens';
 import { createWxStub, WxStub } from '../fixtures/wxStub';
 import { WechatSimulator } from '../../tools/wechat-sandbox';
 
+type ClientModule = typeof import('../../client/miniprogram');
+
+/**
+ * client/miniprogram/index.js as the mini-program runtime runs it: CommonJS with timers and
+ * nothing of Node's (no require, process, Buffer or fetch), and `wx` as a global when given.
+ */
+function loadClient(globals: { wx?: WxLike } = {}): ClientModule {
+  const filename = require.resolve('../../client/miniprogram');
+  const module = { exports: {} };
+  runInNewContext(readFileSync(filename, 'utf8'), { ...globals, module, exports: module.exports, setTimeout, clearTimeout }, { filename });
+  return module.exports as ClientModule;
+}
+
+const { createBackend, BackendError: ClientError } = loadClient();
 const LOGIN = '/sns/jscode2session';
 const STORAGE_KEY = 'backend.session';
 
 /** Rejects with a BackendError of this reason; returns it. */
 async function rejectsWith(promise: Promise<unknown>, reason: string): Promise<BackendError> {
   const err = await promise.then(() => assert.fail(`expected ${reason}`), e => e);
-  assert(err instanceof BackendError, String(err));
+  assert(err instanceof ClientError, String(err));
   assert.strictEqual(err.reason, reason, `${err.reason}: ${err.message}`);
   return err;
 }
@@ -69,6 +86,16 @@ describe('test/client/miniprogram.test.ts', () => {
       await app.model.User.updateOne({ _id: user._id }, { $set: { sessions } });
     }
   }
+
+  it('is a package: package.json names its main, types and files, and they exist (npm pack)', () => {
+    const dir = path.join(__dirname, '../../client/miniprogram');
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    assert.strictEqual(pkg.main, 'index.js');
+    assert.strictEqual(pkg.types, 'index.d.ts');
+    assert.deepStrictEqual(Object.keys(pkg.dependencies ?? {}), [], 'no dependencies');
+    for (const file of [ pkg.main, pkg.types ]) assert(pkg.files.includes(file), file);
+    for (const file of pkg.files) assert(existsSync(path.join(dir, file)), file);
+  });
 
   describe('login and sessions', () => {
     it('first login: the first request logs in, stores the token, and later requests reuse it', async () => {
@@ -135,6 +162,15 @@ describe('test/client/miniprogram.test.ts', () => {
       assert.strictEqual(sandbox.callCount(LOGIN), 1);
     });
 
+    it('uses the global wx by default, and refuses to start without one', async () => {
+      const wx = createWxStub(simulator, 'erin');
+      const user = await loadClient({ wx }).createBackend({ baseUrl: server.url }).getUser();
+      assert.strictEqual(user.openId, await simulator.openid('erin'));
+      assert.deepStrictEqual(wx.calls, [ 'POST /api/login', 'GET /api/user' ]);
+      assert.throws(() => createBackend({ baseUrl: server.url }), /no wx object/);
+      assert.throws(() => createBackend({ baseUrl: 'api.example.com', wx }), /baseUrl must be an http\(s\) URL/);
+    });
+
     it('logout() forgets the token; the next request logs in again', async () => {
       const { wx, backend } = client('alice');
       await backend.getUser();
@@ -164,6 +200,16 @@ describe('test/client/miniprogram.test.ts', () => {
       assert.deepStrictEqual(byData, { phoneNumber: '+14155550100', purePhoneNumber: '4155550100', countryCode: '1' });
       const user = await backend.getUser();
       assert.strictEqual(user.phoneNumber, '+14155550100');
+    });
+
+    it('encryptedData made before a silent re-login no longer decrypts: DECRYPT_FAILED (the README says to tap again)', async () => {
+      const { backend } = client('alice');
+      await backend.login();
+      const stale = await simulator.encryptedPhoneNumber('alice', '13800138000');
+      await expireSessions();
+      await rejectsWith(backend.bindPhone({ errMsg: 'getPhoneNumber:ok', ...stale }), 'DECRYPT_FAILED');
+      const fresh = await backend.bindPhone({ errMsg: 'getPhoneNumber:ok', ...await simulator.encryptedPhoneNumber('alice', '13800138000') });
+      assert.strictEqual(fresh.phoneNumber, '13800138000');
     });
 
     it('a user who refuses gets USER_DENIED and nothing is sent; other button failures WX_API_FAILED', async () => {
@@ -217,6 +263,14 @@ describe('test/client/miniprogram.test.ts', () => {
       const check = await backend.getMediaCheck(traceId);
       assert.strictEqual(check.status, 'pending');
       assert.strictEqual(check.traceId, traceId);
+    });
+
+    it('a failing wx.login rejects with WX_LOGIN_FAILED and WeChat\'s errMsg', async () => {
+      // The simulator refuses an empty user key, so this wx.login fails.
+      const { wx, backend } = client('');
+      const err = await rejectsWith(backend.getUser(), 'WX_LOGIN_FAILED');
+      assert.match(String(err.errMsg), /^login:fail /);
+      assert.deepStrictEqual(wx.calls, []);
     });
 
     it('a closed port rejects with NETWORK_ERROR', async () => {
