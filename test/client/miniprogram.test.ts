@@ -285,8 +285,12 @@ describe('test/client/miniprogram.test.ts', () => {
       await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve));
       try {
         const { port } = silent.address() as AddressInfo;
-        const { backend } = client('alice', { baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 30 });
+        const { wx, backend } = client('alice', { baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 30 });
         await rejectsWith(backend.getUser(), 'TIMEOUT');
+        // A base library older than 2.10.0 ignores wx.request's timeout: the client's own deadline holds.
+        const oldRuntime = { ...wx, request: (opts: Parameters<WxLike['request']>[0]) => wx.request({ ...opts, timeout: 0 }) };
+        const err = await rejectsWith(createBackend({ baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 30, wx: oldRuntime }).getUser(), 'TIMEOUT');
+        assert.strictEqual(err.errMsg, null, 'the client\'s deadline, not wx\'s');
       } finally {
         silent.closeAllConnections();
         await new Promise<void>(resolve => silent.close(() => resolve()));
