@@ -194,6 +194,22 @@ export interface Backend {
   checkText(content: string, scene: Scene): Promise<TextCheckResult>;
   checkMedia(mediaUrl: string, mediaType: 'image' | 'audio', scene?: Scene): Promise<{ traceId: string }>;
   getMediaCheck(traceId: string): Promise<MediaCheck>;
+  /** GET /api/subscriptions/messages: one entry per template the user answered a popup for */
+  getSubscriptionGrants(): Promise<SubscriptionGrant[]>;
+}
+
+/** A user's subscribe-message grant for one template (docs/subscribe-messages.md) */
+export interface SubscriptionGrant {
+  templateId: string;
+  /** One-time grants left: each accepted popup adds one, each send uses one */
+  oneTimeAvailable: number;
+  /** The user's last answer: accept, reject (or ban, from WeChat) */
+  status: string;
+  statusAt?: string;
+  lastPopupAt?: string;
+  lastChangeAt?: string;
+  lastSent?: unknown;
+  updatedAt?: string;
 }
 
 export function createBackend(options: BackendOptions): Backend;

@@ -243,6 +243,11 @@ function createBackend(options) {
       return request('POST', '/api/security/media', body);
     },
 
+    /** GET /api/subscriptions/messages: the user's subscribe-message grants, one per template. */
+    async getSubscriptionGrants() {
+      return (await request('GET', '/api/subscriptions/messages')).grants;
+    },
+
     /** GET /api/security/media/:traceId */
     getMediaCheck(traceId) {
       return request('GET', `/api/security/media/${encodeURIComponent(String(traceId))}`);

@@ -15,7 +15,7 @@ import { listen, Listening } from '../fixtures/listen';
 import { createOaSandbox, useOaSandbox } from '../fixtures/oaSandbox';
 import { resetAccessTokens } from '../fixtures/tokens';
 import { createWxStub, WxStub } from '../fixtures/wxStub';
-import { WechatSimulator } from '../../tools/wechat-sandbox';
+import { templateIdFor, WechatSimulator } from '../../tools/wechat-sandbox';
 
 type ClientModule = typeof import('../../client/miniprogram');
 
@@ -238,6 +238,23 @@ describe('test/client/miniprogram.test.ts', () => {
       const { run } = await app.mockContext().service.followerSync.runNow('admin');
       assert.strictEqual(run.status, 'completed');
       assert.strictEqual(await backend.isFollowingOfficialAccount(), true);
+    });
+  });
+
+  describe('subscribe messages', () => {
+    it('getSubscriptionGrants() shows the template a popup accepted, pushed by WeChat to the backend', async () => {
+      const { miniProgram } = sandbox;
+      mock(app.config.wechat, 'msgToken', miniProgram.msgToken);
+      mock(app.config.wechat, 'msgAesKey', miniProgram.msgAesKey);
+      await Promise.all([ app.model.InboxMessage.deleteMany({}), app.model.SubscriptionGrant.deleteMany({}) ]);
+      const { backend } = client('erin');
+      assert.deepStrictEqual(await backend.getSubscriptionGrants(), []);
+      const templateId = templateIdFor(miniProgram.appid, 'order-shipped');
+      const pushed = await simulator.subscribePopup(`${server.url}/message/check`, 'erin', { [templateId]: 'accept' }, { maxAttempts: 1 });
+      assert.strictEqual(pushed.accepted, true, JSON.stringify(pushed.attempts));
+      await app.backgroundTasksFinished();
+      const grants = await backend.getSubscriptionGrants();
+      assert.deepStrictEqual(grants.map(g => [ g.templateId, g.oneTimeAvailable, g.status ]), [[ templateId, 1, 'accept' ]]);
     });
   });
 
