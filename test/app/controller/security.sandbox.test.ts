@@ -7,10 +7,8 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { InvalidParamError } from '../../../app/lib/errors';
-import { resetAccessTokens } from '../../fixtures/tokens';
-import { listen, Listening } from '../../fixtures/listen';
-import { eventually } from '../../fixtures/oaSandbox';
-import { CONTENT_CHECK_VISIT_MS, WechatSandbox, WechatSimulator, deliverPush } from '../../../tools/wechat-sandbox';
+import { settleInbox, useSandboxedApp } from '../../fixtures/sandboxApp';
+import { CONTENT_CHECK_VISIT_MS, deliverPush } from '../../../tools/wechat-sandbox';
 
 const TEXT = '/wxa/msg_sec_check';
 const MEDIA = '/wxa/media_check_async';
@@ -31,41 +29,13 @@ function assertOk(res: any): any {
 }
 
 describe('test/app/controller/security.sandbox.test.ts', () => {
-  // The sandbox reads Date.now at each call, so moving it (mock) moves both clocks.
-  const sandbox = new WechatSandbox({ port: 0, now: () => Date.now() });
-  const simulator = new WechatSimulator(sandbox);
-  let server: Listening;
-  let target = '';
-  let offsetMs = 0;
-
-  before(async () => {
-    await sandbox.start();
-    server = await listen(app);
-    target = `${server.url}/message/check`;
-  });
-  after(async () => {
-    await server.close();
-    await sandbox.stop();
-  });
-  after(() => resetAccessTokens(app));
+  const served = useSandboxedApp();
+  const { sandbox, simulator, advanceClock } = served;
 
   beforeEach(async () => {
-    sandbox.reset();
-    offsetMs = 0;
-    const realNow = Date.now;
-    mock(Date, 'now', () => realNow() + offsetMs);
-    const { miniProgram } = sandbox.info() as any;
-    mock(app.config.wechat, 'apiBase', sandbox.url);
-    mock(app.config.wechat, 'appid', miniProgram.appid);
-    mock(app.config.wechat, 'secret', miniProgram.secret);
-    mock(app.config.wechat, 'msgToken', miniProgram.msgToken);
-    mock(app.config.wechat, 'msgAesKey', miniProgram.msgAesKey);
-    mock(app.config.autoReply, 'defaultLink', { title: '', description: '', url: '', thumbUrl: '' });
     await Promise.all([
-      app.model.User.deleteMany({}), app.model.RateLimit.deleteMany({}), app.model.AccessToken.deleteMany({}),
-      app.model.MediaCheck.deleteMany({}), app.model.InboxMessage.deleteMany({}), app.model.ReplyRule.deleteMany({}),
+      app.model.User.deleteMany({}), app.model.RateLimit.deleteMany({}), app.model.MediaCheck.deleteMany({}), app.model.InboxMessage.deleteMany({}), app.model.ReplyRule.deleteMany({}),
     ]);
-    app.mockContext().service.accessToken.forgetLocal();
   });
 
   async function login(userKey: string): Promise<string> {
@@ -79,25 +49,19 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
   const show = (token: string, traceId: string) =>
     app.httpRequest().get(`/api/security/media/${encodeURIComponent(traceId)}`).set('authorization', `Bearer ${token}`);
 
-  /** Until the inbox has processed every push it holds. */
-  async function settle() {
-    await app.backgroundTasksFinished();
-    await eventually(async () => await app.model.InboxMessage.countDocuments({ status: { $in: [ 'pending', 'processing' ] } }) === 0, 10_000, 'inbox processed');
-  }
-
   /** The sandbox's verdict for a check, pushed as WeChat does (signed, encrypted) and processed. */
   async function pushVerdict(traceId: string, format: 'json' | 'xml' = 'xml') {
-    const res = await simulator.pushMediaCheckVerdict(target, traceId, { format });
+    const res = await simulator.pushMediaCheckVerdict(served.pushUrl, traceId, { format });
     assert(res.accepted, JSON.stringify(res.attempts));
-    await settle();
+    await settleInbox();
     return res;
   }
 
   /** A wxa_media_check push of our own making (trace_id, verdict, appid as given). */
   async function pushEvent(userKey: string, fields: Record<string, any>, format: 'json' | 'xml' = 'json') {
-    const res = await simulator.pushMessage(target, { kind: 'wxa_media_check', user: userKey, format, fields });
+    const res = await simulator.pushMessage(served.pushUrl, { kind: 'wxa_media_check', user: userKey, format, fields });
     assert(res.accepted, JSON.stringify(res.attempts));
-    await settle();
+    await settleInbox();
   }
 
   describe('POST /api/security/text', () => {
@@ -217,11 +181,11 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
       const recorded = assertOk(await show(token, traceId));
       assert.strictEqual(recorded.suggest, 'review');
       assert.strictEqual(recorded.mediaType, 'audio');
-      offsetMs += 60_000;
+      advanceClock(60_000);
       // The same request again (WeChat's retry), then a new push (new signature) of the same trace_id.
-      assert((await deliverPush(target, first.request)).accepted);
+      assert((await deliverPush(served.pushUrl, first.request)).accepted);
       await pushVerdict(traceId, 'xml');
-      await settle();
+      await settleInbox();
       assert.deepStrictEqual(assertOk(await show(token, traceId)), recorded);
       assert.strictEqual(await app.model.InboxMessage.countDocuments({ event: 'wxa_media_check' }), 1);
       // Past the inbox's dedupe window the service itself keeps the first verdict.
@@ -277,9 +241,9 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
       const token = await login('alice');
       const read = await submit(token);
       const swept = await submit(token, { mediaUrl: 'https://cdn.example.com/review/2.png', mediaType: 'image' });
-      offsetMs += 599_000;
+      advanceClock(599_000);
       assert.strictEqual(assertOk(await show(token, read)).status, 'pending');
-      offsetMs += 1000;
+      advanceClock(1000);
       const timedOut = assertOk(await show(token, read));
       assert.strictEqual(timedOut.status, 'timed_out');
       assert(timedOut.timedOutAt);
