@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { InvalidParamError } from '../../../app/lib/errors';
 import { resetAccessTokens } from '../../fixtures/tokens';
 import { listen, Listening } from '../../fixtures/listen';
@@ -69,15 +70,15 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
   });
 
   async function login(userKey: string): Promise<string> {
-    const res = await app.httpRequest().post('/api/login').send({ code: sandbox.login(userKey) });
+    const res = await contractRequest().post('/api/login').send({ code: sandbox.login(userKey) });
     return assertOk(res).token;
   }
 
   const post = (path: string, token: string, body: unknown) =>
-    app.httpRequest().post(path).set('authorization', `Bearer ${token}`)
+    contractRequest().post(path).set('authorization', `Bearer ${token}`)
       .send(body as object);
   const show = (token: string, traceId: string) =>
-    app.httpRequest().get(`/api/security/media/${encodeURIComponent(traceId)}`).set('authorization', `Bearer ${token}`);
+    contractRequest().get(`/api/security/media/${encodeURIComponent(traceId)}`).set('authorization', `Bearer ${token}`);
 
   /** Until the inbox has processed every push it holds. */
   async function settle() {
@@ -144,7 +145,7 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
         [ 'hi' ],
       ];
       for (const body of bodies) assertFailure(await post('/api/security/text', token, body), 'INVALID_PARAM');
-      assertFailure(await app.httpRequest().post('/api/security/text').send({ content: 'hi', scene: 'comment' }), 'UNAUTHORIZED');
+      assertFailure(await contractRequest().post('/api/security/text').send({ content: 'hi', scene: 'comment' }), 'UNAUTHORIZED');
       assert.strictEqual(sandbox.callCount(TEXT), 0);
       assert.strictEqual(await app.model.RateLimit.countDocuments({ key: /^security-text:/ }), 0);
     });
@@ -249,7 +250,7 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
       assertFailure(await show(bob, traceId), 'NOT_FOUND');
       assertFailure(await show(alice, '00000000-00000000-00000000'), 'NOT_FOUND');
       assertFailure(await show(alice, 'bad id!'), 'INVALID_PARAM');
-      assertFailure(await app.httpRequest().get(`/api/security/media/${traceId}`), 'UNAUTHORIZED');
+      assertFailure(await contractRequest().get(`/api/security/media/${traceId}`), 'UNAUTHORIZED');
     });
 
     it('keeps a verdict nobody asked for here as unrequested, and completes it when the request arrives second', async () => {
