@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { processingQueue } from '../../../app/service/push';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { buildPush, customSends, onCustomSend, textMessage } from '../../fixtures/push';
@@ -9,7 +10,7 @@ function post(content: string) {
   const push = buildPush(message);
   return {
     user: String(message.FromUserName),
-    request: app.httpRequest().post('/message/check').query(push.query)
+    request: contractRequest().post('/message/check').query(push.query)
       .set('content-type', push.contentType)
       .send(push.body),
   };
@@ -153,7 +154,7 @@ describe('test/app/service/push.test.ts', () => {
     const message = textMessage('once');
     const deliver = () => {
       const push = buildPush(message);
-      return app.httpRequest().post('/message/check').query(push.query)
+      return contractRequest().post('/message/check').query(push.query)
         .set('content-type', push.contentType)
         .send(push.body);
     };
