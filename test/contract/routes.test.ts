@@ -89,5 +89,14 @@ describe('test/contract/routes.test.ts', () => {
         assert.throws(() => assertReplyMatchesContract(res), assert.AssertionError, JSON.stringify(res));
       }
     });
+
+    it('refuses a request body the API accepted but the contract does not allow', () => {
+      const loginReply = (sent: unknown) => reply(
+        { code: 1, data: { token: 't', expiresIn: 3600, openId: 'o-1', unionId: null, isNewUser: true }, message: 'ok' },
+        { req: { method: 'POST', path: '/api/login' }, request: { toJSON: () => ({ data: sent }) } },
+      );
+      assertReplyMatchesContract(loginReply({ code: 'code-1' }));
+      assert.throws(() => assertReplyMatchesContract(loginReply({ code: 'code-1', extra: true })), /accepted a request body the contract refuses/);
+    });
   });
 });
