@@ -90,13 +90,14 @@ describe('test/contract/routes.test.ts', () => {
       }
     });
 
-    it('refuses a request body the API accepted but the contract does not allow', () => {
-      const loginReply = (sent: unknown) => reply(
+    it('refuses a request the API accepted but the contract does not allow', () => {
+      const loginReply = (sent: unknown, path = '/api/login') => reply(
         { code: 1, data: { token: 't', expiresIn: 3600, openId: 'o-1', unionId: null, isNewUser: true }, message: 'ok' },
-        { req: { method: 'POST', path: '/api/login' }, request: { toJSON: () => ({ data: sent }) } },
+        { req: { method: 'POST', path }, request: { toJSON: () => ({ data: sent, headers: { 'content-type': 'application/json' } }) } },
       );
       assertReplyMatchesContract(loginReply({ code: 'code-1' }));
       assert.throws(() => assertReplyMatchesContract(loginReply({ code: 'code-1', extra: true })), /accepted a request body the contract refuses/);
+      assert.throws(() => assertReplyMatchesContract(loginReply({ code: 'code-1' }, '/api/login?debug=1')), /query parameters the contract does not document/);
     });
   });
 });
