@@ -1,4 +1,5 @@
 import { Application, IBoot } from 'egg';
+import { loadApiDocs } from './app/service/apiDocs';
 import { describeIndexProblems } from './app/service/databaseIndexes';
 
 export default class AppBoot implements IBoot {
@@ -14,6 +15,11 @@ export default class AppBoot implements IBoot {
   configDidLoad() {
     // mongoose 7 lets unknown filter keys through by default; refuse them.
     this.app.mongoose.set('strictQuery', true);
+  }
+
+  /** The contract and the reference page are read once, before the app serves (app/service/apiDocs.ts). */
+  async didLoad() {
+    if (this.app.config.apiDocs.enabled) loadApiDocs(this.app);
   }
 
   /**

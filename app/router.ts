@@ -55,4 +55,9 @@ export default (app: Application) => {
   router.get('/api/wxacode', adminOrSession, controller.wxacode.show);
   router.post('/admin/url-links', adminAuth, controller.wxacode.createUrlLink);
   router.post('/admin/url-schemes', adminAuth, controller.wxacode.createUrlScheme);
+
+  // The API contract (docs/openapi.yaml) and its reference page: NOT_FOUND unless config.apiDocs.enabled.
+  router.get('/openapi.json', controller.apiDocs.contract);
+  router.get('/docs', controller.apiDocs.page);
+  router.get('/docs/:file', controller.apiDocs.asset);
 };

@@ -95,6 +95,12 @@ export interface BizConfig {
     /** Sends the sweeper handles per run */
     sweepBatch: number;
   };
+  /**
+   * GET /openapi.json (docs/openapi.yaml as JSON) and the reference page /docs: on in development
+   * and tests, in production only with API_DOCS=true (the contract lists the admin API, which
+   * production hides while ADMIN_TOKEN is unset). Off, they answer NOT_FOUND.
+   */
+  apiDocs: { enabled: boolean };
   /** Mini-program codes, cached in MongoDB (app/service/wxacode.ts, docs/wxacode.md) */
   wxacode: EnvSettings['wxacode'] & {
     /** Codes a session user may ask for per minute (only with sessionAccess; admins are not limited) */
@@ -299,6 +305,7 @@ export default (appInfo: EggAppInfo) => {
       waitMs: 25000,
       pollMs: 100,
     },
+    apiDocs: { enabled: env.apiDocs ?? appInfo.env !== 'prod' },
     followerSync: {
       everyHours: 24,
       leaseSeconds: 60,

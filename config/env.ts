@@ -62,6 +62,8 @@ export interface EnvSettings {
   };
   /** Mini-program codes (docs/wxacode.md): GET /api/wxacode also takes a user's session token, not only the admin token */
   wxacode: { sessionAccess: boolean };
+  /** GET /openapi.json and the reference page /docs; null: the environment's default (off in production) */
+  apiDocs: boolean | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -178,6 +180,7 @@ export function readEnv(env: Env = process.env): EnvSettings {
     inbox: { ttlSeconds: int(env, 'INBOX_TTL_SECONDS', 7 * 24 * 3600, 60) },
     autoReply: { defaultLink: defaultLink(env), unmatched: oneOf(env, 'AUTO_REPLY_UNMATCHED', UNMATCHED_ACTIONS, 'none') },
     wxacode: { sessionAccess: bool(env, 'WXACODE_SESSION_ACCESS', false) },
+    apiDocs: str(env, 'API_DOCS') === '' ? null : bool(env, 'API_DOCS', false),
   };
 }
 

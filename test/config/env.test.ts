@@ -29,6 +29,13 @@ describe('test/config/env.test.ts', () => {
     assert.strictEqual(settings.sessionTtlSeconds, 600);
   });
 
+  it('leaves API_DOCS to the environment unless it is set', () => {
+    assert.strictEqual(readEnv({}).apiDocs, null);
+    assert.strictEqual(readEnv({ API_DOCS: 'true' }).apiDocs, true);
+    assert.strictEqual(readEnv({ API_DOCS: '0' }).apiDocs, false);
+    assert.throws(() => readEnv({ API_DOCS: 'yes' }), /API_DOCS must be true or false/);
+  });
+
   it('rejects malformed numbers and AES keys with the variable name', () => {
     assert.throws(() => readEnv({ PORT: 'abc' }), (err: Error) => err instanceof EnvConfigError && /PORT/.test(err.message));
     assert.throws(() => readEnv({ SESSION_TTL_SECONDS: '5' }), /SESSION_TTL_SECONDS/);

@@ -17,6 +17,7 @@
 import assert from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../fixtures/contract';
 import { buildPush, BuiltPush, deliverPush } from '../../tools/wechat-sandbox';
 import { sha1Signature } from '../../app/lib/wechatCrypto';
 import { TEST_ENV } from '../fixtures/env';
@@ -155,6 +156,9 @@ describe('test/fault/fuzz.test.ts', function() {
     console.log(`    fuzz seed ${SEED} (replay with FUZZ_SEED=${SEED})`);
     const rng = prng(SEED);
     mock(app.config.wechat, 'apiBase', sandbox.url);
+    // /openapi.json and /docs serve documents, not API replies, and read no input (their tests are
+    // test/app/controller/apiDocs.test.ts): off here, they too must answer the standard shape.
+    mock(app.config.apiDocs, 'enabled', false);
     // High limits: the fuzz reaches every code path behind them.
     mock(app.config.rateLimit, 'loginPerMinute', 1_000_000);
     mock(app.config.rateLimit, 'phonePerMinute', 1_000_000);
@@ -162,10 +166,10 @@ describe('test/fault/fuzz.test.ts', function() {
 
     // Valid state made before the snapshot: a session, a recorded push (to replay), a cached token,
     // the cached subscribe-message templates (a read-through cache an admin GET may fill).
-    const loginRes = await app.httpRequest().post('/api/login').send({ code: sandbox.login('fuzz-user') });
+    const loginRes = await contractRequest().post('/api/login').send({ code: sandbox.login('fuzz-user') });
     assert.strictEqual(loginRes.body.code, 1, loginRes.text);
     sessionToken = loginRes.body.data.token;
-    const phoneRes = await app.httpRequest().post('/api/phone').set('authorization', `Bearer ${sessionToken}`)
+    const phoneRes = await contractRequest().post('/api/phone').set('authorization', `Bearer ${sessionToken}`)
       .send({ code: sandbox.phoneCode('fuzz-user') });
     assert.strictEqual(phoneRes.body.code, 1, phoneRes.text);
     sandbox.recordUserMessage('fuzz-user');
@@ -219,7 +223,7 @@ describe('test/fault/fuzz.test.ts', function() {
       assert.strictEqual(after[name]?.count, before[name]?.count, `${name}: document count changed (seed ${SEED})`);
       assert.strictEqual(after[name]?.hash, before[name]?.hash, `${name}: documents changed (seed ${SEED})`);
     }
-    const health = await app.httpRequest().get('/health');
+    const health = await contractRequest().get('/health');
     assert.strictEqual(health.body.code, 1);
     assert.strictEqual(health.body.data.mongo, 'up');
   });

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../fixtures/contract';
 import { Fault } from '../../tools/wechat-sandbox';
 import { TEST_ENV } from '../fixtures/env';
 import { assertFailure, assertOk, createSandbox, forgetTokens, Listening, listen, WechatSimulator } from './helpers';
@@ -67,7 +68,7 @@ describe('test/fault/wechatFaults.test.ts', () => {
   });
 
   async function login(userKey: string): Promise<string> {
-    const res = await app.httpRequest().post('/api/login').send({ code: sandbox.login(userKey) });
+    const res = await contractRequest().post('/api/login').send({ code: sandbox.login(userKey) });
     assertOk(res);
     return res.body.data.token;
   }
@@ -93,7 +94,7 @@ describe('test/fault/wechatFaults.test.ts', () => {
   }
 
   async function assertHealthy() {
-    const res = await app.httpRequest().get('/health');
+    const res = await contractRequest().get('/health');
     assertOk(res);
     assert.strictEqual(res.body.data.mongo, 'up');
   }
@@ -105,7 +106,7 @@ describe('test/fault/wechatFaults.test.ts', () => {
         const code = sandbox.login(alice);
         sandbox.injectFault('/sns/jscode2session', fault);
         const started = Date.now();
-        const res = await app.httpRequest().post('/api/login').send({ code });
+        const res = await contractRequest().post('/api/login').send({ code });
         const elapsed = Date.now() - started;
         assertFailure(res, 'WECHAT_UNAVAILABLE');
         // One attempt (the code is single-use: never repeated once sent), bounded by the timeout.
@@ -114,7 +115,7 @@ describe('test/fault/wechatFaults.test.ts', () => {
         assert.strictEqual(await app.model.User.countDocuments({ openId: sandbox.openid(alice, 'miniProgram') }), 0);
 
         sandbox.clearFaults();
-        const again = await app.httpRequest().post('/api/login').send({ code });
+        const again = await contractRequest().post('/api/login').send({ code });
         assertOk(again);
         assert.strictEqual(again.body.data.openId, sandbox.openid(alice, 'miniProgram'));
         await assertHealthy();
@@ -128,14 +129,14 @@ describe('test/fault/wechatFaults.test.ts', () => {
         const user = newUser('bob');
         const token = await login(user);
         // The app holds a valid token; then it is revoked and refreshing fails.
-        const first = await app.httpRequest().post('/api/phone').set('authorization', `Bearer ${token}`)
+        const first = await contractRequest().post('/api/phone').set('authorization', `Bearer ${token}`)
           .send({ code: sandbox.phoneCode(user, '13700137000') });
         assertOk(first);
         await revokeAppToken();
         resetBaseline();
         const phoneCode = sandbox.phoneCode(user, '13800138000');
         sandbox.injectFault(STABLE, fault);
-        const res = await app.httpRequest().post('/api/phone').set('authorization', `Bearer ${token}`)
+        const res = await contractRequest().post('/api/phone').set('authorization', `Bearer ${token}`)
           .send({ code: phoneCode });
         assertFailure(res, 'WECHAT_UNAVAILABLE');
         // 40001 -> one refresh (normal-mode stable_token is idempotent: at most its two attempts), no loop.
@@ -151,7 +152,7 @@ describe('test/fault/wechatFaults.test.ts', () => {
         assert.strictEqual(stored?.purePhoneNumber, '13700137000', 'the failed call changed nothing');
 
         sandbox.clearFaults();
-        const again = await app.httpRequest().post('/api/phone').set('authorization', `Bearer ${token}`)
+        const again = await contractRequest().post('/api/phone').set('authorization', `Bearer ${token}`)
           .send({ code: phoneCode });
         assertOk(again);
         assert.strictEqual(again.body.data.purePhoneNumber, '13800138000');
@@ -169,7 +170,7 @@ describe('test/fault/wechatFaults.test.ts', () => {
         const token = await login(carol);
         const phoneCode = sandbox.phoneCode(carol, '13900139000');
         sandbox.injectFault('/wxa/business/getuserphonenumber', fault);
-        const res = await app.httpRequest().post('/api/phone').set('authorization', `Bearer ${token}`)
+        const res = await contractRequest().post('/api/phone').set('authorization', `Bearer ${token}`)
           .send({ code: phoneCode });
         assertFailure(res, 'WECHAT_UNAVAILABLE');
         // A single-use code: sent once, never repeated.
@@ -179,7 +180,7 @@ describe('test/fault/wechatFaults.test.ts', () => {
         await assertLeaseFree();
 
         sandbox.clearFaults();
-        const again = await app.httpRequest().post('/api/phone').set('authorization', `Bearer ${token}`)
+        const again = await contractRequest().post('/api/phone').set('authorization', `Bearer ${token}`)
           .send({ code: phoneCode });
         assertOk(again);
         assert.strictEqual(again.body.data.purePhoneNumber, '13900139000');

@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
 
 const AUTH = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
@@ -19,12 +20,12 @@ const rule = (overrides: any = {}) => ({
 });
 
 function create(body: unknown) {
-  return app.httpRequest().post('/admin/reply-rules').set('authorization', AUTH)
+  return contractRequest().post('/admin/reply-rules').set('authorization', AUTH)
     .send(body as object);
 }
 
 function replace(id: string, body: unknown) {
-  return app.httpRequest().put(`/admin/reply-rules/${id}`).set('authorization', AUTH)
+  return contractRequest().put(`/admin/reply-rules/${id}`).set('authorization', AUTH)
     .send(body as object);
 }
 
@@ -47,9 +48,9 @@ describe('test/app/controller/admin.test.ts', () => {
     it('does not exist without ADMIN_TOKEN (NOT_FOUND, as for an unknown route)', async () => {
       mock(app.config.admin, 'token', '');
       for (const [ method, path ] of routes) {
-        const res = await app.httpRequest()[method](path).set('authorization', 'Bearer ');
+        const res = await contractRequest()[method](path).set('authorization', 'Bearer ');
         assertFailure(res, 'NOT_FOUND');
-        const unknown = await app.httpRequest()[method]('/admin/nothing-here');
+        const unknown = await contractRequest()[method]('/admin/nothing-here');
         assert.deepStrictEqual(Object.keys(res.body.data), Object.keys(unknown.body.data));
       }
     });
@@ -57,7 +58,7 @@ describe('test/app/controller/admin.test.ts', () => {
     it('answers UNAUTHORIZED without the right bearer token', async () => {
       for (const header of [ undefined, '', TEST_ENV.ADMIN_TOKEN, `Basic ${TEST_ENV.ADMIN_TOKEN}`, 'Bearer wrong', `Bearer ${TEST_ENV.ADMIN_TOKEN}x`, `Bearer ${TEST_ENV.ADMIN_TOKEN.slice(0, -1)}` ]) {
         for (const [ method, path ] of routes) {
-          const req = app.httpRequest()[method](path);
+          const req = contractRequest()[method](path);
           if (header !== undefined) req.set('authorization', header);
           const res = await req;
           assertFailure(res, 'UNAUTHORIZED');
@@ -68,7 +69,7 @@ describe('test/app/controller/admin.test.ts', () => {
     });
 
     it('lets the right token through (scheme case-insensitive)', async () => {
-      const res = await app.httpRequest().get('/admin/reply-rules').set('authorization', `bearer ${TEST_ENV.ADMIN_TOKEN}`)
+      const res = await contractRequest().get('/admin/reply-rules').set('authorization', `bearer ${TEST_ENV.ADMIN_TOKEN}`)
         .expect(200);
       assert.deepStrictEqual(res.body, { code: 1, data: { rules: [] }, message: 'ok' });
     });
@@ -84,25 +85,25 @@ describe('test/app/controller/admin.test.ts', () => {
       assert.strictEqual(created.enabled, true);
 
       const high = (await create(rule({ name: 'images', priority: 9, match: { msgType: 'image' }, reply: { msgtype: 'text', text: { content: 'nice picture' } } }))).body.data;
-      const list = await app.httpRequest().get('/admin/reply-rules').set('authorization', AUTH)
+      const list = await contractRequest().get('/admin/reply-rules').set('authorization', AUTH)
         .expect(200);
       assert.deepStrictEqual(list.body.data.rules.map((r: any) => r.id), [ high.id, created.id ]);
 
-      const shown = await app.httpRequest().get(`/admin/reply-rules/${created.id}`).set('authorization', AUTH);
+      const shown = await contractRequest().get(`/admin/reply-rules/${created.id}`).set('authorization', AUTH);
       assert.strictEqual(shown.body.data.name, 'greeting');
 
-      const replaced = await app.httpRequest().put(`/admin/reply-rules/${created.id}`).set('authorization', AUTH)
+      const replaced = await contractRequest().put(`/admin/reply-rules/${created.id}`).set('authorization', AUTH)
         .send(rule({ name: 'any text', enabled: false, match: { msgType: 'text' }, reply: { msgtype: 'link', link: { title: 't', url: 'https://e.test/' } } }));
       assert.strictEqual(replaced.body.code, 1, JSON.stringify(replaced.body));
       assert.deepStrictEqual(replaced.body.data.match, { msgType: 'text' }, 'the keyword is gone');
       assert.strictEqual(replaced.body.data.enabled, false);
       assert.deepStrictEqual(replaced.body.data.reply, { msgtype: 'link', link: { title: 't', description: '', url: 'https://e.test/', thumb_url: '' } });
 
-      const deleted = await app.httpRequest().delete(`/admin/reply-rules/${created.id}`).set('authorization', AUTH);
+      const deleted = await contractRequest().delete(`/admin/reply-rules/${created.id}`).set('authorization', AUTH);
       assert.deepStrictEqual(deleted.body.data, { id: created.id, deleted: true });
-      assertFailure(await app.httpRequest().delete(`/admin/reply-rules/${created.id}`).set('authorization', AUTH), 'NOT_FOUND');
-      assertFailure(await app.httpRequest().get(`/admin/reply-rules/${created.id}`).set('authorization', AUTH), 'NOT_FOUND');
-      assertFailure(await app.httpRequest().put(`/admin/reply-rules/${created.id}`).set('authorization', AUTH)
+      assertFailure(await contractRequest().delete(`/admin/reply-rules/${created.id}`).set('authorization', AUTH), 'NOT_FOUND');
+      assertFailure(await contractRequest().get(`/admin/reply-rules/${created.id}`).set('authorization', AUTH), 'NOT_FOUND');
+      assertFailure(await contractRequest().put(`/admin/reply-rules/${created.id}`).set('authorization', AUTH)
         .send(rule()), 'NOT_FOUND');
     });
 
@@ -188,17 +189,17 @@ describe('test/app/controller/admin.test.ts', () => {
           assert.deepStrictEqual(res.body.data.fields, [{ field, message: `${field} must not contain control or bidi characters` }], JSON.stringify(body));
         }
       }
-      const after = await app.httpRequest().get(`/admin/reply-rules/${stored.id}`).set('authorization', AUTH);
+      const after = await contractRequest().get(`/admin/reply-rules/${stored.id}`).set('authorization', AUTH);
       assert.deepStrictEqual(after.body.data.reply, stored.reply, 'the stored rule is unchanged');
       assert.strictEqual(await app.model.ReplyRule.countDocuments({}), 1);
     });
 
     it('refuses malformed ids and malformed JSON', async () => {
       for (const id of [ 'nope', '0123456789abcdef0123456', '0123456789ABCDEF01234567' ]) {
-        assertFailure(await app.httpRequest().get(`/admin/reply-rules/${id}`).set('authorization', AUTH), 'INVALID_PARAM');
-        assertFailure(await app.httpRequest().delete(`/admin/reply-rules/${id}`).set('authorization', AUTH), 'INVALID_PARAM');
+        assertFailure(await contractRequest().get(`/admin/reply-rules/${id}`).set('authorization', AUTH), 'INVALID_PARAM');
+        assertFailure(await contractRequest().delete(`/admin/reply-rules/${id}`).set('authorization', AUTH), 'INVALID_PARAM');
       }
-      const res = await app.httpRequest().post('/admin/reply-rules').set('authorization', AUTH)
+      const res = await contractRequest().post('/admin/reply-rules').set('authorization', AUTH)
         .set('content-type', 'application/json')
         .send('{"name":');
       assertFailure(res, 'INVALID_PARAM');
@@ -218,7 +219,7 @@ describe('test/app/controller/admin.test.ts', () => {
 
     it('lists recent items, newest first, filtered and limited, without internals', async () => {
       await seed();
-      const all = await app.httpRequest().get('/admin/messages').set('authorization', AUTH)
+      const all = await contractRequest().get('/admin/messages').set('authorization', AUTH)
         .expect(200);
       assert.deepStrictEqual(all.body.data.messages.map((m: any) => m.msgId), [ '3', '2', '1' ]);
       const text = JSON.stringify(all.body);
@@ -227,15 +228,15 @@ describe('test/app/controller/admin.test.ts', () => {
       assert.strictEqual(done.content.length, 200);
       assert.deepStrictEqual(done.reply, { state: 'sent', ruleId: 'r', msgtype: 'text', errcode: 0 });
 
-      const failed = await app.httpRequest().get('/admin/messages?status=failed').set('authorization', AUTH);
+      const failed = await contractRequest().get('/admin/messages?status=failed').set('authorization', AUTH);
       assert.deepStrictEqual(failed.body.data.messages.map((m: any) => [ m.msgId, m.reply.errcode ]), [[ '2', 45015 ]]);
-      const limited = await app.httpRequest().get('/admin/messages?limit=1').set('authorization', AUTH);
+      const limited = await contractRequest().get('/admin/messages?limit=1').set('authorization', AUTH);
       assert.deepStrictEqual(limited.body.data.messages.map((m: any) => m.msgId), [ '3' ]);
     });
 
     it('validates status and limit', async () => {
       for (const query of [ 'status=lost', 'limit=0', 'limit=201', 'limit=abc', 'status[$ne]=done', 'status=done&x=1' ]) {
-        const res = await app.httpRequest().get(`/admin/messages?${query}`).set('authorization', AUTH);
+        const res = await contractRequest().get(`/admin/messages?${query}`).set('authorization', AUTH);
         assert.strictEqual(res.body.data.error, 'INVALID_PARAM', query);
       }
     });

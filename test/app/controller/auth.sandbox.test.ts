@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { resetAccessTokens } from '../../fixtures/tokens';
 import { WechatSandbox } from '../../../tools/wechat-sandbox';
 
@@ -32,14 +33,14 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
   });
 
   async function login(userKey: string) {
-    const res = await app.httpRequest().post('/api/login').send({ code: sandbox.login(userKey) })
+    const res = await contractRequest().post('/api/login').send({ code: sandbox.login(userKey) })
       .expect(200);
     assert.strictEqual(res.body.code, 1, JSON.stringify(res.body));
     return res.body.data;
   }
 
   const post = (path: string, token: string, body: object) =>
-    app.httpRequest().post(path).set('authorization', `Bearer ${token}`)
+    contractRequest().post(path).set('authorization', `Bearer ${token}`)
       .send(body)
       .expect(200);
 
@@ -62,7 +63,7 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
     const byData = await post('/api/phone', again.token, sandbox.encryptedPhoneNumber('alice', '+1 4155550100'));
     assert.deepStrictEqual(byData.body.data, { phoneNumber: '+14155550100', purePhoneNumber: '4155550100', countryCode: '1' });
 
-    const profile = await app.httpRequest().get('/api/user').set('authorization', `Bearer ${first.token}`)
+    const profile = await contractRequest().get('/api/user').set('authorization', `Bearer ${first.token}`)
       .expect(200);
     assert.strictEqual(profile.body.data.phoneNumber, '+14155550100');
     assert.strictEqual(profile.body.data.countryCode, '1');
@@ -78,7 +79,7 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
     assert.deepStrictEqual(res.body.data, { error: 'WECHAT_CODE_INVALID', errcode: 40029 });
     assert.match(res.body.message, /must come from this user's own getPhoneNumber button/);
     assert.match(res.body.message, /does not belong to this openid/, 'WeChat\'s own errmsg is kept');
-    const profile = await app.httpRequest().get('/api/user').set('authorization', `Bearer ${alice.token}`)
+    const profile = await contractRequest().get('/api/user').set('authorization', `Bearer ${alice.token}`)
       .expect(200);
     assert.strictEqual(profile.body.data.phoneNumber, null, 'nothing stored for alice');
     const bob = await login('bob');
@@ -91,7 +92,7 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
     await unbound.start();
     try {
       mock(app.config.wechat, 'apiBase', unbound.url);
-      const res = await app.httpRequest().post('/api/login').send({ code: unbound.login('ursula') })
+      const res = await contractRequest().post('/api/login').send({ code: unbound.login('ursula') })
         .expect(200);
       const { token, unionId } = res.body.data;
       assert.strictEqual(unionId, null);
@@ -100,7 +101,7 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
         assert.strictEqual(union.body.data.error, 'NO_UNIONID', api);
         assert.match(union.body.message, /unbound mini-program has no unionId/);
       }
-      const subscription = await app.httpRequest().get('/api/subscription').set('authorization', `Bearer ${token}`)
+      const subscription = await contractRequest().get('/api/subscription').set('authorization', `Bearer ${token}`)
         .expect(200);
       assert.strictEqual(subscription.body.data.error, 'NO_UNIONID');
       assert.match(subscription.body.message, /comes with login \(code2Session\)/);
@@ -119,24 +120,24 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
 
   it('maps the sandbox\'s errors and faults', async () => {
     const code = sandbox.login('carol');
-    await app.httpRequest().post('/api/login').send({ code })
+    await contractRequest().post('/api/login').send({ code })
       .expect(200);
-    let res = await app.httpRequest().post('/api/login').send({ code })
+    let res = await contractRequest().post('/api/login').send({ code })
       .expect(200);
     assert.deepStrictEqual(res.body.data, { error: 'WECHAT_CODE_INVALID', errcode: 40163 });
 
     sandbox.createUser('mallory', { blocked: true });
-    res = await app.httpRequest().post('/api/login').send({ code: sandbox.login('mallory') })
+    res = await contractRequest().post('/api/login').send({ code: sandbox.login('mallory') })
       .expect(200);
     assert.deepStrictEqual(res.body.data, { error: 'WECHAT_USER_BLOCKED', errcode: 40226 });
 
     sandbox.injectFault('/sns/jscode2session', { type: 'garbage', times: 1 });
-    res = await app.httpRequest().post('/api/login').send({ code: sandbox.login('carol') })
+    res = await contractRequest().post('/api/login').send({ code: sandbox.login('carol') })
       .expect(200);
     assert.deepStrictEqual(res.body.data, { error: 'WECHAT_UNAVAILABLE' });
 
     mock(app.config.wechat, 'secret', 'wrong-secret');
-    res = await app.httpRequest().post('/api/login').send({ code: sandbox.login('carol') })
+    res = await contractRequest().post('/api/login').send({ code: sandbox.login('carol') })
       .expect(200);
     assert.strictEqual(res.body.data.error, 'WECHAT_CONFIG_ERROR');
   });

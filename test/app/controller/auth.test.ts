@@ -1,6 +1,7 @@
 import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { TEST_ENV } from '../../fixtures/env';
 import { login, newSessionKey, onCode2Session } from '../../fixtures/login';
@@ -96,7 +97,7 @@ describe('test/app/controller/auth.test.ts', () => {
     it('a reused code is WECHAT_CODE_INVALID', async () => {
       onCode2Session(fake, { c1: { openid: 'o1', session_key: newSessionKey() } });
       await login('c1');
-      const res = await app.httpRequest().post('/api/login').send({ code: 'c1' })
+      const res = await contractRequest().post('/api/login').send({ code: 'c1' })
         .expect(200);
       assert.deepStrictEqual(res.body.data, { error: 'WECHAT_CODE_INVALID', errcode: 40163 });
       assert.strictEqual(res.body.code, 0);
@@ -109,7 +110,7 @@ describe('test/app/controller/auth.test.ts', () => {
     ] as const) {
       it(`maps code2Session errcode ${errcode} to ${reason}`, async () => {
         fake.on(C2S, () => ({ body: { errcode, errmsg: 'x' } }));
-        const res = await app.httpRequest().post('/api/login').send({ code: 'c' })
+        const res = await contractRequest().post('/api/login').send({ code: 'c' })
           .expect(200);
         assert.strictEqual(res.body.code, 0);
         assert.deepStrictEqual(res.body.data, { error: reason, errcode });
@@ -122,12 +123,12 @@ describe('test/app/controller/auth.test.ts', () => {
       mock(app.config.wechat, 'httpTimeoutMs', 200);
       for (const reply of [{ body: '<html>busy</html>' }, { status: 502, body: 'bad gateway' }, { delayMs: 500, body: { openid: 'o', session_key: 'k' } }]) {
         fake.on(C2S, () => reply);
-        const res = await app.httpRequest().post('/api/login').send({ code: 'c' })
+        const res = await contractRequest().post('/api/login').send({ code: 'c' })
           .expect(200);
         assert.deepStrictEqual(res.body.data, { error: 'WECHAT_UNAVAILABLE' }, JSON.stringify(reply));
       }
       mock(app.config.wechat, 'apiBase', 'http://127.0.0.1:9');
-      const res = await app.httpRequest().post('/api/login').send({ code: 'c' })
+      const res = await contractRequest().post('/api/login').send({ code: 'c' })
         .expect(200);
       assert.deepStrictEqual(res.body.data, { error: 'WECHAT_UNAVAILABLE' });
     });
@@ -148,7 +149,7 @@ describe('test/app/controller/auth.test.ts', () => {
       ];
       for (const [ name, body, field ] of cases) {
         it(name, async () => {
-          const res = await app.httpRequest().post('/api/login').send(body as object)
+          const res = await contractRequest().post('/api/login').send(body as object)
             .expect(200);
           assert.strictEqual(res.body.code, 0);
           assert.strictEqual(res.body.data.error, 'INVALID_PARAM', JSON.stringify(res.body));
@@ -159,11 +160,11 @@ describe('test/app/controller/auth.test.ts', () => {
       }
 
       it('malformed JSON and a non-JSON body', async () => {
-        let res = await app.httpRequest().post('/api/login').set('content-type', 'application/json')
+        let res = await contractRequest().post('/api/login').set('content-type', 'application/json')
           .send('{"code":')
           .expect(200);
         assert.strictEqual(res.body.data.error, 'INVALID_PARAM');
-        res = await app.httpRequest().post('/api/login').set('content-type', 'text/plain')
+        res = await contractRequest().post('/api/login').set('content-type', 'text/plain')
           .send('code=abc')
           .expect(200);
         assert.strictEqual(res.body.data.error, 'INVALID_PARAM');
@@ -176,11 +177,11 @@ describe('test/app/controller/auth.test.ts', () => {
         mock(app.config.rateLimit, 'loginPerMinute', 3);
         fake.on(C2S, () => ({ body: { errcode: 40029, errmsg: 'invalid code' } }));
         for (let i = 0; i < 3; i++) {
-          const res = await app.httpRequest().post('/api/login').send({ code: `c${i}` })
+          const res = await contractRequest().post('/api/login').send({ code: `c${i}` })
             .expect(200);
           assert.strictEqual(res.body.data.error, 'WECHAT_CODE_INVALID');
         }
-        const res = await app.httpRequest().post('/api/login').send({ code: 'c3' })
+        const res = await contractRequest().post('/api/login').send({ code: 'c3' })
           .expect(200);
         assert.strictEqual(res.body.code, 0);
         assert.strictEqual(res.body.data.error, 'RATE_LIMITED');
@@ -193,7 +194,7 @@ describe('test/app/controller/auth.test.ts', () => {
         fake.on(C2S, () => ({ body: { errcode: 40029 } }));
         const reasons: string[] = [];
         for (let i = 0; i < 3; i++) {
-          const res = await app.httpRequest().post('/api/login').set('x-forwarded-for', `10.0.0.${i}`)
+          const res = await contractRequest().post('/api/login').set('x-forwarded-for', `10.0.0.${i}`)
             .send({ code: 'c' })
             .expect(200);
           reasons.push(res.body.data.error);
@@ -205,7 +206,7 @@ describe('test/app/controller/auth.test.ts', () => {
         mock(app.config.rateLimit, 'loginPerMinute', 0);
         fake.on(C2S, () => ({ body: { errcode: 40029 } }));
         for (let i = 0; i < 5; i++) {
-          const res = await app.httpRequest().post('/api/login').send({ code: 'c' })
+          const res = await contractRequest().post('/api/login').send({ code: 'c' })
             .expect(200);
           assert.strictEqual(res.body.data.error, 'WECHAT_CODE_INVALID');
         }
@@ -218,9 +219,9 @@ describe('test/app/controller/auth.test.ts', () => {
       app.mockLog('errorLogger');
       onCode2Session(fake, { 'CODE-NOT-IN-LOGS': { openid: 'o-log', session_key: 'U0VTU0lPTktFWU5PVExPRw==' } });
       const data = await login('CODE-NOT-IN-LOGS');
-      await app.httpRequest().post('/api/login').send({ code: 'CODE-NOT-IN-LOGS' })
+      await contractRequest().post('/api/login').send({ code: 'CODE-NOT-IN-LOGS' })
         .expect(200);
-      await app.httpRequest().get('/api/user').set('authorization', `Bearer ${data.token}`)
+      await contractRequest().get('/api/user').set('authorization', `Bearer ${data.token}`)
         .expect(200);
       app.expectLog('[user] login openId=o-log new=true');
       for (const logger of [ 'logger', 'coreLogger', 'errorLogger' ]) {

@@ -1,10 +1,10 @@
 import assert from 'node:assert';
-import { app } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import pkg from '../../../package.json';
 import { embeddedMongo } from '../../.setup';
 
 async function health() {
-  const res = await app.httpRequest().get('/health').expect(200);
+  const res = await contractRequest().get('/health').expect(200);
   assert.strictEqual(res.body.code, 1);
   return res.body.data;
 }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
 import { resetAccessTokens } from '../../fixtures/tokens';
 import { listen, Listening } from '../../fixtures/listen';
@@ -64,7 +65,7 @@ describe('test/app/controller/media.sandbox.test.ts', () => {
   });
 
   function upload(data: Buffer, filename = 'photo.png', contentType = 'image/png') {
-    return app.httpRequest().post('/admin/media').set('authorization', AUTH)
+    return contractRequest().post('/admin/media').set('authorization', AUTH)
       .attach('media', data, { filename, contentType });
   }
 
@@ -75,7 +76,7 @@ describe('test/app/controller/media.sandbox.test.ts', () => {
   }
 
   async function addRule(body: object) {
-    return app.httpRequest().post('/admin/reply-rules').set('authorization', AUTH)
+    return contractRequest().post('/admin/reply-rules').set('authorization', AUTH)
       .send({ name: 'r', ...body });
   }
 
@@ -108,7 +109,7 @@ describe('test/app/controller/media.sandbox.test.ts', () => {
     assert.strictEqual(image.size, PNG.length);
     assert.strictEqual(image.wechatMediaExpiresAt, null, 'not uploaded to WeChat before a reply needs it');
     assert.strictEqual(sandbox.callCount(UPLOAD), 0);
-    const listed = await app.httpRequest().get('/admin/media').set('authorization', AUTH);
+    const listed = await contractRequest().get('/admin/media').set('authorization', AUTH);
     assert.deepStrictEqual(listed.body.data.media.map((m: any) => m.id), [ image.id ]);
     assert.strictEqual(listed.body.data.media[0].data, undefined, 'bytes are never listed');
 
@@ -183,16 +184,16 @@ describe('test/app/controller/media.sandbox.test.ts', () => {
       [ 'a WebP image', () => upload(Buffer.from('RIFF\u0000\u0000\u0000\u0000WEBPVP8 '), 'x.webp', 'image/webp'), 'INVALID_PARAM', /not a PNG, JPEG or GIF/ ],
       [ 'over 2 MB', () => upload(tooBig), 'PAYLOAD_TOO_LARGE', /2097152 bytes/ ],
       [ 'empty file', () => upload(Buffer.alloc(0)), 'INVALID_PARAM', /media/ ],
-      [ 'no file field', () => app.httpRequest().post('/admin/media').set('authorization', AUTH)
+      [ 'no file field', () => contractRequest().post('/admin/media').set('authorization', AUTH)
         .field('name', 'x'), 'INVALID_PARAM', /no file in field "media"/ ],
-      [ 'the file under another name', () => app.httpRequest().post('/admin/media').set('authorization', AUTH)
+      [ 'the file under another name', () => contractRequest().post('/admin/media').set('authorization', AUTH)
         .attach('image', PNG, 'x.png'), 'INVALID_PARAM', /no file in field "media"/ ],
-      [ 'not multipart', () => app.httpRequest().post('/admin/media').set('authorization', AUTH)
+      [ 'not multipart', () => contractRequest().post('/admin/media').set('authorization', AUTH)
         .send({ media: PNG.toString('base64') }), 'INVALID_PARAM', /multipart\/form-data/ ],
-      [ 'multipart without a boundary', () => app.httpRequest().post('/admin/media').set('authorization', AUTH)
+      [ 'multipart without a boundary', () => contractRequest().post('/admin/media').set('authorization', AUTH)
         .set('content-type', 'multipart/form-data')
         .send('--x\r\n'), 'INVALID_PARAM', /multipart/ ],
-      [ 'no admin token', () => app.httpRequest().post('/admin/media').attach('media', PNG, 'x.png'), 'UNAUTHORIZED', /admin token/ ],
+      [ 'no admin token', () => contractRequest().post('/admin/media').attach('media', PNG, 'x.png'), 'UNAUTHORIZED', /admin token/ ],
     ];
     for (const [ what, send, reason, message ] of cases) {
       const res = await send();
@@ -215,22 +216,22 @@ describe('test/app/controller/media.sandbox.test.ts', () => {
 
     const id = await uploaded();
     const rule = (await addRule({ match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: id } } })).body.data;
-    const refused = await app.httpRequest().delete(`/admin/media/${id}`).set('authorization', AUTH);
+    const refused = await contractRequest().delete(`/admin/media/${id}`).set('authorization', AUTH);
     assertFailure(refused, 'INVALID_PARAM', new RegExp(`used by reply rule\\(s\\) ${rule.id}`));
-    await app.httpRequest().delete(`/admin/reply-rules/${rule.id}`).set('authorization', AUTH);
-    const deleted = await app.httpRequest().delete(`/admin/media/${id}`).set('authorization', AUTH);
+    await contractRequest().delete(`/admin/reply-rules/${rule.id}`).set('authorization', AUTH);
+    const deleted = await contractRequest().delete(`/admin/media/${id}`).set('authorization', AUTH);
     assert.deepStrictEqual(deleted.body.data, { id, deleted: true });
-    assertFailure(await app.httpRequest().get(`/admin/media/${id}`).set('authorization', AUTH), 'NOT_FOUND');
-    assertFailure(await app.httpRequest().delete('/admin/media/nope').set('authorization', AUTH), 'INVALID_PARAM');
+    assertFailure(await contractRequest().get(`/admin/media/${id}`).set('authorization', AUTH), 'NOT_FOUND');
+    assertFailure(await contractRequest().delete('/admin/media/nope').set('authorization', AUTH), 'INVALID_PARAM');
   });
 
   it('rules stored with a raw media_id keep working until it expires, and the admin API says they need an image', async () => {
     const legacyId = await app.mockContext().service.wechatClient.uploadTempMedia({ filename: 'old.png', contentType: 'image/png', data: PNG });
     const legacy = await app.model.ReplyRule.create({ name: 'old', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { media_id: legacyId.mediaId } } });
-    const shown = await app.httpRequest().get(`/admin/reply-rules/${legacy._id}`).set('authorization', AUTH);
+    const shown = await contractRequest().get(`/admin/reply-rules/${legacy._id}`).set('authorization', AUTH);
     assert.strictEqual(shown.body.data.needsImage, true);
     assert.match(shown.body.data.warning, /raw WeChat media_id.*POST \/admin\/media/);
-    const listed = await app.httpRequest().get('/admin/reply-rules').set('authorization', AUTH);
+    const listed = await contractRequest().get('/admin/reply-rules').set('authorization', AUTH);
     assert.strictEqual(listed.body.data.rules[0].needsImage, true);
 
     assert.strictEqual((await say('legacy', 'hi')).image.media_id, legacyId.mediaId);

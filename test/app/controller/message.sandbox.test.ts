@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
 import { resetAccessTokens } from '../../fixtures/tokens';
 import { listen, Listening } from '../../fixtures/listen';
@@ -177,7 +178,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
       assert.strictEqual(sandbox.callCount('/cgi-bin/message/custom/send'), 1, 'no attempt after the window closed');
       assert.deepStrictEqual(sandbox.sentMessages(), []);
 
-      const listed = await app.httpRequest().get('/admin/messages?status=failed')
+      const listed = await contractRequest().get('/admin/messages?status=failed')
         .set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
         .expect(200);
       assert.strictEqual(listed.body.data.messages[0].reply.state, 'expired');

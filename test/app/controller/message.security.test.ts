@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { encryptMessage, sha1Signature } from '../../../app/lib/wechatCrypto';
 import { buildPush as buildSandboxPush } from '../../../tools/wechat-sandbox';
 import { assertFailure } from '../../fault/helpers';
@@ -14,7 +15,7 @@ import { buildPush, BuiltPush, customSends, encryptedQuery, nowSeconds, PushFiel
 import { TEST_ENV } from '../../fixtures/env';
 
 function post(push: BuiltPush, path = '/message/check') {
-  return app.httpRequest().post(path).query(push.query)
+  return contractRequest().post(path).query(push.query)
     .set('content-type', push.contentType)
     .send(push.body);
 }
@@ -183,7 +184,7 @@ describe('test/app/controller/message.security.test.ts', () => {
     it('refuses an old (or future) signature set: it cannot make the server echo any text for ever', async () => {
       for (const timestamp of [ String(nowSeconds() - 301), String(nowSeconds() + 400), '1' ]) {
         const nonce = '42';
-        const res = await app.httpRequest().get('/message/check')
+        const res = await contractRequest().get('/message/check')
           .query({ signature: sha1Signature(TEST_ENV.WECHAT_MSG_TOKEN, timestamp, nonce), timestamp, nonce, echostr: '<h1>anything</h1>' });
         assertFailure(res, 'STALE_REQUEST');
       }
@@ -194,7 +195,7 @@ describe('test/app/controller/message.security.test.ts', () => {
     it('on the push routes (POST and GET) and on the admin API', async () => {
       const push = buildPush(textMessage('x'));
       const url = `/message/check?${new URLSearchParams(push.query)}&signature=${'0'.repeat(40)}`;
-      const res = await app.httpRequest().post(url).set('content-type', push.contentType)
+      const res = await contractRequest().post(url).set('content-type', push.contentType)
         .send(push.body);
       assertFailure(res, 'INVALID_PARAM');
       assert.deepStrictEqual(res.body.data.fields, [{ field: 'signature', message: 'signature must be given once' }]);
@@ -202,10 +203,10 @@ describe('test/app/controller/message.security.test.ts', () => {
 
       const timestamp = String(nowSeconds());
       const signature = sha1Signature(TEST_ENV.WECHAT_MSG_TOKEN, timestamp, 'n');
-      const echo = await app.httpRequest().get(`/message/check?signature=${signature}&timestamp=${timestamp}&nonce=n&echostr=a&echostr=b`);
+      const echo = await contractRequest().get(`/message/check?signature=${signature}&timestamp=${timestamp}&nonce=n&echostr=a&echostr=b`);
       assertFailure(echo, 'INVALID_PARAM');
 
-      const admin = await app.httpRequest().get('/admin/messages?limit=1&limit=200').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`);
+      const admin = await contractRequest().get('/admin/messages?limit=1&limit=200').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`);
       assertFailure(admin, 'INVALID_PARAM');
       assert.deepStrictEqual(admin.body.data.fields.map((f: any) => f.field), [ 'limit' ]);
     });

@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { sha1Signature } from '../../../app/lib/wechatCrypto';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { buildPush, BuiltPush, encryptedQuery, nowSeconds, RawNumber, signPushBody, textMessage, toJson, toXml, customSends, onCustomSend } from '../../fixtures/push';
@@ -8,7 +9,7 @@ import { embeddedMongo } from '../../.setup';
 
 
 function post(push: BuiltPush) {
-  return app.httpRequest().post('/message/check').query(push.query)
+  return contractRequest().post('/message/check').query(push.query)
     .set('content-type', push.contentType)
     .send(push.body);
 }
@@ -51,23 +52,23 @@ describe('test/app/controller/message.test.ts', () => {
 
     it('replies echostr unchanged, as plain text', async () => {
       const echostr = '5837397520+/= 中文';
-      const res = await app.httpRequest().get('/message/check').query({ signature, timestamp, nonce, echostr })
+      const res = await contractRequest().get('/message/check').query({ signature, timestamp, nonce, echostr })
         .expect(200);
       assert.match(res.headers['content-type'], /^text\/plain/);
       assert.strictEqual(res.text, echostr);
     });
 
     it('answers SIGNATURE_INVALID without revealing anything computed', async () => {
-      const res = await app.httpRequest().get('/message/check')
+      const res = await contractRequest().get('/message/check')
         .query({ signature: '0'.repeat(40), timestamp, nonce, echostr: 'e' })
         .expect(200);
       assertFailure(res, 'SIGNATURE_INVALID');
       assert(!res.text.includes(signature), 'the expected signature is not in the reply');
       assert.doesNotMatch(res.text, /[0-9a-f]{40}|test_msg_token/);
-      const missing = await app.httpRequest().get('/message/check').query({ timestamp, nonce, echostr: 'e' })
+      const missing = await contractRequest().get('/message/check').query({ timestamp, nonce, echostr: 'e' })
         .expect(200);
       assertFailure(missing, 'SIGNATURE_INVALID');
-      const noEcho = await app.httpRequest().get('/message/check').query({ signature, timestamp, nonce })
+      const noEcho = await contractRequest().get('/message/check').query({ signature, timestamp, nonce })
         .expect(200);
       assertFailure(noEcho, 'INVALID_PARAM');
     });
@@ -169,7 +170,7 @@ describe('test/app/controller/message.test.ts', () => {
       await expectRejected({ ...base, body: toJson({ ToUserName: 'a', MsgType: 'text' }) }, 'INVALID_PARAM');
       await expectRejected({ ...base, body: 'MsgType=text', contentType: 'application/x-www-form-urlencoded' }, 'INVALID_PARAM');
       await expectRejected({ ...base, body: '', contentType: 'text/xml' }, 'INVALID_PARAM');
-      const res = await app.httpRequest().post('/message/check').query(base.query)
+      const res = await contractRequest().post('/message/check').query(base.query)
         .set('content-type', 'application/octet-stream')
         .send(Buffer.from(base.body));
       assertFailure(res, 'INVALID_PARAM');

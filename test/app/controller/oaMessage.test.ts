@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { MongoServerError } from 'mongodb';
 import { listen, Listening } from '../../fixtures/listen';
 import { buildPush, deliverPush, WechatSimulator } from '../../../tools/wechat-sandbox';
@@ -64,7 +65,7 @@ describe('test/app/controller/oaMessage.test.ts', () => {
       assert(subscribed.subscribedAt instanceof Date);
       assert.strictEqual(sandbox.callCount(USER_INFO), 1);
 
-      const check = await app.httpRequest().get(`/api/oa/followers/${sandbox.unionid(user)}`).set('authorization', ADMIN)
+      const check = await contractRequest().get(`/api/oa/followers/${sandbox.unionid(user)}`).set('authorization', ADMIN)
         .expect(200);
       assert.strictEqual(check.body.data.subscribed, true);
 
@@ -78,7 +79,7 @@ describe('test/app/controller/oaMessage.test.ts', () => {
       assert(gone?.unsubscribedAt instanceof Date);
       assert.strictEqual(gone?.unionId, sandbox.unionid(user), 'the openid -> unionId mapping is kept');
       assert.strictEqual(sandbox.callCount(USER_INFO), 1, 'unsubscribe needs no WeChat call');
-      const after = await app.httpRequest().get(`/api/oa/followers/${sandbox.unionid(user)}`).set('authorization', ADMIN)
+      const after = await contractRequest().get(`/api/oa/followers/${sandbox.unionid(user)}`).set('authorization', ADMIN)
         .expect(200);
       assert.strictEqual(after.body.data.subscribed, false);
       assert.strictEqual(after.body.data.known, true);
@@ -90,15 +91,15 @@ describe('test/app/controller/oaMessage.test.ts', () => {
   it('a user who logged in to the mini-program sees the follow at once through GET /api/subscription', async () => {
     mock(app.config.wechat, 'appid', sandbox.miniProgram.appid);
     mock(app.config.wechat, 'secret', sandbox.miniProgram.secret);
-    const login = await app.httpRequest().post('/api/login').send({ code: sandbox.login('erin') })
+    const login = await contractRequest().post('/api/login').send({ code: sandbox.login('erin') })
       .expect(200);
     const bearer = `Bearer ${login.body.data.token}`;
-    const before = await app.httpRequest().get('/api/subscription').set('authorization', bearer)
+    const before = await contractRequest().get('/api/subscription').set('authorization', bearer)
       .expect(200);
     assert.deepStrictEqual(before.body.data, { subscribed: false, subscribedAt: null, unionId: sandbox.unionid('erin') });
     await sim.pushMessage(target.url, { kind: 'subscribe', user: 'erin', mode: 'safe', channel: 'officialAccount' });
     await processed('erin', 'subscribe');
-    const res = await app.httpRequest().get('/api/subscription').set('authorization', bearer)
+    const res = await contractRequest().get('/api/subscription').set('authorization', bearer)
       .expect(200);
     assert.strictEqual(res.body.data.subscribed, true);
     assert.strictEqual(res.body.data.unionId, sandbox.unionid('erin'));

@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
 import { createOaSandbox, eventually, useOaSandbox } from '../../fixtures/oaSandbox';
 
@@ -31,7 +32,7 @@ describe('test/app/controller/officialAccount.test.ts', () => {
   }
 
   const get = (path: string, authorization?: string) => {
-    const req = app.httpRequest().get(path);
+    const req = contractRequest().get(path);
     if (authorization) req.set('authorization', authorization);
     return req.expect(200);
   };
@@ -67,7 +68,7 @@ describe('test/app/controller/officialAccount.test.ts', () => {
       mock(app.config.wechat, 'secret', sandbox.miniProgram.secret);
       sandbox.setFollower('carol', true);
       await sync();
-      const login = await app.httpRequest().post('/api/login').send({ code: sandbox.login('carol') })
+      const login = await contractRequest().post('/api/login').send({ code: sandbox.login('carol') })
         .expect(200);
       assert.strictEqual(login.body.code, 1, JSON.stringify(login.body));
       const res = await get('/api/subscription', `Bearer ${login.body.data.token}`);
@@ -154,9 +155,9 @@ describe('test/app/controller/officialAccount.test.ts', () => {
       // Slow batchget calls keep the run going while the second start arrives.
       sandbox.injectFault('/cgi-bin/user/info/batchget', { type: 'latency', ms: 150 });
       const [ a, b ] = await Promise.all([
-        app.httpRequest().post('/admin/oa/sync').set('authorization', ADMIN)
+        contractRequest().post('/admin/oa/sync').set('authorization', ADMIN)
           .expect(200),
-        app.httpRequest().post('/admin/oa/sync').set('authorization', ADMIN)
+        contractRequest().post('/admin/oa/sync').set('authorization', ADMIN)
           .expect(200),
       ]);
       assert.strictEqual(a.body.code, 1);
@@ -166,7 +167,7 @@ describe('test/app/controller/officialAccount.test.ts', () => {
       assert.strictEqual(a.body.data.run.status, 'running');
       const runId = a.body.data.run.runId;
 
-      const again = await app.httpRequest().post('/admin/oa/sync').set('authorization', ADMIN)
+      const again = await contractRequest().post('/admin/oa/sync').set('authorization', ADMIN)
         .expect(200);
       assert.strictEqual(again.body.data.started, false);
       assert.strictEqual(again.body.data.run.runId, runId);
@@ -184,14 +185,14 @@ describe('test/app/controller/officialAccount.test.ts', () => {
     });
 
     it('needs the admin token', async () => {
-      assert.strictEqual((await app.httpRequest().post('/admin/oa/sync').expect(200)).body.data.error, 'UNAUTHORIZED');
+      assert.strictEqual((await contractRequest().post('/admin/oa/sync').expect(200)).body.data.error, 'UNAUTHORIZED');
       assert.strictEqual((await get('/admin/oa/sync', 'Bearer x')).body.data.error, 'UNAUTHORIZED');
       assert.strictEqual(await app.model.FollowerSyncRun.countDocuments({}), 0);
     });
 
     it('answers OA_NOT_CONFIGURED without OA_APPID', async () => {
       mock(app.config.officialAccount, 'appid', '');
-      const post = await app.httpRequest().post('/admin/oa/sync').set('authorization', ADMIN)
+      const post = await contractRequest().post('/admin/oa/sync').set('authorization', ADMIN)
         .expect(200);
       assert.strictEqual(post.body.data.error, 'OA_NOT_CONFIGURED');
       assert.strictEqual((await get('/admin/oa/sync', ADMIN)).body.data.error, 'OA_NOT_CONFIGURED');

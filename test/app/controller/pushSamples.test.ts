@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { parseBody } from '../../../app/lib/pushEnvelope';
 import { TEST_ENV } from '../../fixtures/env';
 import { signPushBody, useFakeWechatForPushes } from '../../fixtures/push';
@@ -13,7 +14,7 @@ const CHANNELS = Object.keys(ENDPOINTS) as Channel[];
 async function deliver(channel: Channel, body: string, mode: 'plaintext' | 'safe') {
   const toUserName = String(parseBody(body).fields.ToUserName);
   const push = signPushBody(body, { mode, toUserName });
-  const res = await app.httpRequest().post(ENDPOINTS[channel]).query(push.query)
+  const res = await contractRequest().post(ENDPOINTS[channel]).query(push.query)
     .set('content-type', push.contentType)
     .send(push.body);
   assert.strictEqual(res.status, 200, res.text);

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { InvalidParamError } from '../../../app/lib/errors';
 import { settleInbox, useSandboxedApp } from '../../fixtures/sandboxApp';
 import { CONTENT_CHECK_VISIT_MS, deliverPush } from '../../../tools/wechat-sandbox';
@@ -39,15 +40,15 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
   });
 
   async function login(userKey: string): Promise<string> {
-    const res = await app.httpRequest().post('/api/login').send({ code: sandbox.login(userKey) });
+    const res = await contractRequest().post('/api/login').send({ code: sandbox.login(userKey) });
     return assertOk(res).token;
   }
 
   const post = (path: string, token: string, body: unknown) =>
-    app.httpRequest().post(path).set('authorization', `Bearer ${token}`)
+    contractRequest().post(path).set('authorization', `Bearer ${token}`)
       .send(body as object);
   const show = (token: string, traceId: string) =>
-    app.httpRequest().get(`/api/security/media/${encodeURIComponent(traceId)}`).set('authorization', `Bearer ${token}`);
+    contractRequest().get(`/api/security/media/${encodeURIComponent(traceId)}`).set('authorization', `Bearer ${token}`);
 
   /** The sandbox's verdict for a check, pushed as WeChat does (signed, encrypted) and processed. */
   async function pushVerdict(traceId: string, format: 'json' | 'xml' = 'xml') {
@@ -108,7 +109,7 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
         [ 'hi' ],
       ];
       for (const body of bodies) assertFailure(await post('/api/security/text', token, body), 'INVALID_PARAM');
-      assertFailure(await app.httpRequest().post('/api/security/text').send({ content: 'hi', scene: 'comment' }), 'UNAUTHORIZED');
+      assertFailure(await contractRequest().post('/api/security/text').send({ content: 'hi', scene: 'comment' }), 'UNAUTHORIZED');
       assert.strictEqual(sandbox.callCount(TEXT), 0);
       assert.strictEqual(await app.model.RateLimit.countDocuments({ key: /^security-text:/ }), 0);
     });
@@ -213,7 +214,7 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
       assertFailure(await show(bob, traceId), 'NOT_FOUND');
       assertFailure(await show(alice, '00000000-00000000-00000000'), 'NOT_FOUND');
       assertFailure(await show(alice, 'bad id!'), 'INVALID_PARAM');
-      assertFailure(await app.httpRequest().get(`/api/security/media/${traceId}`), 'UNAUTHORIZED');
+      assertFailure(await contractRequest().get(`/api/security/media/${traceId}`), 'UNAUTHORIZED');
     });
 
     it('keeps a verdict nobody asked for here as unrequested, and completes it when the request arrives second', async () => {

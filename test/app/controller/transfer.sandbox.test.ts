@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
 import { resetAccessTokens } from '../../fixtures/tokens';
 import { listen, Listening } from '../../fixtures/listen';
@@ -25,12 +26,12 @@ const transferRule = (overrides: Record<string, unknown> = {}) => ({
 const textRule = { name: 'hello', match: { msgType: 'text', keyword: { mode: 'exact', value: 'hi' } }, reply: { msgtype: 'text', text: { content: 'hello!' } } };
 
 function createRule(body: unknown) {
-  return app.httpRequest().post('/admin/reply-rules').set('authorization', AUTH)
+  return contractRequest().post('/admin/reply-rules').set('authorization', AUTH)
     .send(body as object);
 }
 
 async function adminMessages(): Promise<any[]> {
-  const res = await app.httpRequest().get('/admin/messages').set('authorization', AUTH);
+  const res = await contractRequest().get('/admin/messages').set('authorization', AUTH);
   assert.strictEqual(res.body.code, 1, JSON.stringify(res.body));
   return res.body.data.messages;
 }
@@ -190,10 +191,10 @@ describe('test/app/controller/transfer.sandbox.test.ts', () => {
   it('a reply rule replaced by a transfer rule (PUT) loses its reply and transfers from the next message', async () => {
     const created = await createRule({ ...textRule, match: { msgType: 'text' } });
     const id = created.body.data.id;
-    const replaced = await app.httpRequest().put(`/admin/reply-rules/${id}`).set('authorization', AUTH)
+    const replaced = await contractRequest().put(`/admin/reply-rules/${id}`).set('authorization', AUTH)
       .send(transferRule({ match: { msgType: 'text' } }));
     assert.strictEqual(replaced.body.code, 1, JSON.stringify(replaced.body));
-    const shown = await app.httpRequest().get(`/admin/reply-rules/${id}`).set('authorization', AUTH);
+    const shown = await contractRequest().get(`/admin/reply-rules/${id}`).set('authorization', AUTH);
     assert.deepStrictEqual([ shown.body.data.action, shown.body.data.reply ], [ 'transfer', undefined ]);
     assert.strictEqual((await app.model.ReplyRule.findById(id).lean() as any).reply, undefined);
     const result = await simulator.pushMessage(target.url, { kind: 'text', mode: 'safe', format: 'xml', user: 'replaced', ...fast });

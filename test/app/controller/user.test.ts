@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { resetAccessTokens } from '../../fixtures/tokens';
 import { encryptOpenData } from '../../../app/lib/wechatCrypto';
 import { FakeWechat } from '../../fixtures/fakeWechat';
@@ -19,7 +20,7 @@ describe('test/app/controller/user.test.ts', () => {
   let token: string;
 
   const post = (path: string, body: unknown, bearer = token) =>
-    app.httpRequest().post(path).set('authorization', `Bearer ${bearer}`)
+    contractRequest().post(path).set('authorization', `Bearer ${bearer}`)
       .send(body as object)
       .expect(200);
 
@@ -48,7 +49,7 @@ describe('test/app/controller/user.test.ts', () => {
 
   describe('GET /api/user and the auth middleware', () => {
     it('returns the profile of the token\'s user', async () => {
-      const res = await app.httpRequest().get('/api/user').set('authorization', `Bearer ${token}`)
+      const res = await contractRequest().get('/api/user').set('authorization', `Bearer ${token}`)
         .expect(200);
       assert.strictEqual(res.body.code, 1);
       const { data } = res.body;
@@ -62,7 +63,7 @@ describe('test/app/controller/user.test.ts', () => {
     });
 
     it('accepts the scheme case-insensitively', async () => {
-      const res = await app.httpRequest().get('/api/user').set('authorization', `bearer ${token}`)
+      const res = await contractRequest().get('/api/user').set('authorization', `bearer ${token}`)
         .expect(200);
       assert.strictEqual(res.body.code, 1);
     });
@@ -76,7 +77,7 @@ describe('test/app/controller/user.test.ts', () => {
       [ 'the token\'s hash instead of the token', 'Bearer 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' ],
     ] as const) {
       it(`answers UNAUTHORIZED for ${name}`, async () => {
-        const req = app.httpRequest().get('/api/user');
+        const req = contractRequest().get('/api/user');
         if (header !== undefined) req.set('authorization', header);
         const res = await req.expect(200);
         assert.strictEqual(res.body.code, 0);
@@ -89,7 +90,7 @@ describe('test/app/controller/user.test.ts', () => {
         const expired = user.sessions!.map(s => ({ ...s, expiresAt: new Date(Date.now() - 1000) }));
         await app.model.User.updateOne({ _id: user._id }, { $set: { sessions: expired } });
       }
-      const res = await app.httpRequest().get('/api/user').set('authorization', `Bearer ${token}`)
+      const res = await contractRequest().get('/api/user').set('authorization', `Bearer ${token}`)
         .expect(200);
       assert.strictEqual(res.body.data.error, 'UNAUTHORIZED');
     });
@@ -105,7 +106,7 @@ describe('test/app/controller/user.test.ts', () => {
 
     it('protects /api/unionid and /api/phone too', async () => {
       for (const path of [ '/api/unionid', '/api/phone' ]) {
-        const res = await app.httpRequest().post(path).send({ code: 'x' })
+        const res = await contractRequest().post(path).send({ code: 'x' })
           .expect(200);
         assert.strictEqual(res.body.data.error, 'UNAUTHORIZED', path);
       }
@@ -205,7 +206,7 @@ describe('test/app/controller/user.test.ts', () => {
       const [ call ] = fake.callsTo(PHONE);
       assert.deepStrictEqual(call.body, { code: 'phone-code', openid: 'o-alice' }, 'the code must belong to this user');
       assert.strictEqual(call.query.get('access_token'), fake.tokens.get(APPID)!.token);
-      const profile = (await app.httpRequest().get('/api/user').set('authorization', `Bearer ${token}`)).body.data;
+      const profile = (await contractRequest().get('/api/user').set('authorization', `Bearer ${token}`)).body.data;
       assert.strictEqual(profile.phoneNumber, '+8613800000000');
       assert.strictEqual(profile.countryCode, '86');
     });

@@ -7,6 +7,7 @@ import assert from 'node:assert';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
 import { resetAccessTokens } from '../../fixtures/tokens';
 import { CODE_URL_BASE, WechatSandbox } from '../../../tools/wechat-sandbox';
@@ -64,7 +65,7 @@ describe('test/app/controller/wxacode.sandbox.test.ts', () => {
   });
 
   function getCode(query: Record<string, string>, auth = ADMIN) {
-    return binary(app.httpRequest().get('/api/wxacode').query(query)
+    return binary(contractRequest().get('/api/wxacode').query(query)
       .set('authorization', auth));
   }
 
@@ -93,7 +94,7 @@ describe('test/app/controller/wxacode.sandbox.test.ts', () => {
       assert.strictEqual(sandbox.callCount(CODE), 1, 'WeChat was called once');
 
       // A client that has it gets 304, still without a call.
-      const conditional = await app.httpRequest().get('/api/wxacode').query({ scene, page: 'pages/product/detail', width: '300', env_version: 'trial' })
+      const conditional = await contractRequest().get('/api/wxacode').query({ scene, page: 'pages/product/detail', width: '300', env_version: 'trial' })
         .set('authorization', ADMIN)
         .set('if-none-match', res.headers.etag);
       assert.strictEqual(conditional.status, 304);
@@ -210,13 +211,13 @@ describe('test/app/controller/wxacode.sandbox.test.ts', () => {
       ];
       for (const [ query, field ] of cases) assertFailure(await getCode(query), 'INVALID_PARAM', field);
       // A repeated parameter is refused too (one value per parameter).
-      assertFailure(await binary(app.httpRequest().get('/api/wxacode?scene=a&scene=b').set('authorization', ADMIN)), 'INVALID_PARAM', 'scene');
+      assertFailure(await binary(contractRequest().get('/api/wxacode?scene=a&scene=b').set('authorization', ADMIN)), 'INVALID_PARAM', 'scene');
       assert.strictEqual(sandbox.callCount(CODE), 0);
       assert.strictEqual(await app.model.WxaCode.countDocuments({}), 0);
     });
 
     it('takes the admin token; a session token only while WXACODE_SESSION_ACCESS allows it, rate limited per user', async () => {
-      const login = await app.httpRequest().post('/api/login').send({ code: sandbox.login('code-user') });
+      const login = await contractRequest().post('/api/login').send({ code: sandbox.login('code-user') });
       assert.strictEqual(login.body.code, 1, login.text);
       const session = `Bearer ${login.body.data.token}`;
 
@@ -241,7 +242,7 @@ describe('test/app/controller/wxacode.sandbox.test.ts', () => {
 
   describe('POST /admin/url-links and /admin/url-schemes', () => {
     function post(path: string, body: unknown, auth = ADMIN) {
-      return app.httpRequest().post(path).set('authorization', auth)
+      return contractRequest().post(path).set('authorization', auth)
         .send(body as object);
     }
 
@@ -319,7 +320,7 @@ describe('test/app/controller/wxacode.sandbox.test.ts', () => {
       sandbox.injectFault(SCHEME, { type: 'errcode', errcode: 85079, times: 1 });
       assertFailure(await post('/admin/url-schemes', { expire_interval: 1 }), 'WECHAT_PAGE_INVALID');
 
-      const login = await app.httpRequest().post('/api/login').send({ code: sandbox.login('link-user') });
+      const login = await contractRequest().post('/api/login').send({ code: sandbox.login('link-user') });
       mock(app.config.wxacode, 'sessionAccess', true);
       assertFailure(await post('/admin/url-links', { expire_interval: 1 }, `Bearer ${login.body.data.token}`), 'UNAUTHORIZED');
     });

@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { buildPush, nowSeconds, PushFields, RawNumber, textMessage, customSends, useFakeWechatForPushes } from '../../fixtures/push';
 import { useTestClock } from '../../fixtures/clock';
 import { TEST_ENV } from '../../fixtures/env';
@@ -9,7 +10,7 @@ import { matchClock } from '../../../app/service/autoReply';
 const AUTH = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
 
 async function addRule(body: object) {
-  const res = await app.httpRequest().post('/admin/reply-rules').set('authorization', AUTH)
+  const res = await contractRequest().post('/admin/reply-rules').set('authorization', AUTH)
     .send(body);
   assert.strictEqual(res.body.code, 1, JSON.stringify(res.body));
   return res.body.data;
@@ -27,7 +28,7 @@ describe('test/app/service/autoReply.test.ts', () => {
   async function push(message: PushFields): Promise<any> {
     const count = customSends(fake).length;
     const built = buildPush(message, { mode: 'safe', format: 'xml' });
-    const res = await app.httpRequest().post('/message/check').query(built.query)
+    const res = await contractRequest().post('/message/check').query(built.query)
       .set('content-type', built.contentType)
       .send(built.body);
     assert.strictEqual(res.text, 'success', res.text);
@@ -175,14 +176,14 @@ describe('test/app/service/autoReply.test.ts', () => {
       const item: any = await app.model.InboxMessage.findOne({ content: 'aa x' }).lean();
       assert.strictEqual(item.status, 'done');
 
-      const list = await app.httpRequest().get('/admin/reply-rules').set('authorization', AUTH);
+      const list = await contractRequest().get('/admin/reply-rules').set('authorization', AUTH);
       const problems = list.body.data.rules.map((r: any) => [ r.name, r.problem ]);
       assert.strictEqual(problems.length, 4);
       assert.match(problems[0][1], /^the regex cannot run, so this rule never matches: backreferences are not supported$/);
       assert.match(problems[1][1], /too complex/);
       assert.match(problems[2][1], /lookarounds are not supported/);
       assert.deepStrictEqual(problems[3], [ 'plain', undefined ]);
-      const one = await app.httpRequest().get(`/admin/reply-rules/${list.body.data.rules[1].id}`).set('authorization', AUTH);
+      const one = await contractRequest().get(`/admin/reply-rules/${list.body.data.rules[1].id}`).set('authorization', AUTH);
       assert.match(one.body.data.problem, /too complex/);
     });
   });
@@ -214,7 +215,7 @@ describe('test/app/service/autoReply.test.ts', () => {
       assert.strictEqual((await push(msg({ MsgType: 'text', Content: 'after create' }))).text.content, 'second');
       await app.model.ReplyRule.updateOne({ _id: second.id }, { $set: { enabled: false } });
       assert.strictEqual((await push(msg({ MsgType: 'text', Content: 'after update' }))).text.content, 'first');
-      const removed = await app.httpRequest().delete(`/admin/reply-rules/${first.id}`).set('authorization', AUTH);
+      const removed = await contractRequest().delete(`/admin/reply-rules/${first.id}`).set('authorization', AUTH);
       assert.strictEqual(removed.body.code, 1, JSON.stringify(removed.body));
       assert.strictEqual(await push(msg({ MsgType: 'text', Content: 'after delete' })), null);
       assert.strictEqual(reads(), 4);

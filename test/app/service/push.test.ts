@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { processingQueue } from '../../../app/service/push';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { gate } from '../../fixtures/gate';
@@ -10,7 +11,7 @@ function post(content: string) {
   const push = buildPush(message);
   return {
     user: String(message.FromUserName),
-    request: app.httpRequest().post('/message/check').query(push.query)
+    request: contractRequest().post('/message/check').query(push.query)
       .set('content-type', push.contentType)
       .send(push.body),
   };
@@ -157,7 +158,7 @@ describe('test/app/service/push.test.ts', () => {
     const message = textMessage('once');
     const deliver = () => {
       const push = buildPush(message);
-      return app.httpRequest().post('/message/check').query(push.query)
+      return contractRequest().post('/message/check').query(push.query)
         .set('content-type', push.contentType)
         .send(push.body);
     };
