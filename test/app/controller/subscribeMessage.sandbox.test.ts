@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
 import { resetAccessTokens } from '../../fixtures/tokens';
 import { useSandboxForApp } from '../../fixtures/sandboxApp';
@@ -99,13 +100,13 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
   }
 
   async function loginAs(user: string): Promise<string> {
-    const res = await app.httpRequest().post('/api/login').send({ code: sandbox.login(user) });
+    const res = await contractRequest().post('/api/login').send({ code: sandbox.login(user) });
     assert.strictEqual(res.body.code, 1, res.text);
     return res.body.data.token;
   }
 
   function send(body: Record<string, unknown>) {
-    return app.httpRequest().post('/admin/subscribe-messages').set('authorization', ADMIN)
+    return contractRequest().post('/admin/subscribe-messages').set('authorization', ADMIN)
       .send(body);
   }
 
@@ -135,7 +136,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       await popup('bob', { [SHIPPED]: 'accept', [BOOKING]: 'accept' }, { format: 'json', mode: 'compatible' });
       await popup('bob', { [STATUS]: 'accept' }, { format: 'json' });
 
-      const res = await app.httpRequest().get('/api/subscriptions/messages').set('authorization', `Bearer ${await loginAs('alice')}`);
+      const res = await contractRequest().get('/api/subscriptions/messages').set('authorization', `Bearer ${await loginAs('alice')}`);
       assert.strictEqual(res.body.code, 1, res.text);
       const mine = Object.fromEntries(res.body.data.grants.map((g: any) => [ g.templateId, g ]));
       assert.deepStrictEqual(Object.keys(mine).sort(), [ SHIPPED, BOOKING ].sort());
@@ -144,7 +145,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       assert.strictEqual(mine[BOOKING].oneTimeAvailable, 1, 'a reject adds nothing, a later accept one');
       assert.strictEqual(mine[BOOKING].status, 'accept');
 
-      const bobs = await app.httpRequest().get('/api/subscriptions/messages').set('authorization', `Bearer ${await loginAs('bob')}`);
+      const bobs = await contractRequest().get('/api/subscriptions/messages').set('authorization', `Bearer ${await loginAs('bob')}`);
       assert.deepStrictEqual(bobs.body.data.grants.map((g: any) => g.templateId).sort(), [ SHIPPED, BOOKING, STATUS ].sort());
       assert.strictEqual(bobs.body.data.grants.find((g: any) => g.templateId === STATUS).status, 'accept');
     });
@@ -185,7 +186,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
     });
 
     it('needs a session for the own view', async () => {
-      assertFailure(await app.httpRequest().get('/api/subscriptions/messages'), 'UNAUTHORIZED');
+      assertFailure(await contractRequest().get('/api/subscriptions/messages'), 'UNAUTHORIZED');
     });
   });
 
@@ -209,7 +210,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       assert.strictEqual(sandbox.callCount(SEND), calls, 'WeChat not called');
       assert.strictEqual(await app.model.SubscribeMessageSend.countDocuments({}), 1, 'the refused send is not stored');
 
-      const status = await app.httpRequest().get(`/admin/subscribe-messages/${first.body.data.id}`).set('authorization', ADMIN);
+      const status = await contractRequest().get(`/admin/subscribe-messages/${first.body.data.id}`).set('authorization', ADMIN);
       assert.strictEqual(status.body.data.status, 'sent');
       assert(status.body.data.sentAt);
     });
@@ -267,7 +268,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
 
     it('gives the grant back on 47003 when the template changed after the backend read it', async () => {
       await accept('ivy', SHIPPED);
-      assert.strictEqual((await app.httpRequest().get('/admin/subscribe-templates').set('authorization', ADMIN)).body.code, 1);
+      assert.strictEqual((await contractRequest().get('/admin/subscribe-templates').set('authorization', ADMIN)).body.code, 1);
       sandbox.setSubscribeTemplate({ priTmplId: SHIPPED, title: '订单发货通知', content: '订单号:{{character_string1.DATA}}\n快递:{{thing4.DATA}}\n', example: '', type: 2 });
       const res = await send(shippedBody('ivy'));
       assert.strictEqual(res.body.data.status, 'failed', res.text);
@@ -295,7 +296,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       assert.strictEqual(sandbox.subscribeMessages().length, 0, 'not before its backoff');
       offsetMs += 11_000;
       await app.runSchedule('subscribeMessageSweeper');
-      const status = await app.httpRequest().get(`/admin/subscribe-messages/${res.body.data.id}`).set('authorization', ADMIN);
+      const status = await contractRequest().get(`/admin/subscribe-messages/${res.body.data.id}`).set('authorization', ADMIN);
       assert.strictEqual(status.body.data.status, 'sent', status.text);
       assert.strictEqual(status.body.data.attempts, 2);
       assert.strictEqual(sandbox.subscribeMessages().length, 1);
@@ -356,7 +357,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
         assertFailure(res, 'INVALID_PARAM');
         assert(res.body.data.fields.some((f: any) => f.field === field), `${JSON.stringify(change)}: ${res.text}`);
       }
-      assertFailure(await app.httpRequest().post('/admin/subscribe-messages').set('authorization', ADMIN)
+      assertFailure(await contractRequest().post('/admin/subscribe-messages').set('authorization', ADMIN)
         .set('content-type', 'application/json')
         .send('[1]'), 'INVALID_PARAM');
       assert.strictEqual(await app.model.SubscribeMessageSend.countDocuments({}), 0);
@@ -365,15 +366,15 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
     });
 
     it('is admin only, and reads a send by id', async () => {
-      assertFailure(await app.httpRequest().post('/admin/subscribe-messages').send(shippedBody('ned')), 'UNAUTHORIZED');
-      assertFailure(await app.httpRequest().get('/admin/subscribe-messages/nope').set('authorization', ADMIN), 'INVALID_PARAM');
-      assertFailure(await app.httpRequest().get('/admin/subscribe-messages/0123456789abcdef01234567').set('authorization', ADMIN), 'NOT_FOUND');
+      assertFailure(await contractRequest().post('/admin/subscribe-messages').send(shippedBody('ned')), 'UNAUTHORIZED');
+      assertFailure(await contractRequest().get('/admin/subscribe-messages/nope').set('authorization', ADMIN), 'INVALID_PARAM');
+      assertFailure(await contractRequest().get('/admin/subscribe-messages/0123456789abcdef01234567').set('authorization', ADMIN), 'NOT_FOUND');
     });
   });
 
   describe('GET /admin/subscribe-templates', () => {
     it('reads getTemplateList through a cache shared in MongoDB, with each template\'s fields', async () => {
-      const list = () => app.httpRequest().get('/admin/subscribe-templates').set('authorization', ADMIN);
+      const list = () => contractRequest().get('/admin/subscribe-templates').set('authorization', ADMIN);
       const first = await list();
       assert.strictEqual(first.body.code, 1, first.text);
       const shipped = first.body.data.templates.find((t: any) => t.templateId === SHIPPED);
@@ -384,13 +385,13 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       await accept('olga', SHIPPED);
       await send(shippedBody('olga'));
       assert.strictEqual(sandbox.callCount(TEMPLATES), 1, 'one read for two listings and a send');
-      await app.httpRequest().get('/admin/subscribe-templates?refresh=true').set('authorization', ADMIN);
+      await contractRequest().get('/admin/subscribe-templates?refresh=true').set('authorization', ADMIN);
       assert.strictEqual(sandbox.callCount(TEMPLATES), 2);
       offsetMs += 601_000;
       await list();
       assert.strictEqual(sandbox.callCount(TEMPLATES), 3, 'read again once the cache is older than templateCacheSeconds');
-      assertFailure(await app.httpRequest().get('/admin/subscribe-templates?refresh=yes').set('authorization', ADMIN), 'INVALID_PARAM');
-      assertFailure(await app.httpRequest().get('/admin/subscribe-templates?x=1').set('authorization', ADMIN), 'INVALID_PARAM');
+      assertFailure(await contractRequest().get('/admin/subscribe-templates?refresh=yes').set('authorization', ADMIN), 'INVALID_PARAM');
+      assertFailure(await contractRequest().get('/admin/subscribe-templates?x=1').set('authorization', ADMIN), 'INVALID_PARAM');
     });
 
     it('reads the list again for a template it does not know, at most once a minute', async () => {
@@ -403,13 +404,13 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       assert.strictEqual((await send(body)).body.data.status, 'sent');
 
       function list() {
-        return app.httpRequest().get('/admin/subscribe-templates').set('authorization', ADMIN);
+        return contractRequest().get('/admin/subscribe-templates').set('authorization', ADMIN);
       }
     });
 
     it('reports WeChat\'s failure in the standard shape', async () => {
       sandbox.injectFault(TEMPLATES, { type: 'errcode', errcode: 48001 });
-      assertFailure(await app.httpRequest().get('/admin/subscribe-templates').set('authorization', ADMIN), 'WECHAT_API_ERROR');
+      assertFailure(await contractRequest().get('/admin/subscribe-templates').set('authorization', ADMIN), 'WECHAT_API_ERROR');
     });
   });
 });
