@@ -4,12 +4,10 @@
  * when a reply needs them, uploaded again before their 3 days are up or at once on 40007.
  */
 import assert from 'node:assert';
-import { app, mock } from 'egg-mock/bootstrap';
+import { app } from 'egg-mock/bootstrap';
+import { settleInbox, useSandboxedApp } from '../../fixtures/sandboxApp';
 import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
-import { resetAccessTokens } from '../../fixtures/tokens';
-import { listen, Listening } from '../../fixtures/listen';
-import { WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
 
 const AUTH = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
 const UPLOAD = '/cgi-bin/media/upload';
@@ -26,42 +24,14 @@ function assertFailure(res: any, reason: string, message?: RegExp) {
 }
 
 describe('test/app/controller/media.sandbox.test.ts', () => {
-  // The sandbox reads Date.now at each call, so moving it (mock) moves both clocks.
-  const sandbox = new WechatSandbox({ port: 0, now: () => Date.now() });
-  const simulator = new WechatSimulator(sandbox);
-  let server: Listening;
-  let target = '';
-  let offsetMs = 0;
-
-  before(async () => {
-    await sandbox.start();
-    server = await listen(app);
-    target = `${server.url}/message/check`;
-  });
-  after(async () => {
-    await server.close();
-    await sandbox.stop();
-  });
-  after(() => resetAccessTokens(app));
+  const served = useSandboxedApp();
+  const { sandbox, simulator, advanceClock } = served;
 
   beforeEach(async () => {
-    sandbox.reset();
-    offsetMs = 0;
-    const realNow = Date.now;
-    mock(Date, 'now', () => realNow() + offsetMs);
-    const { miniProgram } = sandbox.info() as any;
-    mock(app.config.wechat, 'apiBase', sandbox.url);
-    mock(app.config.wechat, 'appid', miniProgram.appid);
-    mock(app.config.wechat, 'secret', miniProgram.secret);
-    mock(app.config.wechat, 'msgToken', miniProgram.msgToken);
-    mock(app.config.wechat, 'msgAesKey', miniProgram.msgAesKey);
-    mock(app.config.autoReply, 'defaultLink', { title: '', description: '', url: '', thumbUrl: '' });
-    await Promise.all([
-      app.model.InboxMessage.deleteMany({}), app.model.ReplyRule.deleteMany({}),
-      app.model.AccessToken.deleteMany({}), app.model.StoredMedia.deleteMany({}),
-    ]);
-    app.mockContext().service.accessToken.forgetLocal();
     app.mockContext().service.media.forgetLocal();
+    await Promise.all([
+      app.model.InboxMessage.deleteMany({}), app.model.ReplyRule.deleteMany({}), app.model.StoredMedia.deleteMany({}),
+    ]);
   });
 
   function upload(data: Buffer, filename = 'photo.png', contentType = 'image/png') {
@@ -80,21 +50,13 @@ describe('test/app/controller/media.sandbox.test.ts', () => {
       .send({ name: 'r', ...body });
   }
 
-  async function settle() {
-    await app.backgroundTasksFinished();
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      if (await app.model.InboxMessage.countDocuments({ status: { $in: [ 'pending', 'processing' ] } }) === 0) return;
-      await new Promise(resolve => setTimeout(resolve, 20));
-    }
-  }
 
   /** The user writes `content`; returns what the backend sent back through custom/send. */
   async function say(user: string, content: string) {
     const before = sandbox.sentMessages({ touser: sandbox.openid(user) }).length;
-    const result = await simulator.pushMessage(target, { kind: 'text', mode: 'safe', format: 'json', user, fields: { Content: content }, maxAttempts: 1 });
+    const result = await simulator.pushMessage(served.pushUrl, { kind: 'text', mode: 'safe', format: 'json', user, fields: { Content: content }, maxAttempts: 1 });
     assert.strictEqual(result.accepted, true, JSON.stringify(result.attempts));
-    await settle();
+    await settleInbox();
     const sent = sandbox.sentMessages({ touser: sandbox.openid(user) });
     assert.strictEqual(sent.length, before + 1, JSON.stringify(await app.model.InboxMessage.find({}).lean()));
     return sent[sent.length - 1].body;
@@ -124,7 +86,7 @@ describe('test/app/controller/media.sandbox.test.ts', () => {
     assert.deepStrictEqual(await say('pic-fan', 'photo'), first);
     assert.strictEqual(sandbox.callCount(UPLOAD), 1, 'one upload while the media_id is fresh');
 
-    offsetMs += 4 * DAY_MS;
+    advanceClock(4 * DAY_MS);
     const later = await say('pic-fan', 'photo');
     assert.strictEqual(later.msgtype, 'image');
     assert.notStrictEqual(later.image.media_id, first.image.media_id);
@@ -138,9 +100,9 @@ describe('test/app/controller/media.sandbox.test.ts', () => {
     const id = await uploaded();
     await addRule({ match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: id } } });
     const first = await say('early', 'hi');
-    offsetMs += 2 * DAY_MS + 11 * 3600_000;
+    advanceClock(2 * DAY_MS + 11 * 3600_000);
     assert.deepStrictEqual(await say('early', 'hi'), first, 'more than 12 h left: reused');
-    offsetMs += 2 * 3600_000;
+    advanceClock(2 * 3600_000);
     const fresh = await say('early', 'hi');
     assert.notStrictEqual(fresh.image.media_id, first.image.media_id);
     assert.strictEqual(sandbox.callCount(UPLOAD), 2);
@@ -172,7 +134,7 @@ describe('test/app/controller/media.sandbox.test.ts', () => {
     assert.strictEqual(card.msgtype, 'miniprogrampage');
     assert.strictEqual(card.miniprogrampage.title, 'Your order');
     assert.match(card.miniprogrampage.thumb_media_id, /^[A-Za-z0-9_-]+$/);
-    offsetMs += 4 * DAY_MS;
+    advanceClock(4 * DAY_MS);
     assert.strictEqual((await say('card-user', 'order again')).msgtype, 'miniprogrampage');
     assert.strictEqual(sandbox.callCount(UPLOAD), 2);
   });
@@ -235,9 +197,9 @@ describe('test/app/controller/media.sandbox.test.ts', () => {
     assert.strictEqual(listed.body.data.rules[0].needsImage, true);
 
     assert.strictEqual((await say('legacy', 'hi')).image.media_id, legacyId.mediaId);
-    offsetMs += 4 * DAY_MS;
-    await simulator.pushMessage(target, { kind: 'text', mode: 'safe', format: 'json', user: 'legacy', maxAttempts: 1 });
-    await settle();
+    advanceClock(4 * DAY_MS);
+    await simulator.pushMessage(served.pushUrl, { kind: 'text', mode: 'safe', format: 'json', user: 'legacy', maxAttempts: 1 });
+    await settleInbox();
     const item: any = await app.model.InboxMessage.findOne({}).sort({ _id: -1 }).lean();
     assert.strictEqual(item.reply.state, 'failed');
     assert.strictEqual(item.reply.errcode, 40007, 'an expired raw media_id: WeChat refuses it');

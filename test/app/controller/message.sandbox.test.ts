@@ -5,44 +5,20 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { useSandboxedApp } from '../../fixtures/sandboxApp';
 import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
-import { resetAccessTokens } from '../../fixtures/tokens';
-import { listen, Listening } from '../../fixtures/listen';
-import { buildPush as buildSimulatedPush, deliverPush, WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
+import { buildPush as buildSimulatedPush, deliverPush } from '../../../tools/wechat-sandbox';
 
 describe('test/app/controller/message.sandbox.test.ts', () => {
-  // The sandbox reads Date.now at each call, so a test moving it (mock) moves both clocks.
-  const sandbox = new WechatSandbox({ port: 0, now: () => Date.now() });
-  const simulator = new WechatSimulator(sandbox);
-  let server: Listening;
-  const target = { url: '' };
-
-  before(async () => {
-    await sandbox.start();
-    server = await listen(app);
-    target.url = `${server.url}/message/check`;
-  });
-  after(async () => {
-    await server.close();
-    await sandbox.stop();
-  });
-  // Leave no sandbox token behind for later test files (memory and MongoDB).
-  after(() => resetAccessTokens(app));
+  const served = useSandboxedApp();
+  const { sandbox, simulator, advanceClock } = served;
 
   beforeEach(async () => {
-    sandbox.reset();
-    const { miniProgram } = sandbox.info() as any;
-    mock(app.config.wechat, 'apiBase', sandbox.url);
-    mock(app.config.wechat, 'appid', miniProgram.appid);
-    mock(app.config.wechat, 'secret', miniProgram.secret);
-    mock(app.config.wechat, 'msgToken', miniProgram.msgToken);
-    mock(app.config.wechat, 'msgAesKey', miniProgram.msgAesKey);
     mock(app.config.autoReply, 'defaultLink', { title: 'Help', description: 'd', url: 'https://help.example.com/', thumbUrl: '' });
-    await app.model.InboxMessage.deleteMany({});
-    await app.model.ReplyRule.deleteMany({});
-    await app.model.AccessToken.deleteMany({});
-    app.mockContext().service.accessToken.forgetLocal();
+    await Promise.all([
+      app.model.InboxMessage.deleteMany({}), app.model.ReplyRule.deleteMany({}),
+    ]);
   });
 
   async function settle() {
@@ -57,7 +33,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
   }
 
   it('passes the URL check of the console', async () => {
-    const result = await simulator.verifyUrl(target.url);
+    const result = await simulator.verifyUrl(served.pushUrl);
     assert.strictEqual(result.ok, true);
   });
 
@@ -66,7 +42,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
       it(`${mode} ${format}: accepted at once and answered once through custom/send`, async () => {
         // Plaintext needs WECHAT_MSG_ALLOW_PLAINTEXT: the sandbox's mini-program has an EncodingAESKey.
         if (mode === 'plaintext') mock(app.config.wechat, 'msgAllowPlaintext', true);
-        const result = await simulator.pushMessage(target.url, { kind: 'text', mode, format, user: `u-${mode}-${format}`, maxAttempts: 1 });
+        const result = await simulator.pushMessage(served.pushUrl, { kind: 'text', mode, format, user: `u-${mode}-${format}`, maxAttempts: 1 });
         assert.strictEqual(result.accepted, true, JSON.stringify(result.attempts));
         await settle();
         const sent = sandbox.sentMessages({ touser: sandbox.openid(`u-${mode}-${format}`) });
@@ -78,7 +54,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
 
   it('answers the events and message kinds WeChat sends, one reply each', async () => {
     for (const kind of [ 'image', 'miniprogrampage', 'user_enter_tempsession' ] as const) {
-      const result = await simulator.pushMessage(target.url, { kind, mode: 'safe', format: 'json', user: `k-${kind}`, maxAttempts: 1 });
+      const result = await simulator.pushMessage(served.pushUrl, { kind, mode: 'safe', format: 'json', user: `k-${kind}`, maxAttempts: 1 });
       assert.strictEqual(result.accepted, true, `${kind}: ${JSON.stringify(result.attempts)}`);
     }
     await settle();
@@ -96,7 +72,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
       channel: { appid: info.miniProgram.appid, token: info.miniProgram.msgToken, aesKey: info.miniProgram.msgAesKey },
     });
     for (let i = 0; i < 3; i++) {
-      const result = await deliverPush(target.url, built, { maxAttempts: 1 });
+      const result = await deliverPush(served.pushUrl, built, { maxAttempts: 1 });
       assert.strictEqual(result.accepted, true);
     }
     await settle();
@@ -106,7 +82,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
   it('keeps answering while custom/send fails, and replies once WeChat recovers', async () => {
     mock(app.config.inbox, 'backoffBaseSeconds', 0);
     sandbox.injectFault('/cgi-bin/message/custom/send', { type: 'http', status: 502 });
-    const result = await simulator.pushMessage(target.url, { kind: 'text', mode: 'safe', format: 'json', user: 'patient', maxAttempts: 1 });
+    const result = await simulator.pushMessage(served.pushUrl, { kind: 'text', mode: 'safe', format: 'json', user: 'patient', maxAttempts: 1 });
     assert.strictEqual(result.accepted, true);
     assert(result.elapsedMs < 2000, `answered in ${result.elapsedMs} ms`);
     await settle();
@@ -129,7 +105,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
       kind: 'text', format: 'json', user: 'silent', seed: info.seed,
       channel: { appid: info.miniProgram.appid, token: info.miniProgram.msgToken, aesKey: info.miniProgram.msgAesKey },
     });
-    assert.strictEqual((await deliverPush(target.url, built, { maxAttempts: 1 })).accepted, true);
+    assert.strictEqual((await deliverPush(served.pushUrl, built, { maxAttempts: 1 })).accepted, true);
     await settle();
     const item: any = await app.model.InboxMessage.findOne({}).lean();
     assert.strictEqual(item.status, 'failed');
@@ -138,15 +114,9 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
   });
 
   describe('reply windows (发送客服消息, 下发条件)', () => {
-    let offsetMs = 0;
-    const advance = (seconds: number) => {
-      offsetMs += seconds * 1000;
-    };
+    const advance = (seconds: number) => advanceClock(seconds * 1000);
 
     beforeEach(async () => {
-      offsetMs = 0;
-      const realNow = Date.now;
-      mock(Date, 'now', () => realNow() + offsetMs);
       mock(app.config.inbox, 'backoffBaseSeconds', 10);
       await app.model.ReplyRule.create({
         name: 'welcome', enabled: true, priority: 0,
@@ -156,7 +126,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
     });
 
     async function enterChat(user: string): Promise<any> {
-      const result = await simulator.pushMessage(target.url, { kind: 'user_enter_tempsession', mode: 'safe', format: 'json', user, maxAttempts: 1 });
+      const result = await simulator.pushMessage(served.pushUrl, { kind: 'user_enter_tempsession', mode: 'safe', format: 'json', user, maxAttempts: 1 });
       assert.strictEqual(result.accepted, true, JSON.stringify(result.attempts));
       await settle();
       return app.model.InboxMessage.findOne({ event: 'user_enter_tempsession' }).lean();

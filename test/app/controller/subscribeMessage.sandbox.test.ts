@@ -6,12 +6,10 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { settleInbox, useSandboxedApp } from '../../fixtures/sandboxApp';
 import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
-import { resetAccessTokens } from '../../fixtures/tokens';
-import { useSandboxForApp } from '../../fixtures/sandboxApp';
-import { listen, Listening } from '../../fixtures/listen';
-import { deliverPush, SubscribeChoice, SubscribePushOptions, WechatSandbox, WechatSimulator, templateIdFor } from '../../../tools/wechat-sandbox';
+import { deliverPush, SubscribeChoice, SubscribePushOptions, templateIdFor } from '../../../tools/wechat-sandbox';
 
 const ADMIN = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
 const SEND = '/cgi-bin/message/subscribe/send';
@@ -25,35 +23,15 @@ function assertFailure(res: any, reason: string, message?: RegExp) {
 }
 
 describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
-  // The sandbox reads Date.now at each call, so moving it (mock) moves both clocks.
-  const sandbox = new WechatSandbox({ port: 0, now: () => Date.now() });
-  const simulator = new WechatSimulator(sandbox);
-  let server: Listening;
-  let target = '';
-  let offsetMs = 0;
+  const served = useSandboxedApp();
+  const { sandbox, simulator, advanceClock } = served;
   let appid = '';
   // The sandbox's default templates: order shipped (one-time), booking reminder (one-time), service status (long-term).
   let SHIPPED = '';
   let BOOKING = '';
   let STATUS = '';
 
-  before(async () => {
-    await sandbox.start();
-    server = await listen(app);
-    target = `${server.url}/message/check`;
-  });
-  after(async () => {
-    await server.close();
-    await sandbox.stop();
-  });
-  after(() => resetAccessTokens(app));
-
   beforeEach(async () => {
-    sandbox.reset();
-    offsetMs = 0;
-    const realNow = Date.now;
-    mock(Date, 'now', () => realNow() + offsetMs);
-    await useSandboxForApp(sandbox);
     appid = (sandbox.info() as any).miniProgram.appid;
     SHIPPED = templateIdFor(appid, 'order-shipped');
     BOOKING = templateIdFor(appid, 'booking-reminder');
@@ -65,20 +43,12 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
     ]);
   });
 
-  /** Waits until the inbox has processed what was pushed (the push is answered before that). */
-  async function settle() {
-    const deadline = Date.now() + 10_000;
-    while (await app.model.InboxMessage.countDocuments({ status: { $in: [ 'pending', 'processing' ] } }) > 0) {
-      assert(Date.now() < deadline, 'inbox not settled');
-      await new Promise(resolve => setTimeout(resolve, 5));
-    }
-  }
 
   /** The push reached the backend and was processed. */
   async function delivered(push: Promise<{ accepted: boolean; attempts: unknown[] }>) {
     const result = await push;
     assert.strictEqual(result.accepted, true, JSON.stringify(result.attempts));
-    await settle();
+    await settleInbox();
   }
 
   /**
@@ -87,8 +57,8 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
    * the whole event, docs/message-push.md), as WeChat gives them nothing else to tell them apart.
    */
   function popup(user: string, choices: Record<string, SubscribeChoice>, opts: SubscribePushOptions = {}) {
-    offsetMs += 1000;
-    return delivered(simulator.subscribePopup(target, user, choices, { maxAttempts: 1, ...opts }));
+    advanceClock(1000);
+    return delivered(simulator.subscribePopup(served.pushUrl, user, choices, { maxAttempts: 1, ...opts }));
   }
 
   function accept(user: string, ...templateIds: string[]) {
@@ -96,7 +66,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
   }
 
   function change(user: string, templateId: string, choice: SubscribeChoice, opts: SubscribePushOptions = {}) {
-    return delivered(simulator.subscribeChange(target, user, templateId, choice, { maxAttempts: 1, ...opts }));
+    return delivered(simulator.subscribeChange(served.pushUrl, user, templateId, choice, { maxAttempts: 1, ...opts }));
   }
 
   async function loginAs(user: string): Promise<string> {
@@ -151,11 +121,11 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
     });
 
     it('applies an event once: WeChat\'s re-delivery is deduplicated, and a repeated processing counts nothing twice', async () => {
-      const result = await simulator.subscribePopup(target, 'carol', { [SHIPPED]: 'accept', [BOOKING]: 'accept' }, { maxAttempts: 1 });
-      await settle();
+      const result = await simulator.subscribePopup(served.pushUrl, 'carol', { [SHIPPED]: 'accept', [BOOKING]: 'accept' }, { maxAttempts: 1 });
+      await settleInbox();
       // WeChat retries a push it got no answer to: the same body again.
-      assert.strictEqual((await deliverPush(target, result.request, { maxAttempts: 1 })).accepted, true);
-      await settle();
+      assert.strictEqual((await deliverPush(served.pushUrl, result.request, { maxAttempts: 1 })).accepted, true);
+      await settleInbox();
       assert.strictEqual(await app.model.InboxMessage.countDocuments({}), 1);
       // A worker died after applying it: the item is processed again.
       await app.model.InboxMessage.updateMany({}, { $set: { status: 'pending', nextAttemptAt: new Date(0) } });
@@ -171,7 +141,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       assert.strictEqual((await send(shippedBody('dave'))).body.data.status, 'sent');
       const [ message ] = sandbox.subscribeMessages({ touser: sandbox.openid('dave') });
       for (const format of [ 'xml', 'json' ] as const) {
-        await delivered(simulator.subscribeSent(target, 'dave', [ message.msgId ], { maxAttempts: 1, format }));
+        await delivered(simulator.subscribeSent(served.pushUrl, 'dave', [ message.msgId ], { maxAttempts: 1, format }));
       }
       let grant = await grantOf('dave', SHIPPED);
       assert.strictEqual(grant.oneTimeAvailable, 1);
@@ -294,7 +264,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       assert.strictEqual((await grantOf('jon', SHIPPED)).oneTimeAvailable, 0, 'held while queued');
       await app.runSchedule('subscribeMessageSweeper');
       assert.strictEqual(sandbox.subscribeMessages().length, 0, 'not before its backoff');
-      offsetMs += 11_000;
+      advanceClock(11_000);
       await app.runSchedule('subscribeMessageSweeper');
       const status = await contractRequest().get(`/admin/subscribe-messages/${res.body.data.id}`).set('authorization', ADMIN);
       assert.strictEqual(status.body.data.status, 'sent', status.text);
@@ -308,7 +278,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       sandbox.injectFault(SEND, { type: 'timeout', times: 1 });
       const res = await send(shippedBody('kim'));
       assert.strictEqual(res.body.data.status, 'unknown', res.text);
-      offsetMs += 3600_000;
+      advanceClock(3600_000);
       await app.runSchedule('subscribeMessageSweeper');
       assert.strictEqual(sandbox.callCount(SEND), 1);
       const grant = await grantOf('kim', SHIPPED);
@@ -387,7 +357,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       assert.strictEqual(sandbox.callCount(TEMPLATES), 1, 'one read for two listings and a send');
       await contractRequest().get('/admin/subscribe-templates?refresh=true').set('authorization', ADMIN);
       assert.strictEqual(sandbox.callCount(TEMPLATES), 2);
-      offsetMs += 601_000;
+      advanceClock(601_000);
       await list();
       assert.strictEqual(sandbox.callCount(TEMPLATES), 3, 'read again once the cache is older than templateCacheSeconds');
       assertFailure(await contractRequest().get('/admin/subscribe-templates?refresh=yes').set('authorization', ADMIN), 'INVALID_PARAM');
@@ -400,7 +370,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
       await accept('pat', added.priTmplId);
       const body = { openId: sandbox.openid('pat'), template_id: added.priTmplId, data: { thing1: '你好' }, idempotencyKey: 'new-template-1' };
       assertFailure(await send(body), 'INVALID_PARAM', /not a template/);
-      offsetMs += 61_000;
+      advanceClock(61_000);
       assert.strictEqual((await send(body)).body.data.status, 'sent');
 
       function list() {

@@ -7,11 +7,10 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { settleInbox, useSandboxedApp } from '../../fixtures/sandboxApp';
 import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
-import { resetAccessTokens } from '../../fixtures/tokens';
-import { listen, Listening } from '../../fixtures/listen';
-import { buildPush, deliverPush, WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
+import { buildPush, deliverPush } from '../../../tools/wechat-sandbox';
 
 const AUTH = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
 const NO_LINK = { title: '', description: '', url: '', thumbUrl: '' };
@@ -37,47 +36,18 @@ async function adminMessages(): Promise<any[]> {
 }
 
 describe('test/app/controller/transfer.sandbox.test.ts', () => {
-  const sandbox = new WechatSandbox({ port: 0, now: () => Date.now() });
-  const simulator = new WechatSimulator(sandbox);
+  const served = useSandboxedApp();
+  const { sandbox, simulator } = served;
   const fast = { timeoutMs: 3000, maxAttempts: 1 };
-  let server: Listening;
-  const target = { url: '' };
-
-  before(async () => {
-    await sandbox.start();
-    server = await listen(app);
-    target.url = `${server.url}/message/check`;
-  });
-  after(async () => {
-    await server.close();
-    await sandbox.stop();
-  });
-  after(() => resetAccessTokens(app));
 
   beforeEach(async () => {
-    sandbox.reset();
-    const { miniProgram } = sandbox.info() as any;
-    mock(app.config.wechat, 'apiBase', sandbox.url);
-    mock(app.config.wechat, 'appid', miniProgram.appid);
-    mock(app.config.wechat, 'secret', miniProgram.secret);
-    mock(app.config.wechat, 'msgToken', miniProgram.msgToken);
-    mock(app.config.wechat, 'msgAesKey', miniProgram.msgAesKey);
     mock(app.config.wechat, 'msgAllowPlaintext', true);
     mock(app.config.autoReply, 'defaultLink', NO_LINK);
-    await app.model.InboxMessage.deleteMany({});
-    await app.model.ReplyRule.deleteMany({});
-    await app.model.AccessToken.deleteMany({});
-    app.mockContext().service.accessToken.forgetLocal();
+    await Promise.all([
+      app.model.InboxMessage.deleteMany({}), app.model.ReplyRule.deleteMany({}),
+    ]);
   });
 
-  /** Waits until no item is pending or processing (requests through `server` are not tracked by egg-mock). */
-  async function settle() {
-    await app.backgroundTasksFinished();
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && await app.model.InboxMessage.countDocuments({ status: { $in: [ 'pending', 'processing' ] } }) > 0) {
-      await new Promise(resolve => setTimeout(resolve, 20));
-    }
-  }
 
   for (const mode of [ 'safe', 'compatible', 'plaintext' ] as const) {
     for (const format of [ 'json', 'xml' ] as const) {
@@ -89,7 +59,7 @@ describe('test/app/controller/transfer.sandbox.test.ts', () => {
         const user = `agent-${mode}-${format}`;
         const openid = sandbox.openid(user);
 
-        const result = await simulator.pushMessage(target.url, { kind: 'text', mode, format, user, fields: { Content: '转人工客服' }, ...fast });
+        const result = await simulator.pushMessage(served.pushUrl, { kind: 'text', mode, format, user, fields: { Content: '转人工客服' }, ...fast });
         assert.strictEqual(result.accepted, true, result.failure);
         assert.strictEqual(result.answer, 'transfer');
         assert.strictEqual(result.transfer?.ToUserName, openid);
@@ -99,9 +69,9 @@ describe('test/app/controller/transfer.sandbox.test.ts', () => {
           [[ 'text', '转人工客服', String(result.request.message.MsgId) ]]);
 
         // A message no rule answers still gets `success` and nothing else.
-        const other = await simulator.pushMessage(target.url, { kind: 'text', mode, format, user, fields: { Content: 'thanks' }, ...fast });
+        const other = await simulator.pushMessage(served.pushUrl, { kind: 'text', mode, format, user, fields: { Content: 'thanks' }, ...fast });
         assert.strictEqual(other.answer, 'success', other.failure);
-        await settle();
+        await settleInbox();
         assert.deepStrictEqual(sandbox.sentMessages(), [], 'no custom/send: the transferred message is not auto-replied');
         const [ skipped, transferred ] = await adminMessages();
         assert.deepStrictEqual([ transferred.status, transferred.reply ], [ 'done', { state: 'transferred', ruleId: created.body.data.id, msgtype: 'transfer_customer_service' }]);
@@ -118,18 +88,18 @@ describe('test/app/controller/transfer.sandbox.test.ts', () => {
     for (const format of [ 'json', 'xml' ] as const) {
       const push = buildPush({ kind: 'text', mode: 'safe', format, channel, user: `dup-${format}`, seed: sandbox.info().seed, fields: { Content: '人工' } });
       // WeChat retries when our answer was lost: the retry must hand the message over again.
-      const first = await deliverPush(target.url, push, fast);
-      const retry = await deliverPush(target.url, push, fast);
+      const first = await deliverPush(served.pushUrl, push, fast);
+      const retry = await deliverPush(served.pushUrl, push, fast);
       assert.deepStrictEqual([ first.answer, retry.answer ], [ 'transfer', 'transfer' ], `${first.failure} ${retry.failure}`);
       assert.strictEqual(await app.model.InboxMessage.countDocuments({ msgId: String(push.message.MsgId) }), 1);
     }
     // A duplicate of a message that was not transferred stays `success`, even once a transfer rule would take it.
     await app.model.ReplyRule.deleteMany({});
     const push = buildPush({ kind: 'text', mode: 'safe', format: 'json', channel, user: 'dup-later', seed: sandbox.info().seed, fields: { Content: '人工' } });
-    assert.strictEqual((await deliverPush(target.url, push, fast)).answer, 'success');
+    assert.strictEqual((await deliverPush(served.pushUrl, push, fast)).answer, 'success');
     await createRule(transferRule());
-    assert.strictEqual((await deliverPush(target.url, push, fast)).answer, 'success');
-    await settle();
+    assert.strictEqual((await deliverPush(served.pushUrl, push, fast)).answer, 'success');
+    await settleInbox();
     assert.deepStrictEqual(sandbox.sentMessages(), []);
   });
 
@@ -141,10 +111,10 @@ describe('test/app/controller/transfer.sandbox.test.ts', () => {
       match: { msgType: 'event', event: 'user_enter_tempsession' }, createdAt: new Date(), updatedAt: new Date(),
     });
     for (const format of [ 'json', 'xml' ] as const) {
-      const result = await simulator.pushMessage(target.url, { kind: 'user_enter_tempsession', mode: 'safe', format, user: `enter-${format}`, ...fast });
+      const result = await simulator.pushMessage(served.pushUrl, { kind: 'user_enter_tempsession', mode: 'safe', format, user: `enter-${format}`, ...fast });
       assert.strictEqual(result.answer, 'success', result.failure);
     }
-    await settle();
+    await settleInbox();
     assert.deepStrictEqual(await simulator.transferredMessages(), []);
     assert.deepStrictEqual(sandbox.sentMessages(), []);
     const items = await adminMessages();
@@ -154,13 +124,13 @@ describe('test/app/controller/transfer.sandbox.test.ts', () => {
   it('AUTO_REPLY_UNMATCHED=transfer: every user message no rule answers goes to agents; rules still answer theirs', async () => {
     mock(app.config.autoReply, 'unmatched', 'transfer');
     assert.strictEqual((await createRule(textRule)).body.code, 1);
-    const image = await simulator.pushMessage(target.url, { kind: 'image', mode: 'safe', format: 'xml', user: 'unmatched', ...fast });
+    const image = await simulator.pushMessage(served.pushUrl, { kind: 'image', mode: 'safe', format: 'xml', user: 'unmatched', ...fast });
     assert.strictEqual(image.answer, 'transfer', image.failure);
-    const text = await simulator.pushMessage(target.url, { kind: 'text', mode: 'safe', format: 'json', user: 'unmatched', fields: { Content: 'where is my order' }, ...fast });
+    const text = await simulator.pushMessage(served.pushUrl, { kind: 'text', mode: 'safe', format: 'json', user: 'unmatched', fields: { Content: 'where is my order' }, ...fast });
     assert.strictEqual(text.answer, 'transfer', text.failure);
-    const hi = await simulator.pushMessage(target.url, { kind: 'text', mode: 'safe', format: 'json', user: 'unmatched', fields: { Content: 'hi' }, ...fast });
+    const hi = await simulator.pushMessage(served.pushUrl, { kind: 'text', mode: 'safe', format: 'json', user: 'unmatched', fields: { Content: 'hi' }, ...fast });
     assert.strictEqual(hi.answer, 'success', hi.failure);
-    await settle();
+    await settleInbox();
     assert.deepStrictEqual((await simulator.transferredMessages()).map(t => t.msgType), [ 'image', 'text' ]);
     assert.deepStrictEqual(sandbox.sentMessages().map(m => m.body.text?.content), [ 'hello!' ]);
     const items = await adminMessages();
@@ -197,7 +167,7 @@ describe('test/app/controller/transfer.sandbox.test.ts', () => {
     const shown = await contractRequest().get(`/admin/reply-rules/${id}`).set('authorization', AUTH);
     assert.deepStrictEqual([ shown.body.data.action, shown.body.data.reply ], [ 'transfer', undefined ]);
     assert.strictEqual((await app.model.ReplyRule.findById(id).lean() as any).reply, undefined);
-    const result = await simulator.pushMessage(target.url, { kind: 'text', mode: 'safe', format: 'xml', user: 'replaced', ...fast });
+    const result = await simulator.pushMessage(served.pushUrl, { kind: 'text', mode: 'safe', format: 'xml', user: 'replaced', ...fast });
     assert.strictEqual(result.answer, 'transfer', result.failure);
   });
 });
