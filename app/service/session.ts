@@ -47,8 +47,11 @@ export function pushSession(entry: SessionEntry): { $push: Record<string, any> }
 
 /** Opaque session tokens for the mini-program (Authorization: Bearer <token>). */
 export default class SessionService extends Service {
-  /** A new random token and the entry to store for it (with `pushSession`). */
-  create(now = new Date()): NewSession {
+  /**
+   * A new random token and the entry to store for it (with `pushSession`). Stamped from Date.now,
+   * like authenticate(), so a clock moved in tests moves both.
+   */
+  create(now = new Date(Date.now())): NewSession {
     const token = randomBytes(TOKEN_BYTES).toString('base64url');
     const ttlSeconds = this.app.config.session.ttlSeconds;
     return {

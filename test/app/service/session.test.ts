@@ -1,5 +1,5 @@
 import assert from 'node:assert';
-import { app } from 'egg-mock/bootstrap';
+import { app, mock } from 'egg-mock/bootstrap';
 import { hashToken, MAX_SESSIONS_PER_USER, pushSession } from '../../../app/service/session';
 
 describe('test/app/service/session.test.ts', () => {
@@ -30,6 +30,18 @@ describe('test/app/service/session.test.ts', () => {
     const stored = await storedSessions();
     assert.deepStrictEqual(stored.map(s => s.tokenHash), [ hashToken(a), hashToken(b) ]);
     assert(!JSON.stringify(stored).includes(a));
+  });
+
+  it('stamps and checks sessions by the same clock (Date.now), so moving it expires them', async () => {
+    const realNow = Date.now;
+    // Further ahead than a session lives: a session stamped by another clock would be dead at once.
+    let offsetMs = app.config.session.ttlSeconds * 1000 + 24 * 3600_000;
+    mock(Date, 'now', () => realNow() + offsetMs);
+    const ctx = app.mockContext();
+    const token = await issue();
+    assert(await ctx.service.session.authenticate(token), 'a session issued on the moved clock is live on it');
+    offsetMs += app.config.session.ttlSeconds * 1000 + 1000;
+    assert.strictEqual(await ctx.service.session.authenticate(token), null);
   });
 
   it('authenticates a live token, not an unknown, malformed or expired one', async () => {
