@@ -2,8 +2,7 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
 import { sha1Signature } from '../../../app/lib/wechatCrypto';
-import { FakeWechat } from '../../fixtures/fakeWechat';
-import { buildPush, BuiltPush, encryptedQuery, nowSeconds, RawNumber, signPushBody, textMessage, toJson, toXml, customSends, onCustomSend } from '../../fixtures/push';
+import { buildPush, BuiltPush, encryptedQuery, nowSeconds, RawNumber, signPushBody, textMessage, toJson, toXml, customSends, onCustomSend, useFakeWechatForPushes } from '../../fixtures/push';
 import { TEST_ENV } from '../../fixtures/env';
 import { embeddedMongo } from '../../.setup';
 
@@ -29,21 +28,9 @@ function assertSuccess(res: any) {
 const DEFAULT_LINK = { title: 'Help centre', description: 'Tap to open', url: 'https://help.example.com/', thumbUrl: 'https://help.example.com/t.png' };
 
 describe('test/app/controller/message.test.ts', () => {
-  const fake = new FakeWechat();
-
-  before(() => fake.start());
-  after(() => fake.close());
-
-  beforeEach(async () => {
-    // Calls and handlers are reset, tokens are kept: the app's cached access_token stays valid,
-    // so every send is counted once.
-    fake.calls.length = 0;
-    onCustomSend(fake);
-    mock(app.config.wechat, 'apiBase', fake.url);
-    mock(app.config.autoReply, 'defaultLink', DEFAULT_LINK);
-    await app.model.InboxMessage.deleteMany({});
-    await app.model.ReplyRule.deleteMany({});
-  });
+  // Calls are reset before each test, tokens kept: the app's cached access_token stays valid,
+  // so every send is counted once.
+  const fake = useFakeWechatForPushes(DEFAULT_LINK);
 
   describe('GET verification', () => {
     const timestamp = String(nowSeconds());
