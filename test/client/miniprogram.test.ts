@@ -1,7 +1,7 @@
 /**
  * The mini-program client (client/miniprogram) in Node against the real backend over HTTP and the
  * WeChat sandbox: a `wx` stub whose login gets real codes from the simulator and whose request does
- * real HTTP (test/fixtures/wxStub.ts). Logins are counted at WeChat's end (jscode2session calls).
+ * real HTTP (tools/wx-stub). Logins are counted at WeChat's end (jscode2session calls).
  */
 import assert from 'node:assert';
 import { readFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import type { BackendError, WxLike } from '../../client/miniprogram';
 import { listen, Listening } from '../fixtures/listen';
 import { createOaSandbox, useOaSandbox } from '../fixtures/oaSandbox';
 import { resetAccessTokens } from '../fixtures/tokens';
-import { createWxStub, WxStub } from '../fixtures/wxStub';
+import { createWxStub, WxStub } from '../../tools/wx-stub';
 import { templateIdFor, WechatSimulator } from '../../tools/wechat-sandbox';
 
 type ClientModule = typeof import('../../client/miniprogram');
