@@ -10,6 +10,7 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { buildPush, deliverPush } from '../../tools/wechat-sandbox';
 import { replyRulesChanged } from '../../app/service/autoReply';
+import { contractRequest } from '../fixtures/contract';
 import { TEST_ENV } from '../fixtures/env';
 import { assertOk, createSandbox, eventually, forgetTokens, Listening, listen } from './helpers';
 
@@ -130,10 +131,10 @@ describe('test/fault/twoInstances.test.ts', function() {
 
   it('20 image replies at once over both instances, the image never uploaded: one media/upload in all', async () => {
     const png = Buffer.concat([ Buffer.from([ 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a ]), Buffer.alloc(64, 3) ]);
-    const stored = await app.httpRequest().post('/admin/media').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
+    const stored = await contractRequest().post('/admin/media').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
       .attach('media', png, 'logo.png');
     assertOk(stored);
-    const rule = await app.httpRequest().post('/admin/reply-rules').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
+    const rule = await contractRequest().post('/admin/reply-rules').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
       .send({ name: 'logo', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: stored.body.data.id } } });
     assertOk(rule);
     // Written through app: app2 would see it within config.autoReply.rulesCacheMs; at once here.
