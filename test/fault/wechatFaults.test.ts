@@ -9,7 +9,7 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../fixtures/contract';
 import { Fault } from '../../tools/wechat-sandbox';
 import { TEST_ENV } from '../fixtures/env';
-import { assertFailure, assertOk, createSandbox, forgetTokens, Listening, listen, WechatSimulator } from './helpers';
+import { assertFailure, assertOk, createSandbox, Listening, listen, WechatSimulator } from './helpers';
 
 const TIMEOUT_MS = 400;
 const SEND = '/cgi-bin/message/custom/send';
@@ -43,7 +43,6 @@ describe('test/fault/wechatFaults.test.ts', () => {
     await sandbox.start();
     server = await listen(app);
     await app.model.AccessToken.deleteMany({});
-    forgetTokens(app);
   });
   after(async () => {
     await server.close();

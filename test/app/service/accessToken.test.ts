@@ -3,6 +3,7 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { MockApplication } from 'egg-mock';
 import { WechatApiError } from '../../../app/lib/errors';
 import { chinaDay, forceRefreshAllowed, refreshDelaySeconds } from '../../../app/service/accessToken';
+import { closeAnotherApp, startAnotherApp } from '../../fixtures/apps';
 import { useTestClock } from '../../fixtures/clock';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { gate } from '../../fixtures/gate';
@@ -23,15 +24,14 @@ describe('test/app/service/accessToken.test.ts', () => {
 
   before(async () => {
     fake = await new FakeWechat().start();
-    other = mock.app({ baseDir: process.cwd(), cache: false });
+    other = startAnotherApp();
     await other.ready();
     assert.notStrictEqual(ctxA().app.config, ctxB().app.config, 'two distinct app instances');
   });
   after(async () => {
-    await other?.close();
+    await closeAnotherApp(other);
     await fake.close();
-    // Leave no token from this file's fake WeChat behind for later test files.
-    ctxA().service.accessToken.forgetLocal();
+    // Leave no token from this file's fake WeChat stored for later test files.
     await app.model.AccessToken.deleteMany({});
   });
 
@@ -54,8 +54,6 @@ describe('test/app/service/accessToken.test.ts', () => {
     mock(app.config.wechat, 'apiBase', fake.url);
     mock(other.config.wechat, 'apiBase', fake.url);
     await app.model.AccessToken.deleteMany({});
-    ctxA().service.accessToken.forgetLocal();
-    ctxB().service.accessToken.forgetLocal();
   });
 
   describe('pure helpers', () => {
@@ -113,7 +111,7 @@ describe('test/app/service/accessToken.test.ts', () => {
 
   it('survives a restart: with the memory copy gone, the token comes from MongoDB', async () => {
     const token = await ctxA().service.accessToken.get(APPID);
-    ctxA().service.accessToken.forgetLocal();
+    await app.resetProcessState();
     assert.strictEqual(await ctxA().service.accessToken.get(APPID), token);
     // and a process that never had it reads the same document
     assert.strictEqual(await ctxB().service.accessToken.get(APPID), token);

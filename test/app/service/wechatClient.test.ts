@@ -4,7 +4,7 @@ import { parseWxaCodeQuery } from '../../../app/lib/wxacode';
 import { neverSent, reasonForErrcode, redact } from '../../../app/service/wechatClient';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { TEST_ENV } from '../../fixtures/env';
-import { rejection, resetAccessTokens } from '../../fixtures/tokens';
+import { rejection } from '../../fixtures/tokens';
 
 const OA_APPID = 'wxoa0123456789oa';
 const OA_SECRET = 'oa-secret-0123456789abcdef';
@@ -14,14 +14,13 @@ describe('test/app/service/wechatClient.test.ts', () => {
 
   before(() => fake.start());
   after(() => fake.close());
-  // Leave no token from this file's fake WeChat behind for later test files (memory and MongoDB).
-  after(() => resetAccessTokens(app));
+  // Leave no token from this file's fake WeChat stored for later test files.
+  after(() => app.model.AccessToken.deleteMany({}));
 
   beforeEach(async () => {
     fake.reset();
     mock(app.config.wechat, 'apiBase', fake.url);
     await app.model.AccessToken.deleteMany({});
-    app.mockContext().service.accessToken.forgetLocal();
   });
 
   describe('pure helpers', () => {
