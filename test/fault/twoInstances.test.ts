@@ -73,7 +73,8 @@ describe('test/fault/twoInstances.test.ts', function() {
   });
 
   it('40 concurrent phone-number calls over both instances, cold: one access_token fetch in all', async () => {
-    // Slow token endpoint: every caller arrives while the first refresh is in flight.
+    // Slow token endpoint: every caller arrives while the first refresh is in flight. A real 300 ms
+    // (real I/O across two instances and the database); the assertion holds however the calls interleave.
     sandbox.injectFault(STABLE, { type: 'latency', ms: 300 });
     const users = Array.from({ length: 40 }, (_, i) => `twin${i}`);
     const sessions = await Promise.all(users.map(async (user, i) => {
@@ -135,7 +136,7 @@ describe('test/fault/twoInstances.test.ts', function() {
     assertOk(rule);
     // Written through app: app2 would see it within config.autoReply.rulesCacheMs; at once here.
     app2.replyRulesCache.invalidate();
-    // A slow upload: every reply needs the image while the first upload is in flight.
+    // A slow upload: every reply needs the image while the first upload is in flight (a real 300 ms, as above).
     sandbox.injectFault(UPLOAD, { type: 'latency', ms: 300 });
     const channel = { appid: TEST_ENV.WECHAT_APPID, token: TEST_ENV.WECHAT_MSG_TOKEN, aesKey: TEST_ENV.WECHAT_MSG_AES_KEY };
     const users = Array.from({ length: 20 }, (_, i) => `imgtwin${i}`);
