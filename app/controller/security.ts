@@ -1,5 +1,5 @@
 import { Controller } from 'egg';
-import { validateMediaCheck, validateTextCheck, validateTraceId } from '../lib/contentSecurity';
+import { TraceIdParams, validateMediaCheck, validateTextCheck } from '../lib/contentSecurity';
 import { UnauthorizedError } from '../lib/errors';
 import { UserDoc } from '../model/User';
 
@@ -22,7 +22,7 @@ export default class SecurityController extends Controller {
   /** GET /api/security/media/:traceId */
   async showMedia() {
     const { ctx } = this;
-    const traceId = validateTraceId(ctx.params.traceId);
+    const { traceId } = ctx.validated(TraceIdParams, 'params');
     ctx.ok(await ctx.service.contentSecurity.view(this.currentUser().openId, traceId));
   }
 
