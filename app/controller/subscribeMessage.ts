@@ -6,7 +6,7 @@ import { IdParams, StringEnum } from '../lib/validation';
 
 /** GET /admin/subscribe-templates: `refresh=true` reads WeChat now; no other query parameters */
 export const TemplatesQuery = Type.Object({
-  refresh: Type.Optional(StringEnum([ 'true', 'false' ], { description: 'true: read WeChat now' })),
+  refresh: Type.Optional(StringEnum([ 'true', 'false' ], { description: 'true: read WeChat now (no other query parameters are allowed)' })),
 }, { additionalProperties: false });
 
 /** Subscribe messages (docs/subscribe-messages.md): the user's own grants, sends and templates for admins. */

@@ -51,7 +51,7 @@ export const DEFAULT_MEDIA_SCENE: SceneName = 'comment';
 /** WeChat's trace ids look like 62f11967-2b24d27a-34715985; anything outside this is not one. */
 export const TRACE_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
 
-const Scene = StringEnum(Object.keys(SCENES) as SceneName[]);
+export const Scene = StringEnum(Object.keys(SCENES) as SceneName[], { $id: 'Scene' });
 
 /** POST /api/security/text (its length in characters and its blankness are checked by hand) */
 export const TextCheckRequest = Type.Object({
@@ -64,7 +64,7 @@ export type TextCheckInput = Static<typeof TextCheckRequest>;
 export const MediaCheckRequest = Type.Object({
   mediaUrl: Type.String({ minLength: 1, maxLength: MEDIA_URL_MAX_LENGTH, description: 'an https URL without credentials' }),
   mediaType: StringEnum(Object.keys(MEDIA_TYPES) as MediaTypeName[]),
-  scene: Type.Optional({ ...Scene, default: DEFAULT_MEDIA_SCENE }),
+  scene: Type.Optional(Type.Union(Scene.anyOf, { $id: 'Scene', default: DEFAULT_MEDIA_SCENE })),
 }, { additionalProperties: false });
 
 export interface MediaCheckInput {

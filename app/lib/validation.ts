@@ -82,7 +82,7 @@ export function convertParameters(schema: TSchema, input: Record<string, string>
 }
 
 /** A MongoDB ObjectId as the API writes it: 24 lowercase hex digits. */
-export const ObjectId = Type.String({ pattern: '^[0-9a-f]{24}$', description: 'a MongoDB ObjectId (24 lowercase hex digits)' });
+export const ObjectId = Type.String({ $id: 'ObjectId', pattern: '^[0-9a-f]{24}$' });
 
 /** The route parameters of /…/:id */
 export const IdParams = Type.Object({ id: ObjectId }, { additionalProperties: false });
