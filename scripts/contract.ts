@@ -16,6 +16,7 @@ import { ListMessagesQuery } from '../app/controller/admin';
 import { TemplatesQuery } from '../app/controller/subscribeMessage';
 import { CodeRequest, OpenDataRequest } from '../app/lib/authDto';
 import { MediaCheckRequest, Scene, TextCheckRequest, TraceIdParams } from '../app/lib/contentSecurity';
+import { ReplyRuleInputSchema, RuleMatchSchema, RuleReplyInput } from '../app/lib/replyRules';
 import { ObjectId } from '../app/lib/validation';
 
 export const CONTRACT_FILE = path.join(__dirname, '../docs/openapi.yaml');
@@ -28,6 +29,9 @@ export const REQUEST_SCHEMAS: Record<string, TSchema> = {
   OpenDataRequest,
   TextCheckRequest,
   MediaCheckRequest,
+  RuleMatch: RuleMatchSchema,
+  RuleReplyInput,
+  ReplyRuleInput: ReplyRuleInputSchema,
 };
 
 /** Operations whose query or path parameters are written from code */

@@ -46,20 +46,28 @@ function fieldError(error: ValueError, source: InputSource): FieldError {
   return { field, message: `${field}: ${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}` };
 }
 
-/**
- * The value as the schema's type, or INVALID_PARAM naming each offending field once (its first
- * problem), in the reply's `data.fields` as `{ field, message }`.
- */
-export function validate<T extends TSchema>(schema: T, value: unknown, source: InputSource = 'body'): Static<T> {
+/** What is wrong with a value, each offending field once (its first problem); empty when the schema accepts it. */
+export function fieldErrors(schema: TSchema, value: unknown, source: InputSource = 'body'): FieldError[] {
   const checker = checkerOf(schema);
-  if (checker.Check(value)) return value;
+  if (checker.Check(value)) return [];
   const byField = new Map<string, FieldError>();
   for (const error of checker.Errors(value)) {
     const found = fieldError(error, source);
     if (!byField.has(found.field)) byField.set(found.field, found);
   }
-  const fields = [ ...byField.values() ];
-  throw new InvalidParamError(fields.map(f => f.message).join('; ') || 'invalid parameters', fields);
+  return [ ...byField.values() ];
+}
+
+/** INVALID_PARAM naming the fields, in the reply's `data.fields` as `{ field, message }`. */
+export function invalidParam(fields: FieldError[]): InvalidParamError {
+  return new InvalidParamError(fields.map(f => f.message).join('; ') || 'invalid parameters', fields);
+}
+
+/** The value as the schema's type, or INVALID_PARAM naming each offending field once. */
+export function validate<T extends TSchema>(schema: T, value: unknown, source: InputSource = 'body'): Static<T> {
+  const fields = fieldErrors(schema, value, source);
+  if (fields.length > 0) throw invalidParam(fields);
+  return value as Static<T>;
 }
 
 const NUMBER_TEXT = /^-?\d{1,15}(?:\.\d{1,15})?$/;
