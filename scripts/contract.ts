@@ -18,12 +18,14 @@ import { CodeRequest, OpenDataRequest } from '../app/lib/authDto';
 import { MediaCheckRequest, Scene, TextCheckRequest, TraceIdParams } from '../app/lib/contentSecurity';
 import { ReplyRuleInputSchema, RuleMatchSchema, RuleReplyInput } from '../app/lib/replyRules';
 import { ObjectId } from '../app/lib/validation';
+import { EnvVersion, LinkRequest, WxaCodeQuery } from '../app/lib/wxacode';
 
 export const CONTRACT_FILE = path.join(__dirname, '../docs/openapi.yaml');
 
 /** components.schemas entries written from code, by name */
 export const REQUEST_SCHEMAS: Record<string, TSchema> = {
   ObjectId,
+  EnvVersion,
   Scene,
   CodeRequest,
   OpenDataRequest,
@@ -32,12 +34,14 @@ export const REQUEST_SCHEMAS: Record<string, TSchema> = {
   RuleMatch: RuleMatchSchema,
   RuleReplyInput,
   ReplyRuleInput: ReplyRuleInputSchema,
+  LinkRequest,
 };
 
 /** Operations whose query or path parameters are written from code */
 export const PARAMETERS: Array<{ method: string; path: string; in: 'query' | 'path'; schema: TObject }> = [
   { method: 'get', path: '/api/security/media/{traceId}', in: 'path', schema: TraceIdParams },
   { method: 'get', path: '/admin/messages', in: 'query', schema: ListMessagesQuery },
+  { method: 'get', path: '/api/wxacode', in: 'query', schema: WxaCodeQuery },
   { method: 'get', path: '/admin/subscribe-templates', in: 'query', schema: TemplatesQuery },
 ];
 
@@ -62,10 +66,12 @@ function rewrite(node: Json, top: boolean): Json {
     return { $ref: `#/components/schemas/${id}`, ...Object.fromEntries(extra) };
   }
   const literals = Array.isArray(node.anyOf) ? node.anyOf.map(member => (member && typeof member === 'object' && !Array.isArray(member) ? member.const : undefined)) : [];
-  if (literals.length > 0 && literals.every(value => typeof value === 'string')) {
-    // StringEnum's union of literals, written as the equivalent and more readable enum
+  const literalType = literals.length === 0 ? null : literals.every(value => typeof value === 'string') ? 'string' :
+    literals.every(value => Number.isInteger(value)) ? 'integer' : null;
+  if (literalType) {
+    // A union of literals (StringEnum), written as the equivalent and more readable enum
     const rest = Object.entries(node).filter(([ key ]) => key !== 'anyOf' && key !== '$id');
-    return { type: 'string', enum: literals as string[], ...Object.fromEntries(rest) };
+    return { type: literalType, enum: literals as Json[], ...Object.fromEntries(rest) };
   }
   const out: Record<string, Json> = {};
   if ('type' in node) out.type = node.type;

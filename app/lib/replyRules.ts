@@ -8,7 +8,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RE2JS, RE2JSException } from 're2js';
 import { SchemaOptions, Static, TSchema, Type } from '@sinclair/typebox';
 import { FieldError } from './errors';
-import { fieldErrors, invalidParam, ObjectId, StringEnum } from './validation';
+import { fieldErrors, invalidParam, NOT_BLANK, ObjectId, StringEnum } from './validation';
 
 export const RULE_MSG_TYPES = [ 'text', 'image', 'miniprogrampage', 'event' ] as const;
 export type RuleMsgType = typeof RULE_MSG_TYPES[number];
@@ -317,8 +317,6 @@ export function regexRefusalReason(pattern: string, caseSensitive = false): stri
 // fields go together, the regex-safety policy, bytes of UTF-8, and hidden characters in links.
 
 const strict = { additionalProperties: false } as const;
-/** Not blank: holds a character that is not a space (a pattern is searched, not anchored). */
-const NOT_BLANK = '\\S';
 /** An http(s) URL, case-insensitive like the scheme; surrounding spaces are trimmed. */
 const HTTP_URL_PATTERN = '^\\s*[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+\\S*\\s*$';
 
@@ -334,7 +332,7 @@ export const RuleMatchSchema = Type.Object({
   event: Type.Optional(StringEnum(RULE_EVENTS, { description: 'required with msgType event' })),
   keyword: Type.Optional(Type.Object({
     mode: StringEnum(KEYWORD_MODES),
-    value: RequiredText(LIMITS.keyword, { description: `at most ${LIMITS.regex} characters for a regex` }),
+    value: RequiredText(LIMITS.keyword),
     caseSensitive: Type.Optional(Type.Boolean({ default: false })),
   }, { ...strict, description: 'only with msgType text; absent, any text matches' })),
 }, { ...strict, $id: 'RuleMatch' });

@@ -16,6 +16,9 @@ import { FieldError, InvalidParamError } from './errors';
 /** Where an input comes from; it names the field of an error about the input as a whole. */
 export type InputSource = 'body' | 'query' | 'params';
 
+/** The pattern of a string that must hold something other than spaces (patterns are searched, not anchored). */
+export const NOT_BLANK = '\\S';
+
 const checkers = new WeakMap<TSchema, TypeCheck<TSchema>>();
 
 function checkerOf<T extends TSchema>(schema: T): TypeCheck<T> {
@@ -39,8 +42,13 @@ function fieldError(error: ValueError, source: InputSource): FieldError {
   if (error.path === '' && error.type === ValueErrorType.Object) return { field, message: `the request ${source} must be a JSON object` };
   if (error.type === ValueErrorType.ObjectAdditionalProperties) return { field, message: `${field} is not allowed` };
   if (error.type === ValueErrorType.ObjectRequiredProperty) return { field, message: `${field} is required` };
+  if (error.type === ValueErrorType.StringPattern) {
+    if (error.schema.pattern === NOT_BLANK) return { field, message: `${field} must not be empty` };
+    // A pattern says little to a reader: the schema's description says what the value must be.
+    if (typeof error.schema.description === 'string') return { field, message: `${field} must be ${error.schema.description}` };
+  }
   const literals = (error.schema.anyOf as TSchema[] | undefined)?.map(member => member.const);
-  if (error.type === ValueErrorType.Union && literals?.every(value => typeof value === 'string')) {
+  if (error.type === ValueErrorType.Union && literals?.every(value => typeof value === 'string' || typeof value === 'number')) {
     return { field, message: `${field} must be one of ${literals.join(', ')}` };
   }
   return { field, message: `${field}: ${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}` };
