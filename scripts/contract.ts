@@ -17,6 +17,7 @@ import { TemplatesQuery } from '../app/controller/subscribeMessage';
 import { CodeRequest, OpenDataRequest } from '../app/lib/authDto';
 import { MediaCheckRequest, Scene, TextCheckRequest, TraceIdParams } from '../app/lib/contentSecurity';
 import { ReplyRuleInputSchema, RuleMatchSchema, RuleReplyInput } from '../app/lib/replyRules';
+import { SubscribeSendRequest } from '../app/lib/subscribeMessages';
 import { ObjectId } from '../app/lib/validation';
 import { EnvVersion, LinkRequest, WxaCodeQuery } from '../app/lib/wxacode';
 
@@ -35,6 +36,7 @@ export const REQUEST_SCHEMAS: Record<string, TSchema> = {
   RuleReplyInput,
   ReplyRuleInput: ReplyRuleInputSchema,
   LinkRequest,
+  SubscribeSendRequest,
 };
 
 /** Operations whose query or path parameters are written from code */

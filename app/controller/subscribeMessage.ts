@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { Controller } from 'egg';
 import { UnauthorizedError } from '../lib/errors';
-import { validateSendInput } from '../lib/subscribeMessages';
+import { sendInput, SubscribeSendRequest } from '../lib/subscribeMessages';
 import { IdParams, StringEnum } from '../lib/validation';
 
 /** GET /admin/subscribe-templates: `refresh=true` reads WeChat now; no other query parameters */
@@ -21,7 +21,7 @@ export default class SubscribeMessageController extends Controller {
   /** POST /admin/subscribe-messages: one send, deduplicated by its idempotencyKey. */
   async send() {
     const { ctx } = this;
-    ctx.ok(await ctx.service.subscribeMessage.send(validateSendInput(ctx.request.body)));
+    ctx.ok(await ctx.service.subscribeMessage.send(sendInput(ctx.validated(SubscribeSendRequest, 'body'))));
   }
 
   /** GET /admin/subscribe-messages/:id: a send's status. */

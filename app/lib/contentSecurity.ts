@@ -91,14 +91,18 @@ function fail(errors: FieldError[]): never {
 }
 
 /**
- * POST /api/security/text, and the service method: content (1-2500 characters, counted as code
- * points, which JSON Schema's maxLength means but typebox would count in UTF-16 units) and a scene.
+ * A checked POST /api/security/text body: content not blank and at most 2500 characters, counted
+ * as code points (which JSON Schema's maxLength means, but typebox would count UTF-16 units).
  */
-export function validateTextCheck(body: unknown): TextCheckInput {
-  const input = validate(TextCheckRequest, body);
+export function textCheckInput(input: TextCheckInput): TextCheckInput {
   if (input.content.trim() === '') fail([{ field: 'content', message: 'must be a non-empty string' }]);
   if ([ ...input.content ].length > TEXT_MAX_CHARS) fail([{ field: 'content', message: `must be at most ${TEXT_MAX_CHARS} characters (WeChat's limit)` }]);
   return input;
+}
+
+/** POST /api/security/text's body, and the service method's input: the controller's steps in one call. */
+export function validateTextCheck(body: unknown): TextCheckInput {
+  return textCheckInput(validate(TextCheckRequest, body));
 }
 
 /** An https URL WeChat can download: no credentials, no spaces or control characters, bounded. */
@@ -116,9 +120,8 @@ function mediaUrlError(value: string): string | null {
   return null;
 }
 
-/** POST /api/security/media: mediaUrl (https), mediaType (image | audio), scene (optional). */
-export function validateMediaCheck(body: unknown): MediaCheckInput {
-  const input = validate(MediaCheckRequest, body);
+/** A checked POST /api/security/media body: an https URL WeChat can download, the scene's default. */
+export function mediaCheckInput(input: Static<typeof MediaCheckRequest>): MediaCheckInput {
   const urlError = mediaUrlError(input.mediaUrl);
   if (urlError) fail([{ field: 'mediaUrl', message: urlError }]);
   return { ...input, scene: input.scene ?? DEFAULT_MEDIA_SCENE };

@@ -199,11 +199,6 @@ export function linkInput(input: LinkRequest, nowMs: number): LinkInput {
   return result;
 }
 
-/** A JSON body as link input: the controller's steps in one call. */
-export function parseLinkInput(body: unknown, nowMs: number): LinkInput {
-  return linkInput(validate(LinkRequest, body), nowMs);
-}
-
 /** When a link made at `nowMs` stops working. */
 export function linkExpiresAt(input: LinkInput, nowMs: number): Date {
   return input.expire_type === 0 ? new Date((input.expire_time as number) * 1000) : new Date(nowMs + (input.expire_interval as number) * 86400_000);

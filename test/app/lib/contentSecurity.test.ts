@@ -1,9 +1,12 @@
 import assert from 'node:assert';
 import {
-  LABELS, TEXT_MAX_CHARS, mediaVerdictFromPush, readDetail, textVerdict, TraceIdParams, validateMediaCheck, validateTextCheck,
+  LABELS, TEXT_MAX_CHARS, mediaVerdictFromPush, readDetail, textVerdict, MediaCheckRequest, mediaCheckInput, TraceIdParams, validateTextCheck,
 } from '../../../app/lib/contentSecurity';
 import { invalidFields } from '../../fixtures/invalidParam';
 import { validate } from '../../../app/lib/validation';
+
+/** What the controller does with a POST /api/security/media body */
+const validateMediaCheck = (body: unknown) => mediaCheckInput(validate(MediaCheckRequest, body));
 
 describe('test/app/lib/contentSecurity.test.ts', () => {
   describe('validateTextCheck', () => {

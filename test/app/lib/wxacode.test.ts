@@ -1,6 +1,10 @@
 import assert from 'node:assert';
 import { InvalidParamError } from '../../../app/lib/errors';
-import { codeImageType, linkExpiresAt, parseLinkInput, parseWxaCodeQuery, wxaCodeKey } from '../../../app/lib/wxacode';
+import { validate } from '../../../app/lib/validation';
+import { codeImageType, linkExpiresAt, LinkRequest, linkInput, parseWxaCodeQuery, wxaCodeKey } from '../../../app/lib/wxacode';
+
+/** What the controller does with a POST /admin/url-links body */
+const parseLinkInput = (body: unknown, nowMs: number) => linkInput(validate(LinkRequest, body), nowMs);
 
 /** The fields an INVALID_PARAM names. */
 function refusedFields(run: () => unknown): string[] {
