@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import { Type } from '@sinclair/typebox';
 import { InvalidParamError } from '../../../app/lib/errors';
-import { convertParameters, IdParams, StringEnum, validate } from '../../../app/lib/validation';
+import { convertParameters, IdParams, NOT_BLANK, StringEnum, validate } from '../../../app/lib/validation';
 import { invalidFields } from '../../fixtures/invalidParam';
 
 const Thing = Type.Object({
@@ -49,6 +49,19 @@ describe('test/app/lib/validation.test.ts', () => {
         assert.deepStrictEqual(failure(() => validate(Thing, body)).fields, [{ field: 'body', message: 'the request body must be a JSON object' }], String(body));
       }
       assert.deepStrictEqual(invalidFields(() => validate(Thing, [], 'query')), [ 'query' ]);
+    });
+
+    it('says what a pattern means, when the schema describes it, and that a blank value is empty', () => {
+      const Described = Type.Object({
+        code: Type.Optional(Type.String({ pattern: '^[a-z]+$', description: 'lowercase letters' })),
+        name: Type.Optional(Type.String({ pattern: NOT_BLANK })),
+        kind: Type.Optional(Type.Union([ Type.Literal(0), Type.Literal(1) ])),
+      });
+      assert.deepStrictEqual(failure(() => validate(Described, { code: 'A1', name: '  ', kind: 2 })).fields, [
+        { field: 'code', message: 'code must be lowercase letters' },
+        { field: 'name', message: 'name must not be empty' },
+        { field: 'kind', message: 'kind must be one of 0, 1' },
+      ]);
     });
 
     it('refuses operator objects where strings are expected', () => {
