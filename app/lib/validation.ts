@@ -30,11 +30,16 @@ function checkerOf<T extends TSchema>(schema: T): TypeCheck<T> {
   return checker as TypeCheck<T>;
 }
 
+/** A reply names at most this many fields, each cut to FIELD_NAME_MAX characters: never the input at length. */
+const FIELDS_MAX = 20;
+const FIELD_NAME_MAX = 64;
+
 /** `/data/thing1` -> `data.thing1`; the input itself is named after its source. */
 function fieldName(path: string, source: InputSource): string {
   if (path === '') return source;
   return path.slice(1).split('/').map(key => key.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .join('.');
+    .join('.')
+    .slice(0, FIELD_NAME_MAX);
 }
 
 function fieldError(error: ValueError, source: InputSource): FieldError {
@@ -54,7 +59,7 @@ function fieldError(error: ValueError, source: InputSource): FieldError {
   return { field, message: `${field}: ${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}` };
 }
 
-/** What is wrong with a value, each offending field once (its first problem); empty when the schema accepts it. */
+/** What is wrong with a value, each offending field once (its first problem), at most FIELDS_MAX; empty when the schema accepts it. */
 export function fieldErrors(schema: TSchema, value: unknown, source: InputSource = 'body'): FieldError[] {
   const checker = checkerOf(schema);
   if (checker.Check(value)) return [];
@@ -62,6 +67,7 @@ export function fieldErrors(schema: TSchema, value: unknown, source: InputSource
   for (const error of checker.Errors(value)) {
     const found = fieldError(error, source);
     if (!byField.has(found.field)) byField.set(found.field, found);
+    if (byField.size === FIELDS_MAX) break;
   }
   return [ ...byField.values() ];
 }

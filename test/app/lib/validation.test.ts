@@ -44,6 +44,12 @@ describe('test/app/lib/validation.test.ts', () => {
       assert.deepStrictEqual(invalidFields(() => validate(Thing, { name: 'x', data: { 'thing/1': 'v', other: 'w' } })), [ 'data.other' ]);
     });
 
+    it('names at most 20 fields, each cut to 64 characters', () => {
+      const flood = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [ `${i}-${'k'.repeat(100)}`, 1 ]));
+      const fields = invalidFields(() => validate(Thing, { name: 'x', ...flood }));
+      assert.deepStrictEqual(fields, Array.from({ length: 20 }, (_, i) => `${i}-${'k'.repeat(100)}`.slice(0, 64)));
+    });
+
     it('refuses an input that is no object under the name of its source', () => {
       for (const body of [ null, undefined, 'name=a', 42, [ 'a' ]]) {
         assert.deepStrictEqual(failure(() => validate(Thing, body)).fields, [{ field: 'body', message: 'the request body must be a JSON object' }], String(body));
