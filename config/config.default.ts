@@ -226,11 +226,6 @@ export default (appInfo: EggAppInfo) => {
     connect: { timeout: 3000 },
   };
 
-  config.validate = {
-    convert: false,
-    widelyUndefined: false,
-  };
-
   // At every start egg writes the whole config to run/application_config.json and
   // run/agent_config.json. It masks keys named like a password, `keys` and /secret/i (EGG_KEYS,
   // the WeChat secrets); these paths hold the other secrets. MONGODB_URI is masked whole, since

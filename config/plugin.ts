@@ -5,10 +5,6 @@ const plugin: EggPlugin = {
     enable: true,
     package: 'egg-mongoose',
   },
-  validate: {
-    enable: true,
-    package: 'egg-validate',
-  },
   // Nothing renders pages or serves files: keep the surface small.
   static: false,
   view: false,

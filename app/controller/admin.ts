@@ -1,18 +1,19 @@
+import { Type } from '@sinclair/typebox';
 import { Controller } from 'egg';
-import { InvalidParamError } from '../lib/errors';
 import { validateReplyRule } from '../lib/replyRules';
+import { IdParams, StringEnum } from '../lib/validation';
 import { INBOX_STATUSES } from '../service/inbox';
 
-const ID_RULE = { id: { type: 'string', format: /^[0-9a-f]{24}$/ } };
-const MESSAGES_QUERY_RULE = {
-  status: { type: 'enum', values: [ ...INBOX_STATUSES ], required: false },
-  limit: { type: 'int', convertType: 'int', min: 1, max: 200, required: false },
-};
+/** GET /admin/messages: no other query parameters */
+export const ListMessagesQuery = Type.Object({
+  status: Type.Optional(StringEnum(INBOX_STATUSES)),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+}, { additionalProperties: false });
 
 /**
  * /admin/* (behind app/middleware/adminAuth.ts): auto-reply rules and the push inbox.
- * Rule bodies are validated by app/lib/replyRules.ts, which (unlike egg-validate) refuses
- * unknown keys and checks cross-field constraints and regex safety.
+ * Rule bodies are validated by app/lib/replyRules.ts (its schema, then the cross-field
+ * constraints and the regex-safety policy).
  */
 export default class AdminController extends Controller {
   async listRules() {
@@ -21,8 +22,8 @@ export default class AdminController extends Controller {
 
   async showRule() {
     const { ctx } = this;
-    ctx.validate(ID_RULE, ctx.params);
-    ctx.ok(await ctx.service.autoReply.get(ctx.params.id));
+    const { id } = ctx.validated(IdParams, 'params');
+    ctx.ok(await ctx.service.autoReply.get(id));
   }
 
   async createRule() {
@@ -33,26 +34,20 @@ export default class AdminController extends Controller {
 
   async replaceRule() {
     const { ctx } = this;
-    ctx.validate(ID_RULE, ctx.params);
+    const { id } = ctx.validated(IdParams, 'params');
     const input = validateReplyRule(ctx.request.body);
-    ctx.ok(await ctx.service.autoReply.replace(ctx.params.id, input));
+    ctx.ok(await ctx.service.autoReply.replace(id, input));
   }
 
   async deleteRule() {
     const { ctx } = this;
-    ctx.validate(ID_RULE, ctx.params);
-    ctx.ok(await ctx.service.autoReply.remove(ctx.params.id));
+    const { id } = ctx.validated(IdParams, 'params');
+    ctx.ok(await ctx.service.autoReply.remove(id));
   }
 
   async listMessages() {
     const { ctx } = this;
-    const query: Record<string, any> = { ...ctx.singleQuery() };
-    const unknown = Object.keys(query).filter(key => !(key in MESSAGES_QUERY_RULE));
-    if (unknown.length > 0) {
-      throw new InvalidParamError(`unknown query parameters: ${unknown.join(', ')}`, unknown.map(field => ({ field, message: `${field} is not allowed` })));
-    }
-    ctx.validate(MESSAGES_QUERY_RULE, query);
-    const limit = query.limit === undefined ? 50 : Number(query.limit);
-    ctx.ok({ messages: await ctx.service.inbox.list({ status: query.status, limit }) });
+    const { status, limit = 50 } = ctx.validated(ListMessagesQuery, 'query');
+    ctx.ok({ messages: await ctx.service.inbox.list({ status, limit }) });
   }
 }

@@ -1,8 +1,8 @@
 import { Controller, Context } from 'egg';
 import { InvalidParamError, PayloadTooLargeError } from '../lib/errors';
 import { IMAGE_MAX_BYTES } from '../lib/media';
+import { IdParams } from '../lib/validation';
 
-const ID_RULE = { id: { type: 'string', format: /^[0-9a-f]{24}$/ } };
 const FILE_FIELD = 'media';
 const NOT_MULTIPART = `send the image as multipart/form-data with a file field "${FILE_FIELD}"`;
 
@@ -51,13 +51,13 @@ export default class MediaController extends Controller {
 
   async show() {
     const { ctx } = this;
-    ctx.validate(ID_RULE, ctx.params);
-    ctx.ok(await ctx.service.media.get(ctx.params.id));
+    const { id } = ctx.validated(IdParams, 'params');
+    ctx.ok(await ctx.service.media.get(id));
   }
 
   async remove() {
     const { ctx } = this;
-    ctx.validate(ID_RULE, ctx.params);
-    ctx.ok(await ctx.service.media.remove(ctx.params.id));
+    const { id } = ctx.validated(IdParams, 'params');
+    ctx.ok(await ctx.service.media.remove(id));
   }
 }

@@ -1,8 +1,13 @@
+import { Type } from '@sinclair/typebox';
 import { Controller } from 'egg';
-import { InvalidParamError, UnauthorizedError } from '../lib/errors';
-import { validateSendInput } from '../lib/subscribeMessages';
+import { UnauthorizedError } from '../lib/errors';
+import { sendInput, SubscribeSendRequest } from '../lib/subscribeMessages';
+import { IdParams, StringEnum } from '../lib/validation';
 
-const ID_RULE = { id: { type: 'string', format: /^[0-9a-f]{24}$/ } };
+/** GET /admin/subscribe-templates: `refresh=true` reads WeChat now; no other query parameters */
+export const TemplatesQuery = Type.Object({
+  refresh: Type.Optional(StringEnum([ 'true', 'false' ], { description: 'true: read WeChat now (no other query parameters are allowed)' })),
+}, { additionalProperties: false });
 
 /** Subscribe messages (docs/subscribe-messages.md): the user's own grants, sends and templates for admins. */
 export default class SubscribeMessageController extends Controller {
@@ -16,25 +21,20 @@ export default class SubscribeMessageController extends Controller {
   /** POST /admin/subscribe-messages: one send, deduplicated by its idempotencyKey. */
   async send() {
     const { ctx } = this;
-    ctx.ok(await ctx.service.subscribeMessage.send(validateSendInput(ctx.request.body)));
+    ctx.ok(await ctx.service.subscribeMessage.send(sendInput(ctx.validated(SubscribeSendRequest, 'body'))));
   }
 
   /** GET /admin/subscribe-messages/:id: a send's status. */
   async show() {
     const { ctx } = this;
-    ctx.validate(ID_RULE, ctx.params);
-    ctx.ok(await ctx.service.subscribeMessage.get(ctx.params.id));
+    const { id } = ctx.validated(IdParams, 'params');
+    ctx.ok(await ctx.service.subscribeMessage.get(id));
   }
 
   /** GET /admin/subscribe-templates[?refresh=true]: the account's templates and their fields. */
   async templates() {
     const { ctx } = this;
-    const query = ctx.singleQuery();
-    const unknown = Object.keys(query).filter(key => key !== 'refresh');
-    if (unknown.length > 0 || (query.refresh !== undefined && ![ 'true', 'false' ].includes(query.refresh))) {
-      const fields = unknown.length > 0 ? unknown.map(field => ({ field, message: `${field} is not allowed` })) : [{ field: 'refresh', message: 'refresh must be true or false' }];
-      throw new InvalidParamError(fields.map(f => f.message).join('; '), fields);
-    }
-    ctx.ok(await ctx.service.subscribeMessage.templates({ refresh: query.refresh === 'true' }));
+    const { refresh } = ctx.validated(TemplatesQuery, 'query');
+    ctx.ok(await ctx.service.subscribeMessage.templates({ refresh: refresh === 'true' }));
   }
 }

@@ -1,8 +1,5 @@
 import { Controller } from 'egg';
-import {
-  OPEN_DATA_FIELDS, OPEN_DATA_RULES, OpenDataInput, PHONE_CODE_FIELDS, PHONE_CODE_RULES, PhoneInput,
-  onlyFields, phoneFlow,
-} from '../lib/authDto';
+import { CodeRequest, OpenDataRequest, phoneFlow } from '../lib/authDto';
 import { UnauthorizedError } from '../lib/errors';
 import { UserDoc } from '../model/User';
 
@@ -16,18 +13,15 @@ export default class UserController extends Controller {
   /** POST /api/unionid { encryptedData, iv } */
   async unionId() {
     const { ctx } = this;
-    const input = onlyFields(ctx.request.body, OPEN_DATA_FIELDS);
-    ctx.validate(OPEN_DATA_RULES, input);
-    ctx.ok(await ctx.service.user.bindUnionId(this.currentUser(), input as unknown as OpenDataInput));
+    const input = ctx.validated(OpenDataRequest, 'body');
+    ctx.ok(await ctx.service.user.bindUnionId(this.currentUser(), input));
   }
 
   /** POST /api/phone { code } or { encryptedData, iv } */
   async phone() {
     const { ctx } = this;
-    const byCode = phoneFlow(ctx.request.body) === 'code';
-    const input = onlyFields(ctx.request.body, byCode ? PHONE_CODE_FIELDS : OPEN_DATA_FIELDS);
-    ctx.validate(byCode ? PHONE_CODE_RULES : OPEN_DATA_RULES, input);
-    ctx.ok(await ctx.service.user.bindPhone(this.currentUser(), input as unknown as PhoneInput, ctx.ip));
+    const input = phoneFlow(ctx.request.body) === 'code' ? ctx.validated(CodeRequest, 'body') : ctx.validated(OpenDataRequest, 'body');
+    ctx.ok(await ctx.service.user.bindPhone(this.currentUser(), input, ctx.ip));
   }
 
   private currentUser(): UserDoc {

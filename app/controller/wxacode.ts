@@ -1,15 +1,15 @@
 import { Controller } from 'egg';
-import { parseLinkInput, parseWxaCodeQuery } from '../lib/wxacode';
+import { LinkRequest, linkInput, WxaCodeQuery, wxaCodeParams } from '../lib/wxacode';
 
 /**
- * Mini-program codes and links (docs/wxacode.md). Inputs are checked by app/lib/wxacode.ts against
- * WeChat's rules before anything is stored or sent.
+ * Mini-program codes and links (docs/wxacode.md). Inputs are checked against WeChat's rules (the
+ * typebox schemas and the checks of app/lib/wxacode.ts) before anything is stored or sent.
  */
 export default class WxaCodeController extends Controller {
   /** GET /api/wxacode: the code's image, the same bytes every time for the same parameters. */
   async show() {
     const { ctx } = this;
-    const params = parseWxaCodeQuery(ctx.singleQuery());
+    const params = wxaCodeParams(ctx.validated(WxaCodeQuery, 'query'));
     if (ctx.user) {
       // Only users are limited: each new scene is a call to WeChat (5,000 a minute for the whole mini-program).
       await ctx.service.rateLimit.consume('wxacode-user', ctx.user.openId, this.app.config.wxacode.sessionPerUserPerMinute);
@@ -30,12 +30,12 @@ export default class WxaCodeController extends Controller {
   /** POST /admin/url-links: a new URL Link (not cached: each call makes another). */
   async createUrlLink() {
     const { ctx } = this;
-    ctx.ok(await ctx.service.wxacode.urlLink(parseLinkInput(ctx.request.body, Date.now())));
+    ctx.ok(await ctx.service.wxacode.urlLink(linkInput(ctx.validated(LinkRequest, 'body'), Date.now())));
   }
 
   /** POST /admin/url-schemes: a new URL Scheme (not cached: each call makes another). */
   async createUrlScheme() {
     const { ctx } = this;
-    ctx.ok(await ctx.service.wxacode.urlScheme(parseLinkInput(ctx.request.body, Date.now())));
+    ctx.ok(await ctx.service.wxacode.urlScheme(linkInput(ctx.validated(LinkRequest, 'body'), Date.now())));
   }
 }

@@ -1,7 +1,9 @@
+import { Static, TSchema } from '@sinclair/typebox';
 import { Context } from 'egg';
 import { PayloadTooLargeError } from '../lib/errors';
 import { formatResponse } from '../lib/formatResponse';
 import { parseSingleQuery } from '../lib/query';
+import { InputSource, convertParameters, validate } from '../lib/validation';
 
 export default {
   /** Replies success through the one reply helper. */
@@ -12,6 +14,18 @@ export default {
   /** The query string, one value per parameter; a repeated parameter is INVALID_PARAM (app/lib/query.ts). */
   singleQuery(this: Context): Record<string, string> {
     return parseSingleQuery(this.querystring);
+  },
+
+  /**
+   * The request's body, query string (one value per parameter) or route parameters, checked
+   * against a typebox schema (app/lib/validation.ts): the typed input, or INVALID_PARAM naming
+   * the fields. Query and route parameters are strings, converted where the schema wants a number
+   * or a boolean.
+   */
+  validated<T extends TSchema>(this: Context, schema: T, source: InputSource): Static<T> {
+    if (source === 'body') return validate(schema, this.request.body, source);
+    const strings: Record<string, string> = source === 'query' ? this.singleQuery() : { ...this.params };
+    return validate(schema, convertParameters(schema, strings), source);
   },
 
   /**

@@ -13,8 +13,9 @@
  * - suggest is one of risky, pass, review; label 100 正常, 10001 广告, 20001 时政, 20002 色情,
  *   20003 辱骂, 20006 违法犯罪, 20008 欺诈, 20012 低俗, 20013 版权, 21000 其他.
  */
+import { Static, Type } from '@sinclair/typebox';
 import { FieldError, InvalidParamError } from './errors';
-import { onlyFields } from './authDto';
+import { StringEnum, validate } from './validation';
 
 export const SUGGESTS = [ 'pass', 'review', 'risky' ] as const;
 export type Suggest = typeof SUGGESTS[number];
@@ -50,10 +51,21 @@ export const DEFAULT_MEDIA_SCENE: SceneName = 'comment';
 /** WeChat's trace ids look like 62f11967-2b24d27a-34715985; anything outside this is not one. */
 export const TRACE_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
 
-export interface TextCheckInput {
-  content: string;
-  scene: SceneName;
-}
+export const Scene = StringEnum(Object.keys(SCENES) as SceneName[], { $id: 'Scene' });
+
+/** POST /api/security/text (its length in characters and its blankness are checked by hand) */
+export const TextCheckRequest = Type.Object({
+  content: Type.String({ minLength: 1, description: `at most ${TEXT_MAX_CHARS} characters (code points), not blank` }),
+  scene: Scene,
+}, { additionalProperties: false });
+export type TextCheckInput = Static<typeof TextCheckRequest>;
+
+/** POST /api/security/media (the URL itself is checked by hand: https, no credentials) */
+export const MediaCheckRequest = Type.Object({
+  mediaUrl: Type.String({ minLength: 1, maxLength: MEDIA_URL_MAX_LENGTH, description: 'an https URL without credentials' }),
+  mediaType: StringEnum(Object.keys(MEDIA_TYPES) as MediaTypeName[]),
+  scene: Type.Optional(Type.Union(Scene.anyOf, { $id: 'Scene', default: DEFAULT_MEDIA_SCENE })),
+}, { additionalProperties: false });
 
 export interface MediaCheckInput {
   mediaUrl: string;
@@ -74,38 +86,27 @@ export interface VerdictDetail {
   prob?: number;
 }
 
-export const TEXT_FIELDS = [ 'content', 'scene' ];
-export const MEDIA_FIELDS = [ 'mediaUrl', 'mediaType', 'scene' ];
-
 function fail(errors: FieldError[]): never {
   throw new InvalidParamError(errors.map(e => `${e.field} ${e.message}`).join('; '), errors);
 }
 
-function sceneError(scene: unknown): FieldError | null {
-  return typeof scene === 'string' && Object.hasOwn(SCENES, scene) ? null :
-    { field: 'scene', message: `must be one of ${Object.keys(SCENES).join(', ')}` };
+/**
+ * A checked POST /api/security/text body: content not blank and at most 2500 characters, counted
+ * as code points (which JSON Schema's maxLength means, but typebox would count UTF-16 units).
+ */
+export function textCheckInput(input: TextCheckInput): TextCheckInput {
+  if (input.content.trim() === '') fail([{ field: 'content', message: 'must be a non-empty string' }]);
+  if ([ ...input.content ].length > TEXT_MAX_CHARS) fail([{ field: 'content', message: `must be at most ${TEXT_MAX_CHARS} characters (WeChat's limit)` }]);
+  return input;
 }
 
-/** POST /api/security/text, and the service method: content (1-2500 characters) and a scene. */
+/** POST /api/security/text's body, and the service method's input: the controller's steps in one call. */
 export function validateTextCheck(body: unknown): TextCheckInput {
-  const input = onlyFields(body, TEXT_FIELDS);
-  const errors: FieldError[] = [];
-  const { content, scene } = input;
-  if (typeof content !== 'string' || content.trim() === '') {
-    errors.push({ field: 'content', message: 'must be a non-empty string' });
-  } else if ([ ...content ].length > TEXT_MAX_CHARS) {
-    errors.push({ field: 'content', message: `must be at most ${TEXT_MAX_CHARS} characters (WeChat's limit)` });
-  }
-  const badScene = sceneError(scene);
-  if (badScene) errors.push(badScene);
-  if (errors.length > 0) fail(errors);
-  return { content: content as string, scene: scene as SceneName };
+  return textCheckInput(validate(TextCheckRequest, body));
 }
 
 /** An https URL WeChat can download: no credentials, no spaces or control characters, bounded. */
-function mediaUrlError(value: unknown): string | null {
-  if (typeof value !== 'string' || value === '') return 'must be a non-empty string';
-  if (value.length > MEDIA_URL_MAX_LENGTH) return `must be at most ${MEDIA_URL_MAX_LENGTH} characters`;
+function mediaUrlError(value: string): string | null {
   // eslint-disable-next-line no-control-regex
   if (/[\s\u0000-\u001f\u007f]/.test(value)) return 'must not contain spaces or control characters';
   let url: URL;
@@ -119,27 +120,17 @@ function mediaUrlError(value: unknown): string | null {
   return null;
 }
 
-/** POST /api/security/media: mediaUrl (https), mediaType (image | audio), scene (optional). */
-export function validateMediaCheck(body: unknown): MediaCheckInput {
-  const input = onlyFields(body, MEDIA_FIELDS);
-  const errors: FieldError[] = [];
+/** A checked POST /api/security/media body: an https URL WeChat can download, the scene's default. */
+export function mediaCheckInput(input: Static<typeof MediaCheckRequest>): MediaCheckInput {
   const urlError = mediaUrlError(input.mediaUrl);
-  if (urlError) errors.push({ field: 'mediaUrl', message: urlError });
-  if (typeof input.mediaType !== 'string' || !Object.hasOwn(MEDIA_TYPES, input.mediaType)) {
-    errors.push({ field: 'mediaType', message: `must be one of ${Object.keys(MEDIA_TYPES).join(', ')}` });
-  }
-  const scene = input.scene ?? DEFAULT_MEDIA_SCENE;
-  const badScene = sceneError(scene);
-  if (badScene) errors.push(badScene);
-  if (errors.length > 0) fail(errors);
-  return { mediaUrl: input.mediaUrl as string, mediaType: input.mediaType as MediaTypeName, scene: scene as SceneName };
+  if (urlError) fail([{ field: 'mediaUrl', message: urlError }]);
+  return { ...input, scene: input.scene ?? DEFAULT_MEDIA_SCENE };
 }
 
 /** GET /api/security/media/:traceId */
-export function validateTraceId(traceId: unknown): string {
-  if (typeof traceId !== 'string' || !TRACE_ID_RE.test(traceId)) fail([{ field: 'traceId', message: 'is not a trace id' }]);
-  return traceId;
-}
+export const TraceIdParams = Type.Object({
+  traceId: Type.String({ pattern: TRACE_ID_RE.source }),
+}, { additionalProperties: false });
 
 // ---------------------------------------------------------------------------
 // WeChat's verdicts. JSON pushes keep numbers as their digits (strings), XML leaves are strings,

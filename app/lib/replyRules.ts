@@ -6,8 +6,9 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RE2JS, RE2JSException } from 're2js';
-import { FieldError, InvalidParamError } from './errors';
-import { MEDIA_REF_RE } from './media';
+import { SchemaOptions, Static, TSchema, Type } from '@sinclair/typebox';
+import { FieldError } from './errors';
+import { fieldErrors, invalidParam, NOT_BLANK, ObjectId, StringEnum } from './validation';
 
 export const RULE_MSG_TYPES = [ 'text', 'image', 'miniprogrampage', 'event' ] as const;
 export type RuleMsgType = typeof RULE_MSG_TYPES[number];
@@ -311,211 +312,204 @@ export function regexRefusalReason(pattern: string, caseSensitive = false): stri
 }
 
 // ---------------------------------------------------------------------------
-// Validation
+// Validation. The typebox schemas say the shape of a rule (they are the contract's RuleMatch,
+// RuleReplyInput and ReplyRuleInput); the code after them says what a schema cannot: which
+// fields go together, the regex-safety policy, bytes of UTF-8, and hidden characters in links.
 
-type Errors = FieldError[];
+const strict = { additionalProperties: false } as const;
+/** An http(s) URL, case-insensitive like the scheme; surrounding spaces are trimmed. */
+const HTTP_URL_PATTERN = '^\\s*[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+\\S*\\s*$';
+
+/** A required string: not blank (stored trimmed), at most `max` characters. */
+function RequiredText(max: number, options: SchemaOptions = {}) {
+  return Type.String({ minLength: 1, maxLength: max, pattern: NOT_BLANK, ...options });
+}
+
+const StoredImage = Type.String({ ...ObjectId, description: 'the id of a stored image (POST /admin/media)' });
+
+export const RuleMatchSchema = Type.Object({
+  msgType: StringEnum(RULE_MSG_TYPES),
+  event: Type.Optional(StringEnum(RULE_EVENTS, { description: 'required with msgType event' })),
+  keyword: Type.Optional(Type.Object({
+    mode: StringEnum(KEYWORD_MODES),
+    value: RequiredText(LIMITS.keyword),
+    caseSensitive: Type.Optional(Type.Boolean({ default: false })),
+  }, { ...strict, description: 'only with msgType text; absent, any text matches' })),
+}, { ...strict, $id: 'RuleMatch' });
+
+const REPLY_SCHEMAS = {
+  text: Type.Object({
+    msgtype: Type.Literal('text'),
+    text: Type.Object({ content: RequiredText(LIMITS.text, { description: `at most ${LIMITS.textBytes} bytes of UTF-8` }) }, strict),
+  }, strict),
+  link: Type.Object({
+    msgtype: Type.Literal('link'),
+    link: Type.Object({
+      title: RequiredText(LIMITS.title),
+      description: Type.Optional(Type.String({ maxLength: LIMITS.description })),
+      url: Type.String({ maxLength: LIMITS.url, pattern: HTTP_URL_PATTERN, description: 'an http(s) URL' }),
+      thumb_url: Type.Optional(Type.String({ maxLength: LIMITS.url, pattern: `^\\s*$|${HTTP_URL_PATTERN}`, description: 'an http(s) URL, or empty' })),
+    }, strict),
+  }, strict),
+  image: Type.Object({
+    msgtype: Type.Literal('image'),
+    image: Type.Object({ mediaRef: StoredImage }, strict),
+  }, strict),
+  miniprogrampage: Type.Object({
+    msgtype: Type.Literal('miniprogrampage'),
+    miniprogrampage: Type.Object({
+      title: RequiredText(LIMITS.title),
+      pagepath: Type.String({ minLength: 1, maxLength: LIMITS.pagepath, pattern: '^\\s*\\S+\\s*$', description: 'a page path without spaces' }),
+      thumbMediaRef: StoredImage,
+    }, strict),
+  }, strict),
+};
+
+/** A reply as the admin API takes it: the custom/send body without touser, images by stored id. */
+export const RuleReplyInput = Type.Union(Object.values(REPLY_SCHEMAS), { $id: 'RuleReplyInput' });
+
+const RULE_FIELDS = {
+  name: RequiredText(LIMITS.name),
+  enabled: Type.Optional(Type.Boolean({ default: true })),
+  priority: Type.Optional(Type.Integer({ minimum: -LIMITS.priority, maximum: LIMITS.priority, default: 0, description: 'higher first; ties go to the older rule' })),
+  match: RuleMatchSchema,
+};
+
+/** action reply (the default): a reply sent through custom/send. */
+function replyActionRule<T extends TSchema>(reply: T) {
+  return Type.Object({ ...RULE_FIELDS, action: Type.Optional(StringEnum(RULE_ACTIONS, { default: 'reply' })), reply }, strict);
+}
+const ReplyActionRule = replyActionRule(RuleReplyInput);
+
+/** action transfer: the push is handed to human agents, who answer; no reply. */
+const TransferActionRule = Type.Object({ ...RULE_FIELDS, action: Type.Literal('transfer') }, strict);
+
+export const ReplyRuleInputSchema = Type.Union([ ReplyActionRule, TransferActionRule ], {
+  $id: 'ReplyRuleInput',
+  description: 'action reply (the default) needs reply; action transfer (hand to human agents) takes no reply and no event match',
+});
+
+/** The schema a rule is checked with: its own reply type's (so errors name the reply's fields), or transfer's. */
+const RULE_SCHEMAS: Record<string, TSchema> = Object.fromEntries(REPLY_TYPES.map(type => [ type, replyActionRule(REPLY_SCHEMAS[type]) ]));
+const UNKNOWN_REPLY_RULE = replyActionRule(Type.Object({ msgtype: StringEnum(REPLY_TYPES) }));
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return !!value && typeof value === 'object' && !Array.isArray(value);
 }
 
-function objectAt(errors: Errors, value: unknown, field: string, allowed: string[]): Record<string, unknown> | null {
-  if (!isPlainObject(value)) {
-    errors.push({ field, message: `${field} must be an object` });
-    return null;
-  }
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) errors.push({ field: field ? `${field}.${key}` : key, message: `${field ? `${field}.` : ''}${key} is not allowed` });
-  }
-  return value;
+function schemaFor(rule: Record<string, unknown>): TSchema {
+  if (rule.action === 'transfer') return TransferActionRule;
+  const msgtype = isPlainObject(rule.reply) ? rule.reply.msgtype : undefined;
+  return typeof msgtype === 'string' && (REPLY_TYPES as readonly string[]).includes(msgtype) ? RULE_SCHEMAS[msgtype] : UNKNOWN_REPLY_RULE;
 }
 
-interface StringRules {
-  required?: boolean;
-  re?: RegExp;
-  what?: string;
-  /** Characters refused anywhere in the raw value, and how to name them */
-  refuse?: { re: RegExp; what: string };
+/**
+ * A raw WeChat media_id is refused, with the way out: it expires 3 days after its upload, while
+ * a stored image (POST /admin/media) is uploaded again whenever needed.
+ */
+function refuseMediaIds(rule: Record<string, unknown>): void {
+  const reply = rule.reply;
+  if (!isPlainObject(reply)) return;
+  for (const [ type, rawKey, key ] of [[ 'image', 'media_id', 'mediaRef' ], [ 'miniprogrampage', 'thumb_media_id', 'thumbMediaRef' ]]) {
+    const body = reply[type];
+    if (reply.msgtype !== type || !isPlainObject(body) || body[rawKey] === undefined) continue;
+    const f = `reply.${type}`;
+    throw invalidParam([{ field: `${f}.${rawKey}`, message: `${f}.${rawKey} is no longer accepted (a media_id expires after 3 days): upload the image with POST /admin/media and set ${f}.${key} to its id` }]);
+  }
 }
 
-function stringAt(errors: Errors, obj: Record<string, unknown>, key: string, field: string, max: number, opts: StringRules = {}): string | undefined {
-  const value = obj[key];
-  const required = opts.required ?? true;
-  if (value === undefined) {
-    if (required) errors.push({ field, message: `${field} is required` });
-    return undefined;
-  }
-  if (typeof value !== 'string') {
-    errors.push({ field, message: `${field} must be a string` });
-    return undefined;
-  }
-  const trimmed = value.trim();
-  if (required && trimmed === '') errors.push({ field, message: `${field} must not be empty` });
-  else if (value.length > max) errors.push({ field, message: `${field} must be at most ${max} characters` });
-  else if (opts.refuse?.re.test(value)) errors.push({ field, message: `${field} must not contain ${opts.refuse.what}` });
-  else if (opts.re && trimmed !== '' && !opts.re.test(trimmed)) errors.push({ field, message: `${field} must be ${opts.what}` });
-  return trimmed;
-}
-
-function enumAt<T extends string>(errors: Errors, obj: Record<string, unknown>, key: string, field: string, values: readonly T[], required = true): T | undefined {
-  const value = obj[key];
-  if (value === undefined && !required) return undefined;
-  if (typeof value !== 'string' || !values.includes(value as T)) {
-    errors.push({ field, message: `${field} must be one of ${values.join(', ')}` });
-    return undefined;
-  }
-  return value as T;
-}
-
-function booleanAt(errors: Errors, obj: Record<string, unknown>, key: string, field: string, fallback: boolean): boolean {
-  const value = obj[key];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') {
-    errors.push({ field, message: `${field} must be a boolean` });
-    return fallback;
-  }
-  return value;
-}
-
-const HTTP_URL_RE = /^https?:\/\/[^\s/?#]+\S*$/i;
 /**
  * C0/C1 controls and the bidi controls (LRE RLE PDF LRO RLO, LRI RLI FSI PDI, LRM RLM, ALM):
  * in a link they can hide where it really points (Trojan Source, CVE-2021-42574).
  */
 // eslint-disable-next-line no-control-regex
-const CONTROL_OR_BIDI = { re: /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/, what: 'control or bidi characters' };
-const HTTP_URL: StringRules = { re: HTTP_URL_RE, what: 'an http(s) URL', refuse: CONTROL_OR_BIDI };
+const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
-function validateMatch(errors: Errors, value: unknown): RuleMatch | undefined {
-  const obj = objectAt(errors, value, 'match', [ 'msgType', 'event', 'keyword' ]);
-  if (!obj) return undefined;
-  const msgType = enumAt(errors, obj, 'msgType', 'match.msgType', RULE_MSG_TYPES);
-  if (!msgType) return undefined;
+function refuseHidden(errors: FieldError[], field: string, value: string | undefined): void {
+  if (value !== undefined && CONTROL_OR_BIDI.test(value)) errors.push({ field, message: `${field} must not contain control or bidi characters` });
+}
+
+function checkedMatch(errors: FieldError[], input: Static<typeof RuleMatchSchema>): RuleMatch {
+  const { msgType, event, keyword } = input;
   const match: RuleMatch = { msgType };
   if (msgType === 'event') {
-    match.event = enumAt(errors, obj, 'event', 'match.event', RULE_EVENTS);
-  } else if (obj.event !== undefined) {
+    if (event === undefined) errors.push({ field: 'match.event', message: `match.event must be one of ${RULE_EVENTS.join(', ')}` });
+    match.event = event;
+  } else if (event !== undefined) {
     errors.push({ field: 'match.event', message: 'match.event is only allowed with msgType event' });
   }
-  if (obj.keyword !== undefined) {
-    if (msgType !== 'text') {
-      errors.push({ field: 'match.keyword', message: 'match.keyword is only allowed with msgType text' });
-      return match;
-    }
-    const kw = objectAt(errors, obj.keyword, 'match.keyword', [ 'mode', 'value', 'caseSensitive' ]);
-    if (!kw) return match;
-    const mode = enumAt(errors, kw, 'mode', 'match.keyword.mode', KEYWORD_MODES);
-    const max = mode === 'regex' ? LIMITS.regex : LIMITS.keyword;
-    const raw = kw.value;
-    const keywordValue = stringAt(errors, kw, 'value', 'match.keyword.value', max);
-    const caseSensitive = booleanAt(errors, kw, 'caseSensitive', 'match.keyword.caseSensitive', false);
-    if (mode && keywordValue) {
-      // A regex keeps its exact text (spaces can matter); keywords are trimmed.
-      const stored = mode === 'regex' ? String(raw) : keywordValue;
-      if (mode === 'regex') {
-        const why = regexRefusalReason(stored, caseSensitive);
-        if (why) errors.push({ field: 'match.keyword.value', message: `match.keyword.value: ${why}` });
-      }
-      match.keyword = { mode, value: stored, caseSensitive };
-    }
+  if (keyword === undefined) return match;
+  if (msgType !== 'text') {
+    errors.push({ field: 'match.keyword', message: 'match.keyword is only allowed with msgType text' });
+    return match;
   }
+  const caseSensitive = keyword.caseSensitive ?? false;
+  if (keyword.mode !== 'regex') {
+    match.keyword = { mode: keyword.mode, value: keyword.value.trim(), caseSensitive };
+    return match;
+  }
+  // A regex keeps its exact text (spaces can matter); keywords are trimmed.
+  const why = keyword.value.length > LIMITS.regex ? `at most ${LIMITS.regex} characters` : regexRefusalReason(keyword.value, caseSensitive);
+  if (why) errors.push({ field: 'match.keyword.value', message: `match.keyword.value: ${why}` });
+  match.keyword = { mode: 'regex', value: keyword.value, caseSensitive };
   return match;
 }
 
-/**
- * The id of a stored image (POST /admin/media). A raw WeChat media_id is refused: it expires
- * 3 days after its upload, while a stored image is uploaded again whenever needed.
- */
-function mediaRefAt(errors: Errors, body: Record<string, unknown>, key: string, rawKey: string, f: string): string | undefined {
-  if (body[rawKey] !== undefined) {
-    errors.push({ field: `${f}.${rawKey}`, message: `${f}.${rawKey} is no longer accepted (a media_id expires after 3 days): upload the image with POST /admin/media and set ${f}.${key} to its id` });
-    return undefined;
-  }
-  return stringAt(errors, body, key, `${f}.${key}`, 24, { re: MEDIA_REF_RE, what: 'the id of a stored image (POST /admin/media)' });
-}
-
-function validateReply(errors: Errors, value: unknown): RuleReply | undefined {
-  const obj = objectAt(errors, value, 'reply', [ 'msgtype', ...REPLY_TYPES ]);
-  if (!obj) return undefined;
-  const msgtype = enumAt(errors, obj, 'msgtype', 'reply.msgtype', REPLY_TYPES);
-  if (!msgtype) return undefined;
-  for (const other of REPLY_TYPES) {
-    if (other !== msgtype && obj[other] !== undefined) errors.push({ field: `reply.${other}`, message: `reply.${other} is not allowed with msgtype ${msgtype}` });
-  }
-  const f = `reply.${msgtype}`;
-  switch (msgtype) {
+function checkedReply(errors: FieldError[], input: Static<typeof RuleReplyInput>): RuleReply {
+  switch (input.msgtype) {
     case 'text': {
-      const body = objectAt(errors, obj.text, f, [ 'content' ]);
-      if (!body) return undefined;
-      const content = stringAt(errors, body, 'content', `${f}.content`, LIMITS.text);
-      const bytes = content ? Buffer.byteLength(content, 'utf8') : 0;
+      const content = input.text.content.trim();
+      const bytes = Buffer.byteLength(content, 'utf8');
       if (bytes > LIMITS.textBytes) {
-        errors.push({ field: `${f}.content`, message: `${f}.content is ${bytes} bytes in UTF-8; WeChat refuses text over ${LIMITS.textBytes} bytes (errcode 45002)` });
-        return undefined;
+        errors.push({ field: 'reply.text.content', message: `reply.text.content is ${bytes} bytes in UTF-8; WeChat refuses text over ${LIMITS.textBytes} bytes (errcode 45002)` });
       }
-      return content ? { msgtype, text: { content } } : undefined;
+      return { msgtype: 'text', text: { content } };
     }
     case 'link': {
-      const body = objectAt(errors, obj.link, f, [ 'title', 'description', 'url', 'thumb_url' ]);
-      if (!body) return undefined;
-      const title = stringAt(errors, body, 'title', `${f}.title`, LIMITS.title);
-      const description = stringAt(errors, body, 'description', `${f}.description`, LIMITS.description, { required: false }) ?? '';
-      const url = stringAt(errors, body, 'url', `${f}.url`, LIMITS.url, HTTP_URL);
-      const thumbUrl = stringAt(errors, body, 'thumb_url', `${f}.thumb_url`, LIMITS.url, { ...HTTP_URL, required: false }) ?? '';
-      return title && url ? { msgtype, link: { title, description, url, thumb_url: thumbUrl } } : undefined;
+      const { title, description = '', url, thumb_url: thumbUrl = '' } = input.link;
+      refuseHidden(errors, 'reply.link.url', url);
+      refuseHidden(errors, 'reply.link.thumb_url', thumbUrl);
+      return { msgtype: 'link', link: { title: title.trim(), description: description.trim(), url: url.trim(), thumb_url: thumbUrl.trim() } };
     }
-    case 'image': {
-      const body = objectAt(errors, obj.image, f, [ 'mediaRef', 'media_id' ]);
-      if (!body) return undefined;
-      const mediaRef = mediaRefAt(errors, body, 'mediaRef', 'media_id', f);
-      return mediaRef ? { msgtype, image: { mediaRef } } : undefined;
+    case 'image':
+      return { msgtype: 'image', image: { mediaRef: input.image.mediaRef } };
+    default: {
+      const { title, pagepath, thumbMediaRef } = input.miniprogrampage;
+      refuseHidden(errors, 'reply.miniprogrampage.pagepath', pagepath);
+      return { msgtype: 'miniprogrampage', miniprogrampage: { title: title.trim(), pagepath: pagepath.trim(), thumbMediaRef } };
     }
-    case 'miniprogrampage': {
-      const body = objectAt(errors, obj.miniprogrampage, f, [ 'title', 'pagepath', 'thumbMediaRef', 'thumb_media_id' ]);
-      if (!body) return undefined;
-      const title = stringAt(errors, body, 'title', `${f}.title`, LIMITS.title);
-      const pagepath = stringAt(errors, body, 'pagepath', `${f}.pagepath`, LIMITS.pagepath, { re: /^[^\s]+$/, what: 'a page path without spaces', refuse: CONTROL_OR_BIDI });
-      const thumbMediaRef = mediaRefAt(errors, body, 'thumbMediaRef', 'thumb_media_id', f);
-      return title && pagepath && thumbMediaRef ? { msgtype, miniprogrampage: { title, pagepath, thumbMediaRef } } : undefined;
-    }
-    default:
-      return undefined;
   }
 }
 
 /**
  * Validates a rule from the admin API strictly: unknown keys, wrong types, empty or oversized
  * strings, impossible combinations and unsafe regexes are all refused, every problem named
- * in `fields`. Returns the normalised rule (defaults filled in).
+ * in `fields`. Returns the normalised rule (defaults filled in, strings trimmed).
  */
 export function validateReplyRule(input: unknown): ReplyRuleInput {
-  const errors: Errors = [];
-  const obj = objectAt(errors, input, '', [ 'name', 'enabled', 'priority', 'action', 'match', 'reply' ]);
-  if (!obj) throw new InvalidParamError('the rule must be a JSON object', [{ field: 'body', message: 'body must be a JSON object' }]);
-  const name = stringAt(errors, obj, 'name', 'name', LIMITS.name);
-  const enabled = booleanAt(errors, obj, 'enabled', 'enabled', true);
-  let priority = 0;
-  if (obj.priority !== undefined) {
-    if (!Number.isInteger(obj.priority) || Math.abs(obj.priority as number) > LIMITS.priority) {
-      errors.push({ field: 'priority', message: `priority must be an integer between -${LIMITS.priority} and ${LIMITS.priority}` });
-    } else {
-      priority = obj.priority as number;
-    }
+  const raw = isPlainObject(input) ? input : {};
+  refuseMediaIds(raw);
+  const shapeErrors: FieldError[] = [];
+  // 转发客服消息: the agents answer, so a transfer rule has nothing to send.
+  if (raw.action === 'transfer' && raw.reply !== undefined) shapeErrors.push({ field: 'reply', message: 'reply is not allowed with action transfer (the agents answer)' });
+  for (const error of fieldErrors(schemaFor(raw), input)) {
+    if (!shapeErrors.some(e => e.field === error.field)) shapeErrors.push(error);
   }
-  const action = obj.action === undefined ? 'reply' : enumAt(errors, obj, 'action', 'action', RULE_ACTIONS);
-  const match = obj.match === undefined ? (errors.push({ field: 'match', message: 'match is required' }), undefined) : validateMatch(errors, obj.match);
-  if (action === 'transfer') {
-    // 转发客服消息: "只针对微信用户发来的消息才进行转发，而对于其他事件……都不应该转发".
-    if (match?.msgType === 'event') errors.push({ field: 'match.msgType', message: 'action transfer hands users\' messages to agents: events are never transferred' });
-    if (obj.reply !== undefined) errors.push({ field: 'reply', message: 'reply is not allowed with action transfer (the agents answer)' });
-    if (errors.length > 0 || !name || !match) throw new InvalidParamError(errors.map(e => e.message).join('; ') || 'invalid rule', errors);
-    return { name, enabled, priority, action, match };
+  if (shapeErrors.length > 0) throw invalidParam(shapeErrors);
+
+  const rule = input as Static<typeof ReplyRuleInputSchema>;
+  const errors: FieldError[] = [];
+  const match = checkedMatch(errors, rule.match);
+  const base = { name: rule.name.trim(), enabled: rule.enabled ?? true, priority: rule.priority ?? 0, match };
+  if (rule.action === 'transfer') {
+    // "只针对微信用户发来的消息才进行转发，而对于其他事件……都不应该转发".
+    if (match.msgType === 'event') errors.push({ field: 'match.msgType', message: 'action transfer hands users\' messages to agents: events are never transferred' });
+    if (errors.length > 0) throw invalidParam(errors);
+    return { ...base, action: 'transfer' };
   }
-  const reply = obj.reply === undefined ? (errors.push({ field: 'reply', message: 'reply is required' }), undefined) : validateReply(errors, obj.reply);
-  if (errors.length > 0 || !name || !match || !reply || !action) {
-    throw new InvalidParamError(errors.map(e => e.message).join('; ') || 'invalid rule', errors);
-  }
-  return { name, enabled, priority, action, match, reply };
+  const reply = checkedReply(errors, rule.reply);
+  if (errors.length > 0) throw invalidParam(errors);
+  return { ...base, action: 'reply', reply };
 }
 
 // ---------------------------------------------------------------------------

@@ -5,7 +5,9 @@
  * - the strict input rules of POST /admin/subscribe-messages.
  */
 import { createHash } from 'node:crypto';
+import { Static, Type } from '@sinclair/typebox';
 import { FieldError, InvalidParamError } from './errors';
+import { invalidParam, StringEnum } from './validation';
 
 // ---------------------------------------------------------------------------
 // Push events
@@ -195,12 +197,34 @@ export function checkTemplateValue(type: string, value: string, enumValues?: str
 
 export const MINIPROGRAM_STATES = [ 'developer', 'trial', 'formal' ] as const;
 export const LANGS = [ 'zh_CN', 'en_US', 'zh_HK', 'zh_TW' ] as const;
-const SEND_FIELDS = [ 'openId', 'unionId', 'template_id', 'page', 'data', 'miniprogram_state', 'lang', 'idempotencyKey' ];
-const OPENID_RE = /^[A-Za-z0-9_-]{6,64}$/;
-const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{8,128}$/;
+const OPENID_PATTERN = '^[A-Za-z0-9_-]{6,64}$';
 const PAGE_MAX = 1024;
 const DATA_VALUE_MAX = 200;
 const DATA_KEYS_MAX = 20;
+
+const DataValue = Type.String({ maxLength: DATA_VALUE_MAX });
+
+/**
+ * POST /admin/subscribe-messages. `data` values come as `{ value }` or plain strings (both
+ * accepted; anything else refused); exactly one of openId and unionId (checked by validateSendInput;
+ * the `oneOf` is for the contract).
+ */
+export const SubscribeSendRequest = Type.Object({
+  openId: Type.Optional(Type.String({ pattern: OPENID_PATTERN, description: 'an openid (6-64 characters of A-Z a-z 0-9 _ -)' })),
+  unionId: Type.Optional(Type.String({ pattern: OPENID_PATTERN, description: 'a unionid (6-64 characters of A-Z a-z 0-9 _ -)' })),
+  template_id: Type.String({ pattern: TEMPLATE_ID_RE.source, description: 'a template id (1-128 characters of A-Z a-z 0-9 _ -)' }),
+  // A page of this mini-program, with an optional query (index?foo=bar); no scheme, no spaces.
+  page: Type.Optional(Type.String({ pattern: `^(?!/)(?![a-z]+:)[^\\s\\x00-\\x1f]{1,${PAGE_MAX}}$`, description: `a page path such as pages/index/index?foo=bar (at most ${PAGE_MAX} characters)` })),
+  data: Type.Record(Type.RegExp(/^[A-Za-z_]{1,40}\d{1,3}$/), Type.Union([ DataValue, Type.Object({ value: DataValue }, { additionalProperties: false }) ]), {
+    additionalProperties: false,
+    minProperties: 1,
+    maxProperties: DATA_KEYS_MAX,
+    description: `the template's fields, such as { "thing1": { "value": "..." } } or { "thing1": "..." }; values at most ${DATA_VALUE_MAX} characters`,
+  }),
+  miniprogram_state: Type.Optional(StringEnum(MINIPROGRAM_STATES, { default: 'formal' })),
+  lang: Type.Optional(StringEnum(LANGS, { default: 'zh_CN' })),
+  idempotencyKey: Type.String({ pattern: '^[\\x21-\\x7e]{8,128}$', description: '8-128 printable ASCII characters (the same key always means the same send)' }),
+}, { additionalProperties: false, oneOf: [{ required: [ 'openId' ] }, { required: [ 'unionId' ] }] });
 
 export interface SendInput {
   openId?: string;
@@ -215,68 +239,21 @@ export interface SendInput {
   idempotencyKey: string;
 }
 
-/**
- * The request body, strictly: unknown fields, a missing or malformed field, `data` values given
- * as `{ value }` or plain strings (both accepted; anything else refused). Every problem is named.
- */
-export function validateSendInput(body: unknown): SendInput {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) {
-    throw new InvalidParamError('the request body must be a JSON object', [{ field: 'body', message: 'must be a JSON object' }]);
+/** A checked request body as a send: exactly one of openId and unionId, `data` values as strings. */
+export function sendInput(input: Static<typeof SubscribeSendRequest>): SendInput {
+  if ((input.openId === undefined) === (input.unionId === undefined)) {
+    throw invalidParam([{ field: 'openId', message: 'give exactly one of openId and unionId' }]);
   }
-  const b = body as Record<string, unknown>;
-  const errors: FieldError[] = Object.keys(b).filter(k => !SEND_FIELDS.includes(k)).map(field => ({ field, message: `${field} is not allowed` }));
-  const str = (field: string, re: RegExp, what: string): string | undefined => {
-    const v = b[field];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string' || !re.test(v)) {
-      errors.push({ field, message: `${field} must be ${what}` });
-      return undefined;
-    }
-    return v;
-  };
-  const openId = str('openId', OPENID_RE, 'an openid (6-64 characters of A-Z a-z 0-9 _ -)');
-  const unionId = str('unionId', OPENID_RE, 'a unionid (6-64 characters of A-Z a-z 0-9 _ -)');
-  if ((b.openId === undefined) === (b.unionId === undefined)) errors.push({ field: 'openId', message: 'give exactly one of openId and unionId' });
-  const templateId = str('template_id', TEMPLATE_ID_RE, 'a template id (1-128 characters of A-Z a-z 0-9 _ -)');
-  if (b.template_id === undefined) errors.push({ field: 'template_id', message: 'template_id is required' });
-  // A page of this mini-program, with an optional query (index?foo=bar); no scheme, no spaces.
-  const page = str('page', new RegExp(`^(?!/)(?![a-z]+:)[^\\s\\x00-\\x1f]{1,${PAGE_MAX}}$`), `a page path such as pages/index/index?foo=bar (at most ${PAGE_MAX} characters)`);
-  const idempotencyKey = str('idempotencyKey', IDEMPOTENCY_KEY_RE, '8-128 printable ASCII characters');
-  if (b.idempotencyKey === undefined) errors.push({ field: 'idempotencyKey', message: 'idempotencyKey is required (the same key always means the same send)' });
-  const state = b.miniprogram_state ?? 'formal';
-  if (!(MINIPROGRAM_STATES as readonly unknown[]).includes(state)) errors.push({ field: 'miniprogram_state', message: `miniprogram_state must be one of ${MINIPROGRAM_STATES.join(', ')}` });
-  const lang = b.lang ?? 'zh_CN';
-  if (!(LANGS as readonly unknown[]).includes(lang)) errors.push({ field: 'lang', message: `lang must be one of ${LANGS.join(', ')}` });
-  const data: Record<string, string> = {};
-  if (!b.data || typeof b.data !== 'object' || Array.isArray(b.data)) {
-    errors.push({ field: 'data', message: 'data must be an object such as { "thing1": { "value": "..." } }' });
-  } else {
-    const entries = Object.entries(b.data as Record<string, unknown>);
-    if (entries.length === 0 || entries.length > DATA_KEYS_MAX) errors.push({ field: 'data', message: `data must hold 1 to ${DATA_KEYS_MAX} fields` });
-    for (const [ key, raw ] of entries.slice(0, DATA_KEYS_MAX)) {
-      const field = `data.${key.slice(0, 40)}`;
-      if (!/^[A-Za-z_]{1,40}\d{1,3}$/.test(key)) {
-        errors.push({ field, message: `${field} is not a template field name such as thing1` });
-        continue;
-      }
-      const value = raw && typeof raw === 'object' && !Array.isArray(raw) && Object.keys(raw).length === 1 ? (raw as any).value : raw;
-      if (typeof value !== 'string' || value.length > DATA_VALUE_MAX) {
-        errors.push({ field, message: `${field} must be a string or { "value": string } of at most ${DATA_VALUE_MAX} characters` });
-        continue;
-      }
-      data[key] = value;
-    }
-  }
-  if (errors.length > 0) throw new InvalidParamError(errors.map(e => e.message).join('; '), errors);
+  const data = Object.fromEntries(Object.entries(input.data).map(([ key, value ]) => [ key, typeof value === 'string' ? value : value.value ]));
   return {
-    ...(openId ? { openId } : {}),
-    ...(unionId ? { unionId } : {}),
-    templateId: templateId as string,
-    ...(page ? { page } : {}),
+    ...(input.openId ? { openId: input.openId } : {}),
+    ...(input.unionId ? { unionId: input.unionId } : {}),
+    templateId: input.template_id,
+    ...(input.page ? { page: input.page } : {}),
     data,
-    miniprogramState: state as SendInput['miniprogramState'],
-    lang: lang as SendInput['lang'],
-    idempotencyKey: idempotencyKey as string,
+    miniprogramState: input.miniprogram_state ?? 'formal',
+    lang: input.lang ?? 'zh_CN',
+    idempotencyKey: input.idempotencyKey,
   };
 }
 

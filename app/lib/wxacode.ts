@@ -7,7 +7,9 @@
  * - generateScheme, POST /wxa/generatescheme (…/qrcode-link/url-scheme/api_generatescheme).
  */
 import { createHash } from 'node:crypto';
-import { FieldError, InvalidParamError } from './errors';
+import { Static, Type } from '@sinclair/typebox';
+import { FieldError } from './errors';
+import { convertParameters, invalidParam, StringEnum, validate } from './validation';
 
 /** "最大32个可见字符，只支持数字，大小写英文以及部分特殊字符：!#$&'()*+,/:;=?@-._~" (getUnlimitedQRCode, scene). */
 export const SCENE_RE = /^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$/;
@@ -51,8 +53,6 @@ export interface WxaCodeParams {
   is_hyaline: boolean;
 }
 
-export const WXACODE_QUERY_FIELDS = [ 'scene', 'page', 'check_path', 'env_version', 'width', 'auto_color', 'line_color', 'is_hyaline' ] as const;
-
 class FieldCollector {
   readonly errors: FieldError[] = [];
   add(field: string, message: string): void {
@@ -60,78 +60,62 @@ class FieldCollector {
   }
 
   throwIfAny(): void {
-    if (this.errors.length > 0) throw new InvalidParamError(this.errors.map(e => e.message).join('; '), this.errors);
+    if (this.errors.length > 0) throw invalidParam(this.errors);
   }
 }
 
-function unknownFields(input: Record<string, unknown>, allowed: readonly string[], out: FieldCollector): void {
-  for (const key of Object.keys(input)) {
-    if (!allowed.includes(key)) out.add(key.slice(0, 64), `${key.slice(0, 64)} is not allowed`);
-  }
+/** `true` or `false`, as a query string writes them */
+function BooleanText(fallback: boolean) {
+  return StringEnum([ 'true', 'false' ], { default: String(fallback) });
 }
 
-function booleanText(query: Record<string, string>, field: string, fallback: boolean, out: FieldCollector): boolean {
-  const raw = query[field];
-  if (raw === undefined) return fallback;
-  if (raw === 'true') return true;
-  if (raw === 'false') return false;
-  out.add(field, `${field} must be true or false`);
-  return fallback;
-}
+export const EnvVersion = StringEnum(ENV_VERSIONS, { $id: 'EnvVersion', default: 'release' });
+
+/** The query string of GET /api/wxacode; the page's form, and line_color's with auto_color, are checked by wxaCodeParams. */
+export const WxaCodeQuery = Type.Object({
+  scene: Type.String({ minLength: 1, maxLength: 32, pattern: SCENE_RE.source, description: "1 to 32 of digits, letters and !#$&'()*+,/:;=?@-._~ (WeChat: 最大32个可见字符; encode anything else, e.g. base62)" }),
+  page: Type.Optional(Type.String({ maxLength: PAGE_MAX_LENGTH, description: 'a page path such as pages/index/index; empty: the home page' })),
+  check_path: Type.Optional(BooleanText(true)),
+  env_version: Type.Optional(EnvVersion),
+  width: Type.Optional(Type.Integer({ minimum: WIDTH_MIN, maximum: WIDTH_MAX, default: WIDTH_DEFAULT, description: 'pixels' })),
+  auto_color: Type.Optional(BooleanText(false)),
+  line_color: Type.Optional(Type.String({ pattern: '^\\d{1,3},\\d{1,3},\\d{1,3}$', description: 'R,G,B (0-255 each); only with auto_color false' })),
+  is_hyaline: Type.Optional(BooleanText(false)),
+}, { additionalProperties: false });
+export type WxaCodeQuery = Static<typeof WxaCodeQuery>;
 
 function checkPage(field: string, value: string, out: FieldCollector): void {
-  if (value.length > PAGE_MAX_LENGTH) out.add(field, `${field} must be at most ${PAGE_MAX_LENGTH} characters`);
-  else if (value.startsWith('/')) out.add(field, `${field} must not start with "/" (WeChat: 根路径前不要填加 /), e.g. pages/index/index`);
+  if (value.startsWith('/')) out.add(field, `${field} must not start with "/" (WeChat: 根路径前不要填加 /), e.g. pages/index/index`);
   else if (value.includes('?')) out.add(field, `${field} must not carry parameters (put them in ${field === 'page' ? 'scene' : 'query'})`);
   else if (!PAGE_RE.test(value)) out.add(field, `${field} must be a page path such as pages/index/index`);
 }
 
-function envVersion(field: string, raw: unknown, out: FieldCollector): EnvVersion {
-  if (raw === undefined) return 'release';
-  if (typeof raw === 'string' && (ENV_VERSIONS as readonly string[]).includes(raw)) return raw as EnvVersion;
-  out.add(field, `${field} must be one of ${ENV_VERSIONS.join(', ')}`);
-  return 'release';
-}
-
 /**
- * The query string of GET /api/wxacode as getwxacodeunlimit parameters. `line_color` is written
- * `R,G,B` (decimal, 0-255 each), WeChat's `{ r, g, b }`; booleans are `true`/`false`.
+ * The checked query of GET /api/wxacode as getwxacodeunlimit parameters, defaults filled in.
+ * `line_color` is written `R,G,B` (decimal, 0-255 each), WeChat's `{ r, g, b }`.
  */
-export function parseWxaCodeQuery(query: Record<string, string>): WxaCodeParams {
+export function wxaCodeParams(query: WxaCodeQuery): WxaCodeParams {
   const out = new FieldCollector();
-  unknownFields(query, WXACODE_QUERY_FIELDS, out);
-
-  const scene = query.scene;
-  if (scene === undefined || scene === '') out.add('scene', 'scene is required (1 to 32 characters)');
-  else if (scene.length > 32) out.add('scene', 'scene must be at most 32 characters (WeChat: 最大32个可见字符)');
-  else if (!SCENE_RE.test(scene)) out.add('scene', 'scene may hold only digits, letters and !#$&\'()*+,/:;=?@-._~ (encode anything else, e.g. base62)');
-
   const page = query.page ?? '';
   if (page !== '') checkPage('page', page, out);
-
-  const check_path = booleanText(query, 'check_path', true, out);
-  const env_version = envVersion('env_version', query.env_version, out);
-
-  let width = WIDTH_DEFAULT;
-  if (query.width !== undefined) {
-    if (!/^\d{1,4}$/.test(query.width) || Number(query.width) < WIDTH_MIN || Number(query.width) > WIDTH_MAX) {
-      out.add('width', `width must be an integer from ${WIDTH_MIN} to ${WIDTH_MAX} (pixels)`);
-    } else {
-      width = Number(query.width);
-    }
-  }
-
-  const auto_color = booleanText(query, 'auto_color', false, out);
+  const auto_color = query.auto_color === 'true';
   let line_color: RgbColor | null = auto_color ? null : { r: 0, g: 0, b: 0 };
   if (query.line_color !== undefined) {
-    const m = /^(\d{1,3}),(\d{1,3}),(\d{1,3})$/.exec(query.line_color);
-    if (!m || m.slice(1).some(v => Number(v) > 255)) out.add('line_color', 'line_color must be R,G,B with each from 0 to 255, e.g. 0,128,255');
+    const [ r, g, b ] = query.line_color.split(',').map(Number);
+    if ([ r, g, b ].some(v => v > 255)) out.add('line_color', 'line_color must be R,G,B with each from 0 to 255, e.g. 0,128,255');
     else if (auto_color) out.add('line_color', 'line_color applies only when auto_color is false');
-    else line_color = { r: Number(m[1]), g: Number(m[2]), b: Number(m[3]) };
+    else line_color = { r, g, b };
   }
-  const is_hyaline = booleanText(query, 'is_hyaline', false, out);
   out.throwIfAny();
-  return { scene: scene as string, page, check_path, env_version, width, auto_color, line_color, is_hyaline };
+  return {
+    scene: query.scene, page, check_path: query.check_path !== 'false', env_version: query.env_version ?? 'release',
+    width: query.width ?? WIDTH_DEFAULT, auto_color, line_color, is_hyaline: query.is_hyaline === 'true',
+  };
+}
+
+/** A query string (one value per parameter) as getwxacodeunlimit parameters: the controller's steps in one call. */
+export function parseWxaCodeQuery(query: Record<string, string>): WxaCodeParams {
+  return wxaCodeParams(validate(WxaCodeQuery, convertParameters(WxaCodeQuery, query), 'query'));
 }
 
 /**
@@ -166,63 +150,50 @@ export interface LinkInput {
   expire_interval?: number;
 }
 
-export const LINK_FIELDS = [ 'path', 'query', 'env_version', 'expire_type', 'expire_time', 'expire_interval' ] as const;
-
 /**
  * The JSON body of POST /admin/url-links and /admin/url-schemes. Links always expire now ("is_expire
- * 值固定为 true"), so exactly one of expire_time (Unix seconds, more than a minute and at most 30
- * days ahead of `nowMs`) or expire_interval (1 to 30 days) is required; expire_type, when given,
- * must agree with it.
+ * 值固定为 true"), so exactly one of expire_time and expire_interval is required (the `oneOf` is for
+ * the contract; linkInput checks it, and the expiry's range against the clock).
  */
-export function parseLinkInput(body: unknown, nowMs: number): LinkInput {
+export const LinkRequest = Type.Object({
+  path: Type.Optional(Type.String({ maxLength: PAGE_MAX_LENGTH, description: 'a page path; empty: the home page' })),
+  query: Type.Optional(Type.String({ maxLength: LINK_QUERY_MAX_LENGTH, pattern: LINK_QUERY_RE.source, description: "made of digits, letters and !#$&'()*+,/:;=?@-._~% only" })),
+  env_version: Type.Optional(EnvVersion),
+  expire_type: Type.Optional(Type.Union([ Type.Literal(0), Type.Literal(1) ], { description: '0: expire_time; 1: expire_interval' })),
+  expire_time: Type.Optional(Type.Integer({ description: 'Unix seconds, more than a minute and at most 30 days ahead' })),
+  expire_interval: Type.Optional(Type.Integer({ minimum: 1, maximum: LINK_MAX_DAYS, description: 'days' })),
+}, {
+  additionalProperties: false,
+  description: 'exactly one of expire_time and expire_interval',
+  oneOf: [{ required: [ 'expire_time' ] }, { required: [ 'expire_interval' ] }],
+});
+export type LinkRequest = Static<typeof LinkRequest>;
+
+/**
+ * A checked link body as generateUrlLink / generateScheme input: the page's form, exactly one of
+ * expire_time (more than a minute and at most 30 days ahead of `nowMs`) or expire_interval, and
+ * expire_type, when given, agreeing with it.
+ */
+export function linkInput(input: LinkRequest, nowMs: number): LinkInput {
   const out = new FieldCollector();
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new InvalidParamError('the body must be a JSON object');
-  const input = body as Record<string, unknown>;
-  unknownFields(input, LINK_FIELDS, out);
-
-  let path = '';
-  if (input.path !== undefined) {
-    if (typeof input.path !== 'string') out.add('path', 'path must be a string');
-    else if (input.path !== '') checkPage('path', input.path, out);
-    if (typeof input.path === 'string') path = input.path;
-  }
-  let query = '';
-  if (input.query !== undefined) {
-    if (typeof input.query !== 'string') out.add('query', 'query must be a string');
-    else if (input.query.length > LINK_QUERY_MAX_LENGTH) out.add('query', `query must be at most ${LINK_QUERY_MAX_LENGTH} characters`);
-    else if (!LINK_QUERY_RE.test(input.query)) out.add('query', 'query may hold only digits, letters and !#$&\'()*+,/:;=?@-._~%');
-    else query = input.query;
-  }
-  const env_version = envVersion('env_version', input.env_version, out);
-
-  const hasTime = input.expire_time !== undefined;
-  const hasInterval = input.expire_interval !== undefined;
-  let expire_type: 0 | 1 = hasInterval ? 1 : 0;
-  if (input.expire_type !== undefined) {
-    if (input.expire_type !== 0 && input.expire_type !== 1) out.add('expire_type', 'expire_type must be 0 (expire_time) or 1 (expire_interval)');
-    else expire_type = input.expire_type;
-  }
-  const result: LinkInput = { path, query, env_version, expire_type };
-  if (hasTime && hasInterval) {
+  const path = input.path ?? '';
+  if (path !== '') checkPage('path', path, out);
+  const { expire_time: time, expire_interval: days } = input;
+  const expire_type = input.expire_type ?? (days !== undefined ? 1 : 0);
+  const result: LinkInput = { path, query: input.query ?? '', env_version: input.env_version ?? 'release', expire_type };
+  if (time !== undefined && days !== undefined) {
     out.add('expire_interval', 'give expire_time or expire_interval, not both');
-  } else if (!hasTime && !hasInterval) {
+  } else if (time === undefined && days === undefined) {
     out.add('expire_time', `expire_time (Unix seconds) or expire_interval (days) is required: links expire within ${LINK_MAX_DAYS} days`);
-  } else if (hasTime) {
+  } else if (time !== undefined) {
     const nowSeconds = Math.floor(nowMs / 1000);
-    const t = input.expire_time;
     if (expire_type !== 0) out.add('expire_type', 'expire_type must be 0 with expire_time');
-    if (!Number.isSafeInteger(t)) out.add('expire_time', 'expire_time must be an integer Unix time in seconds');
-    else if ((t as number) <= nowSeconds + LINK_MIN_AHEAD_SECONDS) out.add('expire_time', 'expire_time must be more than a minute from now');
-    else if ((t as number) > nowSeconds + LINK_MAX_DAYS * 86400) out.add('expire_time', `expire_time must be at most ${LINK_MAX_DAYS} days from now`);
-    else result.expire_time = t as number;
+    if (time <= nowSeconds + LINK_MIN_AHEAD_SECONDS) out.add('expire_time', 'expire_time must be more than a minute from now');
+    else if (time > nowSeconds + LINK_MAX_DAYS * 86400) out.add('expire_time', `expire_time must be at most ${LINK_MAX_DAYS} days from now`);
+    else result.expire_time = time;
   } else {
-    const days = input.expire_interval;
     if (expire_type !== 1) out.add('expire_type', 'expire_type must be 1 with expire_interval');
-    if (!Number.isInteger(days) || (days as number) < 1 || (days as number) > LINK_MAX_DAYS) {
-      out.add('expire_interval', `expire_interval must be an integer from 1 to ${LINK_MAX_DAYS} (days)`);
-    } else {
-      result.expire_interval = days as number;
-    }
+    result.expire_interval = days;
   }
   out.throwIfAny();
   return result;

@@ -2,16 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Context } from 'egg';
 import { isDatabaseUnavailable } from '../lib/databaseErrors';
 import { formatResponse } from '../lib/formatResponse';
-import { AppError, DatabaseUnavailableError, FieldError, InvalidParamError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, PushNotStoredError } from '../lib/errors';
+import { AppError, DatabaseUnavailableError, InvalidParamError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, PushNotStoredError } from '../lib/errors';
 
 /** Turns anything thrown below into a known AppError, or null for a genuine internal error. */
 export function toAppError(err: any): AppError | null {
   if (err instanceof AppError) return err;
-  if (err?.code === 'invalid_param' && Array.isArray(err.errors)) {
-    // egg-validate
-    const fields: FieldError[] = err.errors.map((e: any) => ({ field: String(e.field), message: `${e.field} ${e.message}` }));
-    return new InvalidParamError(fields.map(f => f.message).join('; ') || 'invalid parameters', fields);
-  }
   if (err?.status === 413 || err?.type === 'entity.too.large') return new PayloadTooLargeError();
   // egg-security's methodnoallow: TRACE and TRACK
   if (err?.status === 405) return new MethodNotAllowedError();

@@ -73,7 +73,7 @@ export default class ContentSecurityService extends Service {
   }
 
   /**
-   * POST /api/security/media (input checked by validateMediaCheck): asks WeChat to check the
+   * POST /api/security/media (input checked by MediaCheckRequest and mediaCheckInput): asks WeChat to check the
    * media, stores the pending check, returns its trace_id. Nothing is stored when WeChat refuses.
    */
   async submitMedia(openid: string, input: MediaCheckInput): Promise<{ traceId: string }> {

@@ -571,6 +571,19 @@ export interface components {
         Scene: "profile" | "comment" | "forum" | "social_log";
         /** @enum {string} */
         Suggest: "pass" | "review" | "risky";
+        TextCheckRequest: {
+            /** @description at most 2500 characters (code points), not blank */
+            content: string;
+            scene: components["schemas"]["Scene"];
+        };
+        MediaCheckRequest: {
+            /** @description an https URL without credentials */
+            mediaUrl: string;
+            /** @enum {string} */
+            mediaType: "audio" | "image";
+            /** @default comment */
+            scene: components["schemas"]["Scene"];
+        };
         CodeRequest: {
             code: string;
         };
@@ -669,7 +682,7 @@ export interface components {
             msgType: "text" | "image" | "miniprogrampage" | "event";
             /**
              * @description required with msgType event
-             * @enum {string}
+             * @constant
              */
             event?: "user_enter_tempsession";
             /** @description only with msgType text; absent, any text matches */
@@ -717,6 +730,42 @@ export interface components {
                 thumb_media_id?: string;
             } & (unknown | unknown);
         };
+        RuleReplyInput: {
+            /** @constant */
+            msgtype: "text";
+            text: {
+                /** @description at most 2048 bytes of UTF-8 */
+                content: string;
+            };
+        } | {
+            /** @constant */
+            msgtype: "link";
+            link: {
+                title: string;
+                description?: string;
+                /** @description an http(s) URL */
+                url: string;
+                /** @description an http(s) URL, or empty */
+                thumb_url?: string;
+            };
+        } | {
+            /** @constant */
+            msgtype: "image";
+            image: {
+                /** @description the id of a stored image (POST /admin/media) */
+                mediaRef: components["schemas"]["ObjectId"];
+            };
+        } | {
+            /** @constant */
+            msgtype: "miniprogrampage";
+            miniprogrampage: {
+                title: string;
+                /** @description a page path without spaces */
+                pagepath: string;
+                /** @description the id of a stored image (POST /admin/media) */
+                thumbMediaRef: components["schemas"]["ObjectId"];
+            };
+        };
         /** @description action reply (the default) needs reply; action transfer (hand to human agents) takes no reply and no event match */
         ReplyRuleInput: {
             name: string;
@@ -727,14 +776,43 @@ export interface components {
              * @default 0
              */
             priority: number;
+            match: components["schemas"]["RuleMatch"];
             /**
              * @default reply
              * @enum {string}
              */
             action: "reply" | "transfer";
+            reply: components["schemas"]["RuleReplyInput"];
+        } | {
+            name: string;
+            /** @default true */
+            enabled: boolean;
+            /**
+             * @description higher first; ties go to the older rule
+             * @default 0
+             */
+            priority: number;
             match: components["schemas"]["RuleMatch"];
-            reply?: components["schemas"]["RuleReply"];
+            /** @constant */
+            action: "transfer";
         };
+        /** @description exactly one of expire_time and expire_interval */
+        LinkRequest: {
+            /** @description a page path; empty: the home page */
+            path?: string;
+            /** @description made of digits, letters and !#$&'()*+,/:;=?@-._~% only */
+            query?: string;
+            env_version?: components["schemas"]["EnvVersion"];
+            /**
+             * @description 0: expire_time; 1: expire_interval
+             * @enum {integer}
+             */
+            expire_type?: 0 | 1;
+            /** @description Unix seconds, more than a minute and at most 30 days ahead */
+            expire_time?: number;
+            /** @description days */
+            expire_interval?: number;
+        } & (unknown | unknown);
         ReplyRuleView: {
             id: components["schemas"]["ObjectId"];
             name: string;
@@ -795,6 +873,34 @@ export interface components {
             wechatMediaExpiresAt: components["schemas"]["NullableDateTime"];
             createdAt?: components["schemas"]["DateTime"];
         };
+        SubscribeSendRequest: {
+            /** @description an openid (6-64 characters of A-Z a-z 0-9 _ -) */
+            openId?: string;
+            /** @description a unionid (6-64 characters of A-Z a-z 0-9 _ -) */
+            unionId?: string;
+            /** @description a template id (1-128 characters of A-Z a-z 0-9 _ -) */
+            template_id: string;
+            /** @description a page path such as pages/index/index?foo=bar (at most 1024 characters) */
+            page?: string;
+            /** @description the template's fields, such as { "thing1": { "value": "..." } } or { "thing1": "..." }; values at most 200 characters */
+            data: {
+                [key: string]: string | {
+                    value: string;
+                };
+            };
+            /**
+             * @default formal
+             * @enum {string}
+             */
+            miniprogram_state: "developer" | "trial" | "formal";
+            /**
+             * @default zh_CN
+             * @enum {string}
+             */
+            lang: "zh_CN" | "en_US" | "zh_HK" | "zh_TW";
+            /** @description 8-128 printable ASCII characters (the same key always means the same send) */
+            idempotencyKey: string;
+        } & (unknown | unknown);
         SubscribeGrantView: {
             templateId: string;
             /** @description one-time sends allowed (one per accept in a popup) */
@@ -987,18 +1093,7 @@ export interface components {
         };
         Link: {
             content: {
-                "application/json": {
-                    /** @description a page path; empty: the home page */
-                    path?: string;
-                    query?: string;
-                    env_version?: components["schemas"]["EnvVersion"];
-                    /** @enum {integer} */
-                    expire_type?: 0 | 1;
-                    /** @description Unix seconds, more than a minute and at most 30 days ahead */
-                    expire_time?: number;
-                    /** @description days */
-                    expire_interval?: number;
-                } & (unknown | unknown);
+                "application/json": components["schemas"]["LinkRequest"];
             };
         };
     };
@@ -1138,11 +1233,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @description at most 2500 characters (code points), not blank */
-                    content: string;
-                    scene: components["schemas"]["Scene"];
-                };
+                "application/json": components["schemas"]["TextCheckRequest"];
             };
         };
         responses: {
@@ -1168,17 +1259,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /**
-                     * Format: uri
-                     * @description an https URL without credentials
-                     */
-                    mediaUrl: string;
-                    /** @enum {string} */
-                    mediaType: "image" | "audio";
-                    /** @default comment */
-                    scene?: components["schemas"]["Scene"];
-                };
+                "application/json": components["schemas"]["MediaCheckRequest"];
             };
         };
         responses: {
@@ -1601,12 +1682,16 @@ export interface operations {
     getWxaCode: {
         parameters: {
             query: {
+                /** @description 1 to 32 of digits, letters and !#$&'()*+,/:;=?@-._~ (WeChat: 最大32个可见字符; encode anything else, e.g. base62) */
                 scene: string;
+                /** @description a page path such as pages/index/index; empty: the home page */
                 page?: string;
                 check_path?: "true" | "false";
                 env_version?: components["schemas"]["EnvVersion"];
+                /** @description pixels */
                 width?: number;
                 auto_color?: "true" | "false";
+                /** @description R,G,B (0-255 each); only with auto_color false */
                 line_color?: string;
                 is_hyaline?: "true" | "false";
             };
@@ -1698,30 +1783,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    openId?: string;
-                    unionId?: string;
-                    template_id: string;
-                    /** @description a page of the mini-program with an optional query (pages/index/index?foo=bar), no leading / */
-                    page?: string;
-                    /** @description exactly the template's fields, each within its type's rule */
-                    data: {
-                        [key: string]: string | {
-                            value: string;
-                        };
-                    };
-                    /**
-                     * @default formal
-                     * @enum {string}
-                     */
-                    miniprogram_state?: "developer" | "trial" | "formal";
-                    /**
-                     * @default zh_CN
-                     * @enum {string}
-                     */
-                    lang?: "zh_CN" | "en_US" | "zh_HK" | "zh_TW";
-                    idempotencyKey: string;
-                } & (unknown | unknown);
+                "application/json": components["schemas"]["SubscribeSendRequest"];
             };
         };
         responses: {

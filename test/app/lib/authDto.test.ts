@@ -1,26 +1,20 @@
 import assert from 'node:assert';
-import { CODE_RULE, ENCRYPTED_DATA_RULE, IV_RULE, onlyFields, phoneFlow } from '../../../app/lib/authDto';
-import { InvalidParamError } from '../../../app/lib/errors';
+import { CodeRequest, OpenDataRequest, phoneFlow } from '../../../app/lib/authDto';
+import { invalidFields } from '../../fixtures/invalidParam';
+import { validate } from '../../../app/lib/validation';
 
 describe('test/app/lib/authDto.test.ts', () => {
-  it('onlyFields accepts a plain object with allowed fields', () => {
-    assert.deepStrictEqual(onlyFields({ code: 'a' }, [ 'code' ]), { code: 'a' });
-    assert.deepStrictEqual(onlyFields({}, [ 'code' ]), {});
+  it('accepts a plain object with the allowed fields', () => {
+    assert.deepStrictEqual(validate(CodeRequest, { code: 'a' }), { code: 'a' });
   });
 
-  it('onlyFields names every unexpected field', () => {
-    try {
-      onlyFields({ code: 'a', x: 1, $where: '1' }, [ 'code' ]);
-      assert.fail('should throw');
-    } catch (err: any) {
-      assert(err instanceof InvalidParamError);
-      assert.deepStrictEqual((err.details.fields as Array<{ field: string }>).map(f => f.field), [ 'x', '$where' ]);
-    }
+  it('names every unexpected field', () => {
+    assert.deepStrictEqual(invalidFields(() => validate(CodeRequest, { code: 'a', x: 1, $where: '1' })), [ 'x', '$where' ]);
   });
 
-  it('onlyFields refuses bodies that are not objects', () => {
+  it('refuses bodies that are not objects', () => {
     for (const body of [ null, undefined, 'code=a', 42, [ 'a' ]]) {
-      assert.throws(() => onlyFields(body, [ 'code' ]), InvalidParamError, String(body));
+      assert.deepStrictEqual(invalidFields(() => validate(CodeRequest, body)), [ 'body' ], String(body));
     }
   });
 
@@ -33,16 +27,17 @@ describe('test/app/lib/authDto.test.ts', () => {
   });
 
   it('formats: codes are printable ASCII, iv exactly 16 bytes of base64, encryptedData strict base64', () => {
-    assert(CODE_RULE.format.test('0a3Xy-_Zz9'));
-    assert(!CODE_RULE.format.test('a b'));
-    assert(!CODE_RULE.format.test('码'));
-    assert(IV_RULE.format.test(Buffer.alloc(16, 255).toString('base64')));
-    assert(IV_RULE.format.test('r7BXXKkLb8qrSNn05n0qiA=='.replace('+', ' ')));
-    assert(!IV_RULE.format.test(Buffer.alloc(15).toString('base64')));
-    assert(!IV_RULE.format.test(Buffer.alloc(17).toString('base64')));
-    assert(ENCRYPTED_DATA_RULE.format.test('AAAA'));
-    assert(ENCRYPTED_DATA_RULE.format.test('AAAAAA=='));
-    assert(!ENCRYPTED_DATA_RULE.format.test('AAAAAA'));
-    assert(!ENCRYPTED_DATA_RULE.format.test('AA*A'));
+    const iv = Buffer.alloc(16, 255).toString('base64');
+    const openData = (encryptedData: string, ivText = iv) => ({ encryptedData, iv: ivText });
+    validate(CodeRequest, { code: '0a3Xy-_Zz9' });
+    assert.deepStrictEqual(invalidFields(() => validate(CodeRequest, { code: 'a b' })), [ 'code' ]);
+    assert.deepStrictEqual(invalidFields(() => validate(CodeRequest, { code: '码' })), [ 'code' ]);
+    validate(OpenDataRequest, openData('AAAA'));
+    validate(OpenDataRequest, openData('AAAA', 'r7BXXKkLb8qrSNn05n0qiA=='.replace('+', ' ')));
+    validate(OpenDataRequest, openData('AAAAAA=='));
+    assert.deepStrictEqual(invalidFields(() => validate(OpenDataRequest, openData('AAAA', Buffer.alloc(15).toString('base64')))), [ 'iv' ]);
+    assert.deepStrictEqual(invalidFields(() => validate(OpenDataRequest, openData('AAAA', Buffer.alloc(17).toString('base64')))), [ 'iv' ]);
+    assert.deepStrictEqual(invalidFields(() => validate(OpenDataRequest, openData('AAAAAA'))), [ 'encryptedData' ]);
+    assert.deepStrictEqual(invalidFields(() => validate(OpenDataRequest, openData('AA*A'))), [ 'encryptedData' ]);
   });
 });

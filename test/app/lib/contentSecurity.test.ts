@@ -1,19 +1,12 @@
 import assert from 'node:assert';
 import {
-  LABELS, TEXT_MAX_CHARS, mediaVerdictFromPush, readDetail, textVerdict, validateMediaCheck, validateTextCheck, validateTraceId,
+  LABELS, TEXT_MAX_CHARS, mediaVerdictFromPush, readDetail, textVerdict, MediaCheckRequest, mediaCheckInput, TraceIdParams, validateTextCheck,
 } from '../../../app/lib/contentSecurity';
-import { InvalidParamError } from '../../../app/lib/errors';
+import { invalidFields } from '../../fixtures/invalidParam';
+import { validate } from '../../../app/lib/validation';
 
-/** The fields an INVALID_PARAM names. */
-function invalidFields(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err: any) {
-    assert(err instanceof InvalidParamError, String(err));
-    return (err.details.fields as Array<{ field: string }>).map(f => f.field);
-  }
-  throw new Error('expected INVALID_PARAM');
-}
+/** What the controller does with a POST /api/security/media body */
+const validateMediaCheck = (body: unknown) => mediaCheckInput(validate(MediaCheckRequest, body));
 
 describe('test/app/lib/contentSecurity.test.ts', () => {
   describe('validateTextCheck', () => {
@@ -56,9 +49,9 @@ describe('test/app/lib/contentSecurity.test.ts', () => {
     });
 
     it('checks trace ids', () => {
-      assert.strictEqual(validateTraceId('62f11967-2b24d27a-34715985'), '62f11967-2b24d27a-34715985');
-      assert.deepStrictEqual(invalidFields(() => validateTraceId('a b')), [ 'traceId' ]);
-      assert.deepStrictEqual(invalidFields(() => validateTraceId('x'.repeat(129))), [ 'traceId' ]);
+      assert.deepStrictEqual(validate(TraceIdParams, { traceId: '62f11967-2b24d27a-34715985' }, 'params'), { traceId: '62f11967-2b24d27a-34715985' });
+      assert.deepStrictEqual(invalidFields(() => validate(TraceIdParams, { traceId: 'a b' }, 'params')), [ 'traceId' ]);
+      assert.deepStrictEqual(invalidFields(() => validate(TraceIdParams, { traceId: 'x'.repeat(129) }, 'params')), [ 'traceId' ]);
     });
   });
 

@@ -1,19 +1,13 @@
 import assert from 'node:assert';
-import { InvalidParamError } from '../../../app/lib/errors';
+import { invalidFields } from '../../fixtures/invalidParam';
 import {
   compareRules, customSendBody, defaultLinkRule, LIMITS, MatchBudget, regexRefusalReason, ruleMatches, selectRule, toRe2Syntax, validateReplyRule,
 } from '../../../app/lib/replyRules';
 
 const textReply = { msgtype: 'text', text: { content: 'hello' } };
 
-function invalidFields(input: unknown): string[] {
-  try {
-    validateReplyRule(input);
-  } catch (err) {
-    assert(err instanceof InvalidParamError);
-    return (err.details.fields as any[]).map(f => f.field);
-  }
-  assert.fail('expected INVALID_PARAM');
+function ruleFields(input: unknown): string[] {
+  return invalidFields(() => validateReplyRule(input));
 }
 
 describe('test/app/lib/replyRules.test.ts', () => {
@@ -170,41 +164,41 @@ describe('test/app/lib/replyRules.test.ts', () => {
         assert.match(err.message, /expires after 3 days.*POST \/admin\/media.*reply\.image\.mediaRef/);
         return true;
       });
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'p', thumb_media_id: 'T' } } }), [ 'reply.miniprogrampage.thumb_media_id' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'p', thumb_media_id: 'T' } } }), [ 'reply.miniprogrampage.thumb_media_id' ]);
     });
 
     it('refuses unknown keys, wrong types and impossible combinations, naming each field', () => {
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: textReply, extra: 1 }), [ 'extra' ]);
-      assert.deepStrictEqual(invalidFields({ name: '', match: { msgType: 'text' }, reply: textReply }), [ 'name' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x'.repeat(65), match: { msgType: 'text' }, reply: textReply }), [ 'name' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', priority: 1.5, match: { msgType: 'text' }, reply: textReply }), [ 'priority' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', priority: 5000, match: { msgType: 'text' }, reply: textReply }), [ 'priority' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', enabled: 'yes', match: { msgType: 'text' }, reply: textReply }), [ 'enabled' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'voice' }, reply: textReply }), [ 'match.msgType' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'event' }, reply: textReply }), [ 'match.event' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'event', event: 'subscribe' }, reply: textReply }), [ 'match.event' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text', event: 'user_enter_tempsession' }, reply: textReply }), [ 'match.event' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'image', keyword: { mode: 'exact', value: 'a' } }, reply: textReply }), [ 'match.keyword' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text', keyword: { mode: 'fuzzy', value: 'a' } }, reply: textReply }), [ 'match.keyword.mode' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text', keyword: { mode: 'regex', value: '(a)\\1' } }, reply: textReply }), [ 'match.keyword.value' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text', keyword: { mode: 'exact', value: { $ne: 1 } } }, reply: textReply }), [ 'match.keyword.value' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'text', text: { content: '' } } }), [ 'reply.text.content' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'text', text: { content: 'a' }, image: { media_id: 'm' } } }), [ 'reply.image' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'link', link: { title: 't', url: 'ftp://example.com/x' } } }), [ 'reply.link.url' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: 'a b' } } }), [ 'reply.image.mediaRef' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: { $ne: 1 } } } }), [ 'reply.image.mediaRef' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'p' } } }), [ 'reply.miniprogrampage.thumbMediaRef' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'text' }, reply: textReply, extra: 1 }), [ 'extra' ]);
+      assert.deepStrictEqual(ruleFields({ name: '', match: { msgType: 'text' }, reply: textReply }), [ 'name' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x'.repeat(65), match: { msgType: 'text' }, reply: textReply }), [ 'name' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', priority: 1.5, match: { msgType: 'text' }, reply: textReply }), [ 'priority' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', priority: 5000, match: { msgType: 'text' }, reply: textReply }), [ 'priority' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', enabled: 'yes', match: { msgType: 'text' }, reply: textReply }), [ 'enabled' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'voice' }, reply: textReply }), [ 'match.msgType' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'event' }, reply: textReply }), [ 'match.event' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'event', event: 'subscribe' }, reply: textReply }), [ 'match.event' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'text', event: 'user_enter_tempsession' }, reply: textReply }), [ 'match.event' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'image', keyword: { mode: 'exact', value: 'a' } }, reply: textReply }), [ 'match.keyword' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'text', keyword: { mode: 'fuzzy', value: 'a' } }, reply: textReply }), [ 'match.keyword.mode' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'text', keyword: { mode: 'regex', value: '(a)\\1' } }, reply: textReply }), [ 'match.keyword.value' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'text', keyword: { mode: 'exact', value: { $ne: 1 } } }, reply: textReply }), [ 'match.keyword.value' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'text', text: { content: '' } } }), [ 'reply.text.content' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'text', text: { content: 'a' }, image: { media_id: 'm' } } }), [ 'reply.image' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'link', link: { title: 't', url: 'ftp://example.com/x' } } }), [ 'reply.link.url' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: 'a b' } } }), [ 'reply.image.mediaRef' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: { $ne: 1 } } } }), [ 'reply.image.mediaRef' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: 'p' } } }), [ 'reply.miniprogrampage.thumbMediaRef' ]);
       // Control and bidi characters can disguise where a link points (9d).
       for (const ch of [ '\u0000', '\u001b', '\u007f', '\u0085', '\u202e', '\u202a', '\u2066', '\u2069', '\u200e', '\u200f', '\u061c' ]) {
         const link = (url: string, thumb: string) => ({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'link', link: { title: 't', url, thumb_url: thumb } } });
-        assert.deepStrictEqual(invalidFields(link(`https://shop.test/${ch}gpj.exe`, 'https://shop.test/t.png')), [ 'reply.link.url' ], JSON.stringify(ch));
-        assert.deepStrictEqual(invalidFields(link('https://shop.test/', `https://shop.test/t${ch}.png`)), [ 'reply.link.thumb_url' ], JSON.stringify(ch));
-        assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: `pages/a${ch}b`, thumbMediaRef: '0123456789abcdef01234567' } } }), [ 'reply.miniprogrampage.pagepath' ], JSON.stringify(ch));
+        assert.deepStrictEqual(ruleFields(link(`https://shop.test/${ch}gpj.exe`, 'https://shop.test/t.png')), [ 'reply.link.url' ], JSON.stringify(ch));
+        assert.deepStrictEqual(ruleFields(link('https://shop.test/', `https://shop.test/t${ch}.png`)), [ 'reply.link.thumb_url' ], JSON.stringify(ch));
+        assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'miniprogrampage', miniprogrampage: { title: 't', pagepath: `pages/a${ch}b`, thumbMediaRef: '0123456789abcdef01234567' } } }), [ 'reply.miniprogrampage.pagepath' ], JSON.stringify(ch));
       }
-      assert.deepStrictEqual(invalidFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'music' } }), [ 'reply.msgtype' ]);
-      assert.deepStrictEqual(invalidFields({ name: 'x' }), [ 'match', 'reply' ]);
-      assert.deepStrictEqual(invalidFields([ 1 ]), [ 'body' ]);
-      assert.deepStrictEqual(invalidFields(null), [ 'body' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x', match: { msgType: 'text' }, reply: { msgtype: 'music' } }), [ 'reply.msgtype' ]);
+      assert.deepStrictEqual(ruleFields({ name: 'x' }), [ 'match', 'reply' ]);
+      assert.deepStrictEqual(ruleFields([ 1 ]), [ 'body' ]);
+      assert.deepStrictEqual(ruleFields(null), [ 'body' ]);
     });
   });
 

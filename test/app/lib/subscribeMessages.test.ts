@@ -1,8 +1,12 @@
 import assert from 'node:assert';
 import { InvalidParamError } from '../../../app/lib/errors';
 import {
-  checkDataAgainstTemplate, checkTemplateValue, normalizeSubscribeEvent, parseTemplateFields, sendFingerprint, validateSendInput,
+  checkDataAgainstTemplate, checkTemplateValue, normalizeSubscribeEvent, parseTemplateFields, sendFingerprint, sendInput, SubscribeSendRequest,
 } from '../../../app/lib/subscribeMessages';
+import { validate } from '../../../app/lib/validation';
+
+/** What the controller does with a POST /admin/subscribe-messages body */
+const validateSendInput = (body: unknown) => sendInput(validate(SubscribeSendRequest, body));
 
 const T1 = 'VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc';
 const T2 = '9nLIlbOQZC5Y89AZteFEux3WCXRRRG5Wfzkpssu4bLI';

@@ -1,6 +1,10 @@
 import assert from 'node:assert';
 import { InvalidParamError } from '../../../app/lib/errors';
-import { codeImageType, linkExpiresAt, parseLinkInput, parseWxaCodeQuery, wxaCodeKey } from '../../../app/lib/wxacode';
+import { validate } from '../../../app/lib/validation';
+import { codeImageType, linkExpiresAt, LinkRequest, linkInput, parseWxaCodeQuery, wxaCodeKey } from '../../../app/lib/wxacode';
+
+/** What the controller does with a POST /admin/url-links body */
+const parseLinkInput = (body: unknown, nowMs: number) => linkInput(validate(LinkRequest, body), nowMs);
 
 /** The fields an INVALID_PARAM names. */
 function refusedFields(run: () => unknown): string[] {
@@ -30,7 +34,10 @@ describe('test/app/lib/wxacode.test.ts', () => {
     });
 
     it('names every bad field at once', () => {
-      assert.deepStrictEqual(refusedFields(() => parseWxaCodeQuery({ scene: 'x'.repeat(33), page: '/p', width: '2000', extra: '1' })), [ 'extra', 'scene', 'page', 'width' ]);
+      // The schema's fields first (WxaCodeQuery), then the page's form (wxaCodeParams, once the schema is met).
+      assert.deepStrictEqual(refusedFields(() => parseWxaCodeQuery({ scene: 'x'.repeat(33), page: '/p', width: '2000', extra: '1' })), [ 'extra', 'scene', 'width' ]);
+      assert.deepStrictEqual(refusedFields(() => parseWxaCodeQuery({ scene: 'x', page: '/p', width: '2000' })), [ 'width' ]);
+      assert.deepStrictEqual(refusedFields(() => parseWxaCodeQuery({ scene: 'x', page: '/p' })), [ 'page' ]);
       assert.deepStrictEqual(refusedFields(() => parseWxaCodeQuery({ scene: 'é' })), [ 'scene' ]);
       assert.deepStrictEqual(refusedFields(() => parseWxaCodeQuery({ scene: 'a', page: 'p'.repeat(257) })), [ 'page' ]);
       assert.deepStrictEqual(refusedFields(() => parseWxaCodeQuery({ scene: 'a', line_color: '0,0,0', auto_color: 'true' })), [ 'line_color' ]);
@@ -79,8 +86,8 @@ describe('test/app/lib/wxacode.test.ts', () => {
       assert.deepStrictEqual(refusedFields(() => parseLinkInput({ expire_type: 0, expire_interval: 1 }, now)), [ 'expire_type' ]);
       assert.deepStrictEqual(refusedFields(() => parseLinkInput({ path: null, expire_interval: 1 }, now)), [ 'path' ]);
       assert.deepStrictEqual(refusedFields(() => parseLinkInput({ query: 'a\nb', expire_interval: 1 }, now)), [ 'query' ]);
-      assert.deepStrictEqual(refusedFields(() => parseLinkInput(null, now)), []);
-      assert.deepStrictEqual(refusedFields(() => parseLinkInput('x', now)), []);
+      assert.deepStrictEqual(refusedFields(() => parseLinkInput(null, now)), [ 'body' ]);
+      assert.deepStrictEqual(refusedFields(() => parseLinkInput('x', now)), [ 'body' ]);
     });
   });
 });

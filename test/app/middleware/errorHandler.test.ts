@@ -1,4 +1,5 @@
 import assert from 'node:assert';
+import { Type } from '@sinclair/typebox';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
 import { Context } from 'egg';
@@ -14,7 +15,7 @@ describe('test/app/middleware/errorHandler.test.ts', () => {
   // Routes that exist only in this test, to drive each error mapping through real HTTP.
   before(() => {
     app.router.post('/__test/validate', async (ctx: Context) => {
-      ctx.validate({ name: { type: 'string', max: 10 }, age: { type: 'int', min: 0 } }, ctx.request.body);
+      ctx.validated(Type.Object({ name: Type.String({ maxLength: 10 }), age: Type.Integer({ minimum: 0 }) }), 'body');
       ctx.ok({ accepted: true });
     });
     app.router.get('/__test/boom', async () => {
