@@ -11,9 +11,7 @@ import path from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { app, mock } from 'egg-mock/bootstrap';
 import type { BackendError, WxLike } from '../../client/miniprogram';
-import { listen, Listening } from '../fixtures/listen';
-import { createOaSandbox, useOaSandbox } from '../fixtures/oaSandbox';
-import { resetAccessTokens } from '../fixtures/tokens';
+import { createOaSandbox, listen, Listening, resetAccessTokens, useOaSandbox } from '../support';
 import { createWxStub, WxStub } from '../fixtures/wxStub';
 import { templateIdFor, WechatSimulator } from '../../tools/wechat-sandbox';
 
@@ -70,7 +68,6 @@ describe('test/client/miniprogram.test.ts', () => {
     await useOaSandbox(sandbox);
     mock(app.config.wechat, 'appid', sandbox.miniProgram.appid);
     mock(app.config.wechat, 'secret', sandbox.miniProgram.secret);
-    await Promise.all([ app.model.User.deleteMany({}), app.model.RateLimit.deleteMany({}), app.model.MediaCheck.deleteMany({}) ]);
   });
 
   function client(userKey: string, opts: { baseUrl?: string; timeoutMs?: number } = {}): { wx: WxStub; backend: ReturnType<typeof createBackend> } {
@@ -246,7 +243,6 @@ describe('test/client/miniprogram.test.ts', () => {
       const { miniProgram } = sandbox;
       mock(app.config.wechat, 'msgToken', miniProgram.msgToken);
       mock(app.config.wechat, 'msgAesKey', miniProgram.msgAesKey);
-      await Promise.all([ app.model.InboxMessage.deleteMany({}), app.model.SubscriptionGrant.deleteMany({}) ]);
       const { backend } = client('erin');
       assert.deepStrictEqual(await backend.getSubscriptionGrants(), []);
       const templateId = templateIdFor(miniProgram.appid, 'order-shipped');

@@ -21,8 +21,7 @@ import { contractRequest } from '../fixtures/contract';
 import { buildPush, BuiltPush, deliverPush } from '../../tools/wechat-sandbox';
 import { sha1Signature } from '../../app/lib/wechatCrypto';
 import { TEST_ENV } from '../fixtures/env';
-import { withoutParams } from '../fixtures/push';
-import { createSandbox, Listening, listen } from './helpers';
+import { createSandboxWithTestCredentials, Listening, listen, withoutParams } from '../support';
 
 const REQUESTS = 1200;
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
@@ -137,7 +136,7 @@ async function snapshot(): Promise<Record<string, { count: number; hash: string;
 
 describe('test/fault/fuzz.test.ts', function() {
   this.timeout(180000);
-  const sandbox = createSandbox();
+  const sandbox = createSandboxWithTestCredentials();
   let server: Listening;
   let sessionToken = '';
   let recordedPush: BuiltPush;

@@ -7,9 +7,10 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../fixtures/contract';
-import { Fault } from '../../tools/wechat-sandbox';
+import { Fault, WechatSimulator } from '../../tools/wechat-sandbox';
 import { TEST_ENV } from '../fixtures/env';
-import { assertFailure, assertOk, createSandbox, forgetTokens, Listening, listen, WechatSimulator } from './helpers';
+import { createSandboxWithTestCredentials, Listening, listen, resetAccessTokens } from '../support';
+import { assertFailure, assertOk } from './helpers';
 
 const TIMEOUT_MS = 400;
 const SEND = '/cgi-bin/message/custom/send';
@@ -25,7 +26,7 @@ const FAULTS: Array<[string, Fault]> = [
 ];
 
 describe('test/fault/wechatFaults.test.ts', () => {
-  const sandbox = createSandbox();
+  const sandbox = createSandboxWithTestCredentials();
   const sim = new WechatSimulator(sandbox);
   let server: Listening;
 
@@ -42,15 +43,14 @@ describe('test/fault/wechatFaults.test.ts', () => {
   before(async () => {
     await sandbox.start();
     server = await listen(app);
-    await app.model.AccessToken.deleteMany({});
-    forgetTokens(app);
+    resetAccessTokens(app);
   });
   after(async () => {
     await server.close();
     await sandbox.stop();
   });
 
-  beforeEach(async () => {
+  beforeEach(() => {
     sandbox.clearFaults();
     resetBaseline();
     mock(app.config.wechat, 'apiBase', sandbox.url);
@@ -61,10 +61,6 @@ describe('test/fault/wechatFaults.test.ts', () => {
     mock(app.config.autoReply, 'defaultLink', DEFAULT_LINK);
     // Failed sends are due again at once, so the sweeper can retry them within the test.
     mock(app.config.inbox, 'backoffBaseSeconds', 0);
-    await Promise.all([
-      app.model.InboxMessage.deleteMany({}),
-      app.model.ReplyRule.deleteMany({}),
-    ]);
   });
 
   async function login(userKey: string): Promise<string> {

@@ -5,7 +5,7 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
-import { resetAccessTokens } from '../../fixtures/tokens';
+import { resetAccessTokens } from '../../support';
 import { WechatSandbox } from '../../../tools/wechat-sandbox';
 
 describe('test/app/controller/auth.sandbox.test.ts', () => {
@@ -13,7 +13,7 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
 
   before(() => sandbox.start());
   after(() => sandbox.stop());
-  // Leave no token from this file's fake WeChat behind for later test files (memory and MongoDB).
+  // Leave no token from this file's WeChat behind in memory for later test files (MongoDB is emptied before each test).
   after(() => resetAccessTokens(app));
 
   beforeEach(async () => {

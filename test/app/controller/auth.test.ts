@@ -2,9 +2,8 @@ import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
-import { FakeWechat } from '../../fixtures/fakeWechat';
+import { FakeWechat, login, newSessionKey, onCode2Session } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
-import { login, newSessionKey, onCode2Session } from '../../fixtures/login';
 
 const C2S = '/sns/jscode2session';
 
@@ -14,13 +13,9 @@ describe('test/app/controller/auth.test.ts', () => {
   before(() => fake.start());
   after(() => fake.close());
 
-  beforeEach(async () => {
+  beforeEach(() => {
     fake.reset();
     mock(app.config.wechat, 'apiBase', fake.url);
-    await Promise.all([
-      app.model.User.deleteMany({}),
-      app.model.RateLimit.deleteMany({}),
-    ]);
   });
 
   describe('POST /api/login', () => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert';
 import { app } from 'egg-mock/bootstrap';
-import { settleInbox, useSandboxedApp } from '../../fixtures/sandboxApp';
+import { settleInbox, useSandboxedApp } from '../../support';
 import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
 
@@ -27,11 +27,8 @@ describe('test/app/controller/media.sandbox.test.ts', () => {
   const served = useSandboxedApp();
   const { sandbox, simulator, advanceClock } = served;
 
-  beforeEach(async () => {
+  beforeEach(() => {
     app.mockContext().service.media.forgetLocal();
-    await Promise.all([
-      app.model.InboxMessage.deleteMany({}), app.model.ReplyRule.deleteMany({}), app.model.StoredMedia.deleteMany({}),
-    ]);
   });
 
   function upload(data: Buffer, filename = 'photo.png', contentType = 'image/png') {

@@ -1,11 +1,9 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
-import { resetAccessTokens } from '../../fixtures/tokens';
+import { FakeWechat, login, newSessionKey, onCode2Session, resetAccessTokens } from '../../support';
 import { encryptOpenData } from '../../../app/lib/wechatCrypto';
-import { FakeWechat } from '../../fixtures/fakeWechat';
 import { TEST_ENV } from '../../fixtures/env';
-import { login, newSessionKey, onCode2Session } from '../../fixtures/login';
 
 const APPID = TEST_ENV.WECHAT_APPID;
 const PHONE = '/wxa/business/getuserphonenumber';
@@ -26,17 +24,12 @@ describe('test/app/controller/user.test.ts', () => {
 
   before(() => fake.start());
   after(() => fake.close());
-  // Leave no token from this file's fake WeChat behind for later test files (memory and MongoDB).
+  // Leave no token from this file's WeChat behind in memory for later test files (MongoDB is emptied before each test).
   after(() => resetAccessTokens(app));
 
   beforeEach(async () => {
     fake.reset();
     mock(app.config.wechat, 'apiBase', fake.url);
-    await Promise.all([
-      app.model.User.deleteMany({}),
-      app.model.RateLimit.deleteMany({}),
-      app.model.AccessToken.deleteMany({}),
-    ]);
     app.mockContext().service.accessToken.forgetLocal();
     sessionKey = newSessionKey();
     onCode2Session(fake, {

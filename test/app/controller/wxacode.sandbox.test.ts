@@ -9,7 +9,7 @@ import { PNG } from 'pngjs';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
-import { resetAccessTokens } from '../../fixtures/tokens';
+import { resetAccessTokens } from '../../support';
 import { CODE_URL_BASE, WechatSandbox } from '../../../tools/wechat-sandbox';
 
 const ADMIN = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;

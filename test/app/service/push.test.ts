@@ -2,9 +2,7 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
 import { processingQueue } from '../../../app/service/push';
-import { FakeWechat } from '../../fixtures/fakeWechat';
-import { gate } from '../../fixtures/gate';
-import { buildPush, customSends, onCustomSend, textMessage } from '../../fixtures/push';
+import { buildPush, customSends, FakeWechat, gate, onCustomSend, textMessage } from '../../support';
 
 function post(content: string) {
   const message = textMessage(content);
@@ -28,8 +26,6 @@ describe('test/app/service/push.test.ts', () => {
     fake.reset();
     mock(app.config.wechat, 'apiBase', fake.url);
     mock(app.config.autoReply, 'defaultLink', { title: 'Help', description: '', url: 'https://help.test/', thumbUrl: '' });
-    await app.model.InboxMessage.deleteMany({});
-    await app.model.ReplyRule.deleteMany({});
   });
 
   afterEach(async () => {

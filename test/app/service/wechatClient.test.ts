@@ -2,9 +2,8 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { parseWxaCodeQuery } from '../../../app/lib/wxacode';
 import { neverSent, reasonForErrcode, redact } from '../../../app/service/wechatClient';
-import { FakeWechat } from '../../fixtures/fakeWechat';
+import { FakeWechat, rejection, resetAccessTokens } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
-import { rejection, resetAccessTokens } from '../../fixtures/tokens';
 
 const OA_APPID = 'wxoa0123456789oa';
 const OA_SECRET = 'oa-secret-0123456789abcdef';
@@ -14,13 +13,12 @@ describe('test/app/service/wechatClient.test.ts', () => {
 
   before(() => fake.start());
   after(() => fake.close());
-  // Leave no token from this file's fake WeChat behind for later test files (memory and MongoDB).
+  // Leave no token from this file's WeChat behind in memory for later test files (MongoDB is emptied before each test).
   after(() => resetAccessTokens(app));
 
   beforeEach(async () => {
     fake.reset();
     mock(app.config.wechat, 'apiBase', fake.url);
-    await app.model.AccessToken.deleteMany({});
     app.mockContext().service.accessToken.forgetLocal();
   });
 

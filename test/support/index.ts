@@ -1,0 +1,24 @@
+/**
+ * What tests share, in one module (`import { ... } from '../support'`):
+ * - database.ts: the empty database every test starts from (test/.setup.ts's root hook), and why
+ *   state a test needs is written in its own `beforeEach`;
+ * - sandbox.ts: the app against the WeChat sandbox (how tests meet WeChat), the official account's
+ *   sandbox, `settleInbox()`;
+ * - wechatFake.ts: the small programmable fake, and when it is the right tool instead;
+ * - push.ts: pushes WeChat would never build (any fields, docs' samples, forged signatures);
+ * - eventually.ts: the one way to wait for work a test cannot await;
+ * - clock.ts, gate.ts: time a test moves, a call a test holds, instead of sleeping;
+ * - listen.ts, login.ts, tokens.ts: the app on a real port, a login over HTTP, the access_token
+ *   copy in memory and a WeChat error's rejection.
+ * Test data stays in test/fixtures/ (the suite's environment, WeChat's push samples, the contract).
+ */
+export * from './clock';
+export * from './database';
+export * from './eventually';
+export * from './gate';
+export * from './listen';
+export * from './login';
+export * from './push';
+export * from './sandbox';
+export * from './tokens';
+export * from './wechatFake';
