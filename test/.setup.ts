@@ -4,11 +4,13 @@
  * - Fixed test credentials for the WeChat side (tests talk to the sandbox or mockHttpclient).
  * - MONGODB_URI: a real MongoDB when set (the whole suite must pass against both), otherwise
  *   the embedded server, started in this process on a free port.
- * - Before every test, an empty database (test/support/database.ts).
+ * - One root hook: before each test, a fresh per-process state in every running app and an empty
+ *   database.
  */
 import { execFileSync } from 'node:child_process';
 import { EmbeddedMongoServer } from '../tools/embedded-mongo';
 import { TEST_ENV } from './fixtures/env';
+import { bootstrapApp, resetProcessStateOfRunningApps } from './support/apps';
 import { clearDatabase } from './support/database';
 
 for (const [ name, value ] of Object.entries(TEST_ENV)) {
@@ -30,11 +32,13 @@ if (!process.env.MONGODB_URI) {
   before(() => started);
 }
 
-// The app is loaded by the first test file that imports egg-mock/bootstrap, after this file has
-// set the environment; suites without the app (the tools' own) never load it.
-const BOOTSTRAP = require.resolve('egg-mock/bootstrap');
-
+// Every test starts with a fresh per-process state in every running app instance (no
+// access_token or media_id copy, no cached reply rules, no flight in progress, a processing queue
+// built from config.inbox as the test sets it: app/extend/application.ts) and an empty database
+// (test/support/database.ts). The app is loaded by the first test file that imports
+// egg-mock/bootstrap, after this file has set the environment; the tools' own suites never load it.
 beforeEach(async () => {
-  const bootstrap = require.cache[BOOTSTRAP];
-  if (bootstrap) await clearDatabase(bootstrap.exports.app.mongooseDB);
+  await resetProcessStateOfRunningApps();
+  const app = bootstrapApp();
+  if (app) await clearDatabase(app.mongooseDB);
 });

@@ -49,8 +49,11 @@ export interface InboxItemView {
 
 const CONTENT_PREVIEW = 200;
 
-/** Where a claimed item (in memory only) carries the rule matched while its push was answered. */
-const MATCHED = Symbol('inbox.matched');
+/**
+ * The rule matched while a claimed item's push was answered, by the claimed item `record` returns
+ * (in memory only, never stored): processed at once, the item is not matched a second time.
+ */
+const matchedBeforeAnswer = new WeakMap<object, { rule: ReplyRule | null }>();
 
 export interface RecordOptions {
   /** Store it already claimed by this process (a free processing slot) */
@@ -135,10 +138,9 @@ export default class InboxService extends Service {
     for (const key of Object.keys(doc)) if (doc[key] === undefined) delete doc[key];
     try {
       const res = await this.model.collection.insertOne(doc);
-      // The claimed item carries the rule matched before the answer (not stored): processed at
-      // once, it is not matched a second time.
-      const claimed = options.claimed && !transferred ? { claimed: { ...doc, _id: res.insertedId, ...(options.matched ? { [MATCHED]: options.matched } : {}) } } : {};
-      return { id: String(res.insertedId), duplicate: false, transferred, ...claimed };
+      const claimed = options.claimed && !transferred ? { ...doc, _id: res.insertedId } : null;
+      if (claimed && options.matched) matchedBeforeAnswer.set(claimed, options.matched);
+      return { id: String(res.insertedId), duplicate: false, transferred, ...(claimed ? { claimed } : {}) };
     } catch (err: any) {
       if (err?.code !== 11000) throw err;
       // One query reads the item holding the key. On the replay key it tells WeChat's retry of
@@ -293,7 +295,7 @@ export default class InboxService extends Service {
     // Media-check verdicts are recorded, never answered (docs/content-security.md).
     if (item.event === 'wxa_media_check') return this.processMediaCheck(item, fence);
 
-    const matched: { rule: ReplyRule | null } | undefined = item[MATCHED];
+    const matched = matchedBeforeAnswer.get(item);
     const rule = matched ? matched.rule : await ctx.service.autoReply.match({ msgType: item.msgType, event: item.event, content: item.content });
     if (rule?.action === 'transfer') {
       // Hand-offs are decided before the push is answered (autoReply.handOff). A transfer rule

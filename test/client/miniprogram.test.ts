@@ -11,7 +11,7 @@ import path from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { app, mock } from 'egg-mock/bootstrap';
 import type { BackendError, WxLike } from '../../client/miniprogram';
-import { createOaSandbox, listen, Listening, resetAccessTokens, useOaSandbox } from '../support';
+import { createOaSandbox, listen, Listening, useOaSandbox } from '../support';
 import { createWxStub, WxStub } from '../fixtures/wxStub';
 import { templateIdFor, WechatSimulator } from '../../tools/wechat-sandbox';
 
@@ -62,7 +62,8 @@ describe('test/client/miniprogram.test.ts', () => {
     await server.close();
     await sandbox.stop();
   });
-  after(() => resetAccessTokens(app));
+  // Leave no token from this file's sandbox stored for later test files.
+  after(() => app.model.AccessToken.deleteMany({}));
 
   beforeEach(async () => {
     await useOaSandbox(sandbox);

@@ -12,7 +12,7 @@ import { embeddedMongo } from '../.setup';
 import { toAppError } from '../../app/middleware/errorHandler';
 import { buildPush, deliverPush } from '../../tools/wechat-sandbox';
 import { TEST_ENV } from '../fixtures/env';
-import { createSandboxWithTestCredentials, eventually, Listening, listen, resetAccessTokens } from '../support';
+import { createSandboxWithTestCredentials, eventually, Listening, listen } from '../support';
 import { assertFailure, assertOk } from './helpers';
 
 /**
@@ -48,7 +48,6 @@ describe('test/fault/dbOutage.test.ts', function() {
     mock(app.config.wechat, 'apiBase', sandbox.url);
     mock(app.config.rateLimit, 'loginPerMinute', 0);
     mock(app.config.autoReply, 'defaultLink', DEFAULT_LINK);
-    resetAccessTokens(app);
   });
 
   function push(user: string, content: string) {

@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
-import { processingQueue } from '../../app/service/push';
 import { buildPush, deliverPush } from '../../tools/wechat-sandbox';
 import { TEST_ENV } from '../fixtures/env';
 import { FAILOVER_ERRORS } from '../fixtures/failoverErrors';
@@ -71,7 +70,7 @@ describe('test/fault/failover.test.ts', () => {
         assert.strictEqual(during.status, undefined, `no HTTP answer at all, got ${during.status} ${during.body}`);
         assert.match(String(during.attempts[0].error), /socket hang up|ECONNRESET/);
         assert(failing.failed >= 2, 'the push waited for the database and tried again');
-        assert.strictEqual(processingQueue(app).running, 0, 'every failed attempt gave its processing slot back');
+        assert.strictEqual(app.processingQueue.running, 0, 'every failed attempt gave its processing slot back');
         assert.strictEqual(await stored(built), 0);
 
         mock.restore();

@@ -9,9 +9,8 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { buildPush, deliverPush } from '../../tools/wechat-sandbox';
-import { replyRulesChanged } from '../../app/service/autoReply';
 import { TEST_ENV } from '../fixtures/env';
-import { createSandboxWithTestCredentials, eventually, Listening, listen, resetAccessTokens } from '../support';
+import { closeAnotherApp, createSandboxWithTestCredentials, eventually, Listening, listen, startAnotherApp } from '../support';
 import { assertOk } from './helpers';
 
 const STABLE = '/cgi-bin/stable_token';
@@ -38,7 +37,7 @@ describe('test/fault/twoInstances.test.ts', function() {
 
   before(async () => {
     await sandbox.start();
-    app2 = mock.app({ baseDir: process.cwd(), cache: false } as any);
+    app2 = startAnotherApp();
     await app2.ready();
     configure(app2, false);
     servers = [ await listen(app), await listen(app2) ];
@@ -46,17 +45,15 @@ describe('test/fault/twoInstances.test.ts', function() {
 
   after(async () => {
     for (const s of servers) await s.close();
-    await app2?.close();
+    await closeAnotherApp(app2);
     await sandbox.stop();
   });
 
   beforeEach(() => {
     sandbox.reset();
     configure(app, true);
-    // No token anywhere: both instances start cold (a fresh deployment).
-    resetAccessTokens(app);
-    resetAccessTokens(app2);
-    for (const instance of [ app, app2 ]) instance.createAnonymousContext().service.media.forgetLocal();
+    // No token anywhere: both instances start cold (a fresh deployment; their memory is reset and
+    // the database emptied by the root hook, test/.setup.ts).
   });
 
   it('both instances share one database connection target and answer', async () => {
@@ -131,7 +128,7 @@ describe('test/fault/twoInstances.test.ts', function() {
       .send({ name: 'logo', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: stored.body.data.id } } });
     assertOk(rule);
     // Written through app: app2 would see it within config.autoReply.rulesCacheMs; at once here.
-    replyRulesChanged(app2);
+    app2.replyRulesCache.invalidate();
     // A slow upload: every reply needs the image while the first upload is in flight.
     sandbox.injectFault(UPLOAD, { type: 'latency', ms: 300 });
     const channel = { appid: TEST_ENV.WECHAT_APPID, token: TEST_ENV.WECHAT_MSG_TOKEN, aesKey: TEST_ENV.WECHAT_MSG_AES_KEY };

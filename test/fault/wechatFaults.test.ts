@@ -9,7 +9,7 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../fixtures/contract';
 import { Fault, WechatSimulator } from '../../tools/wechat-sandbox';
 import { TEST_ENV } from '../fixtures/env';
-import { createSandboxWithTestCredentials, Listening, listen, resetAccessTokens } from '../support';
+import { createSandboxWithTestCredentials, Listening, listen } from '../support';
 import { assertFailure, assertOk } from './helpers';
 
 const TIMEOUT_MS = 400;
@@ -43,7 +43,6 @@ describe('test/fault/wechatFaults.test.ts', () => {
   before(async () => {
     await sandbox.start();
     server = await listen(app);
-    resetAccessTokens(app);
   });
   after(async () => {
     await server.close();

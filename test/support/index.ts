@@ -1,17 +1,21 @@
 /**
  * What tests share, in one module (`import { ... } from '../support'`):
- * - database.ts: the empty database every test starts from (test/.setup.ts's root hook), and why
- *   state a test needs is written in its own `beforeEach`;
+ * - database.ts: the empty database every test starts from (test/.setup.ts's root hook, which
+ *   also gives every running app a fresh per-process state), and why state a test needs is
+ *   written in its own `beforeEach`;
  * - sandbox.ts: the app against the WeChat sandbox (how tests meet WeChat), the official account's
  *   sandbox, `settleInbox()`;
  * - wechatFake.ts: the small programmable fake, and when it is the right tool instead;
  * - push.ts: pushes WeChat would never build (any fields, docs' samples, forged signatures);
  * - eventually.ts: the one way to wait for work a test cannot await;
  * - clock.ts, gate.ts: time a test moves, a call a test holds, instead of sleeping;
- * - listen.ts, login.ts, tokens.ts: the app on a real port, a login over HTTP, the access_token
- *   copy in memory and a WeChat error's rejection.
+ * - apps.ts: a second app instance (another worker or server) whose per-process state the root
+ *   hook resets too;
+ * - listen.ts, login.ts, tokens.ts: the app on a real port, a login over HTTP, a WeChat error's
+ *   rejection.
  * Test data stays in test/fixtures/ (the suite's environment, WeChat's push samples, the contract).
  */
+export * from './apps';
 export * from './clock';
 export * from './database';
 export * from './eventually';

@@ -8,7 +8,6 @@ import { SANDBOX_DEFAULTS, WechatSandbox, WechatSimulator } from '../../tools/we
 import { TEST_ENV } from '../fixtures/env';
 import { eventually } from './eventually';
 import { listen, Listening } from './listen';
-import { resetAccessTokens } from './tokens';
 
 /**
  * A sandbox whose mini-program has the suite's fixed credentials (test/fixtures/env.ts), so only
@@ -38,7 +37,7 @@ export function createOaSandbox(followers: number): WechatSandbox {
 
 /**
  * Points the app at a sandbox for one test (mocks restored after it): API base, the
- * mini-program's credentials and push channel, no default auto-reply; no token left from before.
+ * mini-program's credentials and push channel, no default auto-reply.
  */
 export function useSandboxForApp(sandbox: WechatSandbox): void {
   const { miniProgram } = sandbox;
@@ -48,7 +47,6 @@ export function useSandboxForApp(sandbox: WechatSandbox): void {
   mock(app.config.wechat, 'msgToken', miniProgram.msgToken);
   mock(app.config.wechat, 'msgAesKey', miniProgram.msgAesKey);
   mock(app.config.autoReply, 'defaultLink', { title: '', description: '', url: '', thumbUrl: '' });
-  resetAccessTokens(app);
 }
 
 /**
@@ -63,7 +61,6 @@ export function useOaSandbox(sandbox: WechatSandbox): void {
   mock(app.config.officialAccount, 'secret', oa.secret);
   mock(app.config.officialAccount, 'msgToken', oa.msgToken);
   mock(app.config.officialAccount, 'msgAesKey', oa.msgAesKey);
-  resetAccessTokens(app);
 }
 
 export interface SandboxedApp {
@@ -79,8 +76,8 @@ export interface SandboxedApp {
 
 /**
  * The hooks every test of the app against the sandbox needs: a sandbox and the app on real ports
- * for the file, a fresh sandbox and the app pointed at it (useSandboxForApp) before each test, a
- * movable clock, and no sandbox token left behind in memory for later files.
+ * for the file, a fresh sandbox and the app pointed at it (useSandboxForApp) before each test, and
+ * a movable clock.
  */
 export function useSandboxedApp(): SandboxedApp {
   let offsetMs = 0;
@@ -109,7 +106,6 @@ export function useSandboxedApp(): SandboxedApp {
     await server?.close();
     await sandbox.stop();
   });
-  after(() => resetAccessTokens(app));
   beforeEach(() => {
     sandbox.reset();
     offsetMs = 0;

@@ -5,7 +5,7 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
-import { resetAccessTokens } from '../../support';
+import { useSandboxForApp } from '../../support';
 import { WechatSandbox } from '../../../tools/wechat-sandbox';
 
 describe('test/app/controller/auth.sandbox.test.ts', () => {
@@ -13,23 +13,12 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
 
   before(() => sandbox.start());
   after(() => sandbox.stop());
-  // Leave no token from this file's WeChat behind in memory for later test files (MongoDB is emptied before each test).
-  after(() => resetAccessTokens(app));
 
-  beforeEach(async () => {
+  beforeEach(() => {
     sandbox.reset();
-    const { miniProgram, officialAccount } = sandbox.info() as any;
-    mock(app.config.wechat, 'apiBase', sandbox.url);
-    mock(app.config.wechat, 'appid', miniProgram.appid);
-    mock(app.config.wechat, 'secret', miniProgram.secret);
-    mock(app.config.officialAccount, 'appid', officialAccount.appid);
-    mock(app.config.officialAccount, 'secret', officialAccount.secret);
-    await Promise.all([
-      app.model.User.deleteMany({}),
-      app.model.RateLimit.deleteMany({}),
-      app.model.AccessToken.deleteMany({}),
-    ]);
-    app.mockContext().service.accessToken.forgetLocal();
+    useSandboxForApp(sandbox);
+    mock(app.config.officialAccount, 'appid', sandbox.officialAccount.appid);
+    mock(app.config.officialAccount, 'secret', sandbox.officialAccount.secret);
   });
 
   async function login(userKey: string) {

@@ -27,10 +27,6 @@ describe('test/app/controller/media.sandbox.test.ts', () => {
   const served = useSandboxedApp();
   const { sandbox, simulator, advanceClock } = served;
 
-  beforeEach(() => {
-    app.mockContext().service.media.forgetLocal();
-  });
-
   function upload(data: Buffer, filename = 'photo.png', contentType = 'image/png') {
     return contractRequest().post('/admin/media').set('authorization', AUTH)
       .attach('media', data, { filename, contentType });

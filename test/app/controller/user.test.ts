@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
-import { FakeWechat, login, newSessionKey, onCode2Session, resetAccessTokens } from '../../support';
+import { FakeWechat, login, newSessionKey, onCode2Session } from '../../support';
 import { encryptOpenData } from '../../../app/lib/wechatCrypto';
 import { TEST_ENV } from '../../fixtures/env';
 
@@ -24,13 +24,10 @@ describe('test/app/controller/user.test.ts', () => {
 
   before(() => fake.start());
   after(() => fake.close());
-  // Leave no token from this file's WeChat behind in memory for later test files (MongoDB is emptied before each test).
-  after(() => resetAccessTokens(app));
 
   beforeEach(async () => {
     fake.reset();
     mock(app.config.wechat, 'apiBase', fake.url);
-    app.mockContext().service.accessToken.forgetLocal();
     sessionKey = newSessionKey();
     onCode2Session(fake, {
       'code-alice': { openid: 'o-alice', session_key: sessionKey },

@@ -3,7 +3,7 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { MockApplication } from 'egg-mock';
 import { WechatApiError } from '../../../app/lib/errors';
 import { chinaDay, forceRefreshAllowed, refreshDelaySeconds } from '../../../app/service/accessToken';
-import { FakeWechat, gate, rejection, useTestClock } from '../../support';
+import { closeAnotherApp, FakeWechat, gate, rejection, startAnotherApp, useTestClock } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
 
 const APPID = TEST_ENV.WECHAT_APPID;
@@ -20,15 +20,13 @@ describe('test/app/service/accessToken.test.ts', () => {
 
   before(async () => {
     fake = await new FakeWechat().start();
-    other = mock.app({ baseDir: process.cwd(), cache: false });
+    other = startAnotherApp();
     await other.ready();
     assert.notStrictEqual(ctxA().app.config, ctxB().app.config, 'two distinct app instances');
   });
   after(async () => {
-    await other?.close();
+    await closeAnotherApp(other);
     await fake.close();
-    // Leave no token from this file's fake WeChat behind for later test files.
-    ctxA().service.accessToken.forgetLocal();
   });
 
   /** Settles once `count` callers have been refused the lease (both instances share the service class). */
@@ -49,8 +47,6 @@ describe('test/app/service/accessToken.test.ts', () => {
     fake.reset();
     mock(app.config.wechat, 'apiBase', fake.url);
     mock(other.config.wechat, 'apiBase', fake.url);
-    ctxA().service.accessToken.forgetLocal();
-    ctxB().service.accessToken.forgetLocal();
   });
 
   describe('pure helpers', () => {
@@ -108,7 +104,7 @@ describe('test/app/service/accessToken.test.ts', () => {
 
   it('survives a restart: with the memory copy gone, the token comes from MongoDB', async () => {
     const token = await ctxA().service.accessToken.get(APPID);
-    ctxA().service.accessToken.forgetLocal();
+    await app.resetProcessState();
     assert.strictEqual(await ctxA().service.accessToken.get(APPID), token);
     // and a process that never had it reads the same document
     assert.strictEqual(await ctxB().service.accessToken.get(APPID), token);

@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { parseWxaCodeQuery } from '../../../app/lib/wxacode';
 import { neverSent, reasonForErrcode, redact } from '../../../app/service/wechatClient';
-import { FakeWechat, rejection, resetAccessTokens } from '../../support';
+import { FakeWechat, rejection } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
 
 const OA_APPID = 'wxoa0123456789oa';
@@ -13,13 +13,10 @@ describe('test/app/service/wechatClient.test.ts', () => {
 
   before(() => fake.start());
   after(() => fake.close());
-  // Leave no token from this file's WeChat behind in memory for later test files (MongoDB is emptied before each test).
-  after(() => resetAccessTokens(app));
 
   beforeEach(async () => {
     fake.reset();
     mock(app.config.wechat, 'apiBase', fake.url);
-    app.mockContext().service.accessToken.forgetLocal();
   });
 
   describe('pure helpers', () => {
