@@ -14,6 +14,8 @@
  * - listen.ts, login.ts, tokens.ts: the app on a real port, a login over HTTP, a WeChat error's
  *   rejection.
  * Test data stays in test/fixtures/ (the suite's environment, WeChat's push samples, the contract).
+ * The tools' own suites (test/tools) import single files (e.g. './support/gate'), never this
+ * index: it loads egg-mock's bootstrap app, which they do not need.
  */
 export * from './apps';
 export * from './clock';
