@@ -9,7 +9,7 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../fixtures/contract';
 import { Fault, WechatSimulator } from '../../tools/wechat-sandbox';
 import { TEST_ENV } from '../fixtures/env';
-import { createSandboxWithTestCredentials, Listening, listen } from '../support';
+import { createSandboxWithTestCredentials, serveAppWith } from '../support';
 import { assertFailure, assertOk } from './helpers';
 
 const TIMEOUT_MS = 400;
@@ -28,7 +28,6 @@ const FAULTS: Array<[string, Fault]> = [
 describe('test/fault/wechatFaults.test.ts', () => {
   const sandbox = createSandboxWithTestCredentials();
   const sim = new WechatSimulator(sandbox);
-  let server: Listening;
 
   // The sandbox keeps its tokens across tests, and each test starts with the app holding a valid
   // one (beforeEach); counts are taken relative to each test's start, and every test uses its own users.
@@ -40,14 +39,7 @@ describe('test/fault/wechatFaults.test.ts', () => {
   const calls = (endpoint: string) => (sandbox.callCounts()[endpoint] ?? 0) - (baseline.get(endpoint) ?? 0);
   const newUser = (name: string) => `${name}${++userSeq}`;
 
-  before(async () => {
-    await sandbox.start();
-    server = await listen(app);
-  });
-  after(async () => {
-    await server.close();
-    await sandbox.stop();
-  });
+  const served = serveAppWith(sandbox);
 
   beforeEach(async () => {
     sandbox.clearFaults();
@@ -190,7 +182,7 @@ describe('test/fault/wechatFaults.test.ts', () => {
 
   describe('custom/send (auto-reply of a push)', () => {
     async function push(user: string) {
-      const result = await sim.pushMessage(`${server.url}/message/check`, { kind: 'text', user, mode: 'safe', format: 'json' });
+      const result = await sim.pushMessage(`${served.server.url}/message/check`, { kind: 'text', user, mode: 'safe', format: 'json' });
       assert(result.accepted, JSON.stringify(result.attempts));
       assert.strictEqual(result.attempts.length, 1, 'acknowledged at the first try, without waiting for WeChat');
       await app.backgroundTasksFinished();

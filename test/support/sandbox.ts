@@ -74,6 +74,33 @@ export interface SandboxedApp {
   advanceClock(ms: number): void;
 }
 
+export interface ServedApp {
+  /** The app served on a real port, as WeChat's servers reach it (from the file's before hook on) */
+  readonly server: Listening;
+}
+
+/**
+ * Starts `sandbox` and serves the app on a real port for the test file (WeChat's servers, the
+ * simulator and a client call the backend by URL), and stops both after it.
+ */
+export function serveAppWith(sandbox: WechatSandbox): ServedApp {
+  let server: Listening | undefined;
+  before(async () => {
+    await sandbox.start();
+    server = await listen(app);
+  });
+  after(async () => {
+    await server?.close();
+    await sandbox.stop();
+  });
+  return {
+    get server() {
+      if (!server) throw new Error('the app is served from the before hook on');
+      return server;
+    },
+  };
+}
+
 /**
  * The hooks every test of the app against the sandbox needs: a sandbox and the app on real ports
  * for the file, a fresh sandbox and the app pointed at it (useSandboxForApp) before each test, and
@@ -83,13 +110,12 @@ export function useSandboxedApp(): SandboxedApp {
   let offsetMs = 0;
   // The sandbox reads Date.now at each call, so moving it (mock) moves both clocks.
   const sandbox = new WechatSandbox({ port: 0, now: () => Date.now() });
-  let server: Listening | undefined;
+  const served = serveAppWith(sandbox);
   const fixture: SandboxedApp = {
     sandbox,
     simulator: new WechatSimulator(sandbox),
     get server() {
-      if (!server) throw new Error('the app is served from the before hook on');
-      return server;
+      return served.server;
     },
     get pushUrl() {
       return `${fixture.server.url}/message/check`;
@@ -98,14 +124,6 @@ export function useSandboxedApp(): SandboxedApp {
       offsetMs += ms;
     },
   };
-  before(async () => {
-    await sandbox.start();
-    server = await listen(app);
-  });
-  after(async () => {
-    await server?.close();
-    await sandbox.stop();
-  });
   beforeEach(() => {
     sandbox.reset();
     offsetMs = 0;

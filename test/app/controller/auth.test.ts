@@ -2,21 +2,13 @@ import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
-import { FakeWechat, login, newSessionKey, onCode2Session } from '../../support';
+import { login, newSessionKey, onCode2Session, useFakeWechat } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
 
 const C2S = '/sns/jscode2session';
 
 describe('test/app/controller/auth.test.ts', () => {
-  const fake = new FakeWechat();
-
-  before(() => fake.start());
-  after(() => fake.close());
-
-  beforeEach(() => {
-    fake.reset();
-    mock(app.config.wechat, 'apiBase', fake.url);
-  });
+  const fake = useFakeWechat();
 
   describe('POST /api/login', () => {
     it('creates a new user and issues an opaque session token', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
 import { MongoServerError } from 'mongodb';
-import { createOaSandbox, eventually, listen, Listening, useOaSandbox } from '../../support';
+import { createOaSandbox, eventually, serveAppWith, useOaSandbox } from '../../support';
 import { buildPush, deliverPush, WechatSimulator } from '../../../tools/wechat-sandbox';
 import { TEST_ENV } from '../../fixtures/env';
 
@@ -13,20 +13,10 @@ const USER_INFO = '/cgi-bin/user/info';
 describe('test/app/controller/oaMessage.test.ts', () => {
   const sandbox = createOaSandbox(0);
   const sim = new WechatSimulator(sandbox);
-  let server: Listening;
+  // WeChat's servers call a real URL: the app on a local port.
+  const served = serveAppWith(sandbox);
   /** http://127.0.0.1:<port>/oa/message, once listening */
-  const target = { url: '' };
-
-  before(async () => {
-    await sandbox.start();
-    // WeChat's servers call a real URL: serve the app on a local port.
-    server = await listen(app);
-    target.url = `${server.url}/oa/message`;
-  });
-  after(async () => {
-    await server.close();
-    await sandbox.stop();
-  });
+  const target = { get url() { return `${served.server.url}/oa/message`; } };
   beforeEach(() => useOaSandbox(sandbox));
 
   const follower = (user: string) => app.model.Follower.findOne({ openid: sandbox.openid(user, 'officialAccount') }).lean();

@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
-import { FakeWechat, login, newSessionKey, onCode2Session } from '../../support';
+import { login, newSessionKey, onCode2Session, useFakeWechat } from '../../support';
 import { encryptOpenData } from '../../../app/lib/wechatCrypto';
 import { TEST_ENV } from '../../fixtures/env';
 
@@ -13,7 +13,7 @@ function watermark(appid = APPID) {
 }
 
 describe('test/app/controller/user.test.ts', () => {
-  const fake = new FakeWechat();
+  const fake = useFakeWechat();
   let sessionKey: string;
   let token: string;
 
@@ -22,12 +22,7 @@ describe('test/app/controller/user.test.ts', () => {
       .send(body as object)
       .expect(200);
 
-  before(() => fake.start());
-  after(() => fake.close());
-
   beforeEach(async () => {
-    fake.reset();
-    mock(app.config.wechat, 'apiBase', fake.url);
     sessionKey = newSessionKey();
     onCode2Session(fake, {
       'code-alice': { openid: 'o-alice', session_key: sessionKey },

@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
-import { buildPush, customSends, FakeWechat, gate, onCustomSend, textMessage } from '../../support';
+import { buildPush, customSends, gate, onCustomSend, textMessage, useFakeWechat } from '../../support';
 
 function post(content: string) {
   const message = textMessage(content);
@@ -15,16 +15,11 @@ function post(content: string) {
 }
 
 describe('test/app/service/push.test.ts', () => {
-  const fake = new FakeWechat();
-
-  before(() => fake.start());
-  after(() => fake.close());
+  const fake = useFakeWechat();
 
   // The processing queue is built from config.inbox at a test's first push (the root hook in
   // test/.setup.ts drops it before each test), so a test sets its bounds before pushing.
-  beforeEach(async () => {
-    fake.reset();
-    mock(app.config.wechat, 'apiBase', fake.url);
+  beforeEach(() => {
     mock(app.config.autoReply, 'defaultLink', { title: 'Help', description: '', url: 'https://help.test/', thumbUrl: '' });
   });
 

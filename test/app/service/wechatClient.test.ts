@@ -2,22 +2,14 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { parseWxaCodeQuery } from '../../../app/lib/wxacode';
 import { neverSent, reasonForErrcode, redact } from '../../../app/service/wechatClient';
-import { FakeWechat, rejection } from '../../support';
+import { rejection, useFakeWechat } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
 
 const OA_APPID = 'wxoa0123456789oa';
 const OA_SECRET = 'oa-secret-0123456789abcdef';
 
 describe('test/app/service/wechatClient.test.ts', () => {
-  const fake = new FakeWechat();
-
-  before(() => fake.start());
-  after(() => fake.close());
-
-  beforeEach(async () => {
-    fake.reset();
-    mock(app.config.wechat, 'apiBase', fake.url);
-  });
+  const fake = useFakeWechat();
 
   describe('pure helpers', () => {
     it('maps errcodes to stable reasons', () => {
