@@ -58,6 +58,12 @@ export function forceRefreshAllowed(doc: Pick<AccessTokenDoc, 'lastForceRefreshA
   return { allowed: true, count };
 }
 
+export interface StableTokenResult {
+  accessToken: string;
+  /** Seconds the token remains valid */
+  expiresIn: number;
+}
+
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
@@ -77,6 +83,37 @@ export default class AccessTokenService extends Service {
     const cache = this.app.accessTokenCache;
     if (cache.peek(appid) === rejectedToken) cache.delete(appid);
     return cache.refreshes.run(`invalidate:${appid}:${sha256(rejectedToken)}`, () => this.obtain(appid, rejectedToken));
+  }
+
+  /**
+   * POST /cgi-bin/stable_token through the token-free transport: the upstream call of a refresh.
+   * Normal mode is idempotent; force_refresh is never repeated.
+   */
+  async fetchStableToken(appid: string, { forceRefresh = false }: { forceRefresh?: boolean } = {}): Promise<StableTokenResult> {
+    const secret = this.secretFor(appid);
+    const reply = await this.ctx.service.wechatTransport.json({
+      op: forceRefresh ? 'stableToken(force)' : 'stableToken',
+      method: 'POST',
+      path: '/cgi-bin/stable_token',
+      body: { grant_type: 'client_credential', appid, secret, force_refresh: forceRefresh },
+      retry: forceRefresh ? 'unsent-only' : 'idempotent',
+      // Two attempts keep a refresh within the lease (config.accessToken.leaseMs).
+      attempts: 2,
+    });
+    const expiresIn = Number(reply.expires_in);
+    if (typeof reply.access_token !== 'string' || reply.access_token === '' || !(expiresIn > 0)) {
+      throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat stable_token: reply without access_token or expires_in');
+    }
+    return { accessToken: reply.access_token, expiresIn };
+  }
+
+  /** Secrets per appid, from config: the mini-program's and the official account's. */
+  private secretFor(appid: string): string {
+    const { wechat, officialAccount } = this.app.config;
+    const secret = appid && appid === wechat.appid ? wechat.secret :
+      appid && appid === officialAccount.appid ? officialAccount.secret : '';
+    if (!secret) throw new WechatApiError('WECHAT_CONFIG_ERROR', `no secret configured for appid ${appid || '(empty)'}`);
+    return secret;
   }
 
   private get model() {
@@ -152,15 +189,14 @@ export default class AccessTokenService extends Service {
       await this.model.updateOne({ appid, leaseOwner: owner }, { $set: release });
       return this.remember(appid, lease);
     }
-    const client = this.ctx.service.wechatClient;
     try {
-      let result = await client.getStableToken(appid, { forceRefresh: false });
+      let result = await this.fetchStableToken(appid, { forceRefresh: false });
       const badHash = rejectedHash ?? lease.rejectedTokenHash ?? null;
       if (badHash && sha256(result.accessToken) === badHash) {
         // Normal mode handed back the token WeChat just rejected: only force_refresh replaces it.
         await this.reserveForceRefresh(appid, owner);
         this.ctx.logger.warn('[accessToken] %s: stable_token returned the rejected token, using force_refresh', appid);
-        result = await client.getStableToken(appid, { forceRefresh: true });
+        result = await this.fetchStableToken(appid, { forceRefresh: true });
       }
       const at = clock.now();
       const fields = {

@@ -131,6 +131,7 @@ export default class PushService extends Service {
    * read within the same wait.
    */
   private async recordWithinWait(name: PushChannelName, opened: OpenedPush): Promise<RecordResult> {
+    // Real time, not app/lib/clock.ts: this waits on real timers while WeChat waits for the answer.
     const deadline = Date.now() + this.app.config.inbox.recordWaitMs;
     for (;;) {
       const outcome = await beforeDeadline(this.recordAndQueue(name, opened), deadline);

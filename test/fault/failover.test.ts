@@ -9,6 +9,7 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { buildPush, deliverPush } from '../../tools/wechat-sandbox';
+import { contractRequest } from '../fixtures/contract';
 import { TEST_ENV } from '../fixtures/env';
 import { FAILOVER_ERRORS } from '../fixtures/failoverErrors';
 import { Listening, listen } from '../support';
@@ -56,7 +57,7 @@ describe('test/fault/failover.test.ts', () => {
       it('answers DATABASE_UNAVAILABLE in the standard shape', async () => {
         // GET /admin/messages reads the inbox through mongoose (find).
         failDriver(app.model.InboxMessage, 'find', err);
-        const res = await app.httpRequest().get('/admin/messages').set('authorization', ADMIN)
+        const res = await contractRequest().get('/admin/messages').set('authorization', ADMIN)
           .expect(200);
         assert.strictEqual(res.body.code, 0, JSON.stringify(res.body));
         assert.strictEqual(res.body.data.error, 'DATABASE_UNAVAILABLE');

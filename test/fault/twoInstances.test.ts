@@ -9,6 +9,7 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { buildPush, deliverPush } from '../../tools/wechat-sandbox';
+import { contractRequest } from '../fixtures/contract';
 import { TEST_ENV } from '../fixtures/env';
 import { closeAnotherApp, createSandboxWithTestCredentials, eventually, Listening, listen, startAnotherApp } from '../support';
 import { assertOk } from './helpers';
@@ -67,7 +68,8 @@ describe('test/fault/twoInstances.test.ts', function() {
   });
 
   it('40 concurrent phone-number calls over both instances, cold: one access_token fetch in all', async () => {
-    // Slow token endpoint: every caller arrives while the first refresh is in flight.
+    // Slow token endpoint: every caller arrives while the first refresh is in flight. A real 300 ms
+    // (real I/O across two instances and the database); the assertion holds however the calls interleave.
     sandbox.injectFault(STABLE, { type: 'latency', ms: 300 });
     const users = Array.from({ length: 40 }, (_, i) => `twin${i}`);
     const sessions = await Promise.all(users.map(async (user, i) => {
@@ -121,15 +123,15 @@ describe('test/fault/twoInstances.test.ts', function() {
 
   it('20 image replies at once over both instances, the image never uploaded: one media/upload in all', async () => {
     const png = Buffer.concat([ Buffer.from([ 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a ]), Buffer.alloc(64, 3) ]);
-    const stored = await app.httpRequest().post('/admin/media').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
+    const stored = await contractRequest().post('/admin/media').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
       .attach('media', png, 'logo.png');
     assertOk(stored);
-    const rule = await app.httpRequest().post('/admin/reply-rules').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
+    const rule = await contractRequest().post('/admin/reply-rules').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
       .send({ name: 'logo', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: stored.body.data.id } } });
     assertOk(rule);
     // Written through app: app2 would see it within config.autoReply.rulesCacheMs; at once here.
     app2.replyRulesCache.invalidate();
-    // A slow upload: every reply needs the image while the first upload is in flight.
+    // A slow upload: every reply needs the image while the first upload is in flight (a real 300 ms, as above).
     sandbox.injectFault(UPLOAD, { type: 'latency', ms: 300 });
     const channel = { appid: TEST_ENV.WECHAT_APPID, token: TEST_ENV.WECHAT_MSG_TOKEN, aesKey: TEST_ENV.WECHAT_MSG_AES_KEY };
     const users = Array.from({ length: 20 }, (_, i) => `imgtwin${i}`);

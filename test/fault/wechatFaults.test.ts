@@ -12,6 +12,10 @@ import { TEST_ENV } from '../fixtures/env';
 import { createSandboxWithTestCredentials, serveAppWith } from '../support';
 import { assertFailure, assertOk } from './helpers';
 
+/**
+ * The app's deadline on its HTTP calls to WeChat here: a `timeout` fault is a socket that never
+ * answers, which only a real deadline ends (real I/O, so kept short).
+ */
 const TIMEOUT_MS = 400;
 const SEND = '/cgi-bin/message/custom/send';
 const STABLE = '/cgi-bin/stable_token';

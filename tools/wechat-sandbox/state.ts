@@ -341,7 +341,7 @@ export class SandboxState {
     return code;
   }
 
-  /** A code of `codes` for `appid` that is unused... or not: the entry, or null when unknown, foreign or past its lifetime. */
+  /** The entry of a code issued for `appid` and within its lifetime (used or not), or null: unknown, another account's, or expired. */
   liveCode(codes: Map<string, CodeEntry>, code: unknown, appid: string): CodeEntry | null {
     const entry = typeof code === 'string' ? codes.get(code) : undefined;
     if (!entry || entry.appid !== appid || this.now() - entry.createdAt >= this.codeTtlMs) return null;

@@ -70,6 +70,33 @@ describe('test/app/service/accessToken.test.ts', () => {
     });
   });
 
+  describe('the stable_token call (through the token-free transport)', () => {
+    it('fetchStableToken posts appid/secret as JSON and repeats on -1 (safe in normal mode)', async () => {
+      let n = 0;
+      fake.on('/cgi-bin/stable_token', () => (++n === 1 ? { body: { errcode: -1, errmsg: 'system busy' } } : { body: { access_token: 'T', expires_in: 7200 } }));
+      const result = await app.mockContext().service.accessToken.fetchStableToken(TEST_ENV.WECHAT_APPID);
+      assert.deepStrictEqual(result, { accessToken: 'T', expiresIn: 7200 });
+      const calls = fake.callsTo('/cgi-bin/stable_token');
+      assert.strictEqual(calls.length, 2);
+      assert.strictEqual(calls[0].method, 'POST');
+      assert.deepStrictEqual(calls[0].body, { grant_type: 'client_credential', appid: TEST_ENV.WECHAT_APPID, secret: TEST_ENV.WECHAT_SECRET, force_refresh: false });
+    });
+
+    it('fetchStableToken with forceRefresh is never repeated on -1', async () => {
+      fake.on('/cgi-bin/stable_token', () => ({ body: { errcode: -1 } }));
+      const err = await rejection(app.mockContext().service.accessToken.fetchStableToken(TEST_ENV.WECHAT_APPID, { forceRefresh: true }));
+      assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
+      assert.strictEqual(fake.count('/cgi-bin/stable_token'), 1);
+      assert.strictEqual(fake.callsTo('/cgi-bin/stable_token')[0].body.force_refresh, true);
+    });
+
+    it('fetchStableToken refuses an appid without a configured secret', async () => {
+      const err = await rejection(app.mockContext().service.accessToken.fetchStableToken('wx-unknown'));
+      assert.strictEqual(err.reason, 'WECHAT_CONFIG_ERROR');
+      assert.strictEqual(fake.count('/cgi-bin/stable_token'), 0);
+    });
+  });
+
   it('fetches a token once, stores it in MongoDB and serves it from memory afterwards', async () => {
     const ctx = ctxA();
     const token = await ctx.service.accessToken.get(APPID);

@@ -1,7 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { parseWxaCodeQuery } from '../../../app/lib/wxacode';
-import { neverSent, reasonForErrcode, redact } from '../../../app/service/wechatClient';
 import { rejection, useFakeWechat } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
 
@@ -10,30 +9,6 @@ const OA_SECRET = 'oa-secret-0123456789abcdef';
 
 describe('test/app/service/wechatClient.test.ts', () => {
   const fake = useFakeWechat();
-
-  describe('pure helpers', () => {
-    it('maps errcodes to stable reasons', () => {
-      assert.strictEqual(reasonForErrcode(40029), 'WECHAT_CODE_INVALID');
-      assert.strictEqual(reasonForErrcode(40163), 'WECHAT_CODE_INVALID');
-      assert.strictEqual(reasonForErrcode(45011), 'WECHAT_RATE_LIMITED');
-      assert.strictEqual(reasonForErrcode(40226), 'WECHAT_USER_BLOCKED');
-      assert.strictEqual(reasonForErrcode(40013), 'WECHAT_CONFIG_ERROR');
-      assert.strictEqual(reasonForErrcode(40125), 'WECHAT_CONFIG_ERROR');
-      assert.strictEqual(reasonForErrcode(-1), 'WECHAT_UNAVAILABLE');
-      assert.strictEqual(reasonForErrcode(45015), 'WECHAT_API_ERROR');
-    });
-
-    it('redacts query strings', () => {
-      assert.strictEqual(redact('GET http://h/sns/jscode2session?appid=a&secret=s&js_code=c -1 (x)'), 'GET http://h/sns/jscode2session?[redacted] -1 (x)');
-    });
-
-    it('knows which network errors mean the request never left', () => {
-      assert.strictEqual(neverSent({ code: 'ECONNREFUSED' }), true);
-      assert.strictEqual(neverSent({ name: 'HttpClientConnectTimeoutError' }), true);
-      assert.strictEqual(neverSent({ name: 'HttpClientRequestTimeoutError' }), false);
-      assert.strictEqual(neverSent({ code: 'ECONNRESET' }), false);
-    });
-  });
 
   describe('code2Session', () => {
     it('sends appid, secret and the code and returns openid, session_key and unionid', async () => {
@@ -123,31 +98,6 @@ describe('test/app/service/wechatClient.test.ts', () => {
   });
 
   describe('token-taking calls', () => {
-    it('getStableToken posts appid/secret as JSON and repeats on -1 (safe in normal mode)', async () => {
-      let n = 0;
-      fake.on('/cgi-bin/stable_token', () => (++n === 1 ? { body: { errcode: -1, errmsg: 'system busy' } } : { body: { access_token: 'T', expires_in: 7200 } }));
-      const result = await app.mockContext().service.wechatClient.getStableToken(TEST_ENV.WECHAT_APPID);
-      assert.deepStrictEqual(result, { accessToken: 'T', expiresIn: 7200 });
-      const calls = fake.callsTo('/cgi-bin/stable_token');
-      assert.strictEqual(calls.length, 2);
-      assert.strictEqual(calls[0].method, 'POST');
-      assert.deepStrictEqual(calls[0].body, { grant_type: 'client_credential', appid: TEST_ENV.WECHAT_APPID, secret: TEST_ENV.WECHAT_SECRET, force_refresh: false });
-    });
-
-    it('getStableToken with forceRefresh is never repeated on -1', async () => {
-      fake.on('/cgi-bin/stable_token', () => ({ body: { errcode: -1 } }));
-      const err = await rejection(app.mockContext().service.wechatClient.getStableToken(TEST_ENV.WECHAT_APPID, { forceRefresh: true }));
-      assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
-      assert.strictEqual(fake.count('/cgi-bin/stable_token'), 1);
-      assert.strictEqual(fake.callsTo('/cgi-bin/stable_token')[0].body.force_refresh, true);
-    });
-
-    it('getStableToken refuses an appid without a configured secret', async () => {
-      const err = await rejection(app.mockContext().service.wechatClient.getStableToken('wx-unknown'));
-      assert.strictEqual(err.reason, 'WECHAT_CONFIG_ERROR');
-      assert.strictEqual(fake.count('/cgi-bin/stable_token'), 0);
-    });
-
     it('customSend posts the message with the mini-program token and returns nothing', async () => {
       fake.on('/cgi-bin/message/custom/send', call => fake.checkToken(call) ?? { body: { errcode: 0, errmsg: 'ok' } });
       const message = { touser: 'o1', msgtype: 'text', text: { content: 'hi' } };

@@ -1,7 +1,7 @@
 /** Shared helpers of the sandbox tests: a controllable clock, small HTTP calls, a scripted backend. */
 import { createServer, IncomingMessage, request, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { SandboxClock, WechatSandbox } from '../../../tools/wechat-sandbox';
+import { AccountKind, SandboxClock, WechatSandbox } from '../../../tools/wechat-sandbox';
 import { SandboxOptions } from '../../../tools/wechat-sandbox/defaults';
 
 export const T0 = Date.UTC(2026, 10, 24, 4, 0, 0);
@@ -65,6 +65,35 @@ export function openGet(url: string): { done: Promise<{ outcome: 'answered' | 'c
     settled = true;
   });
   return { done, settled: () => settled };
+}
+
+/** A new access_token of the sandbox's `account`, from /cgi-bin/token. */
+export async function tokenOf(sandbox: WechatSandbox, account: AccountKind = 'miniProgram'): Promise<string> {
+  const { appid, secret } = sandbox[account];
+  const reply = await http(sandbox.url, `/cgi-bin/token${qs({ grant_type: 'client_credential', appid, secret })}`);
+  if (typeof reply.json?.access_token !== 'string') throw new Error(`no access_token: ${reply.text}`);
+  return reply.json.access_token;
+}
+
+export interface SandboxTestContext {
+  sandbox: WechatSandbox;
+  clock: TestClock;
+  /** An access_token of the account asked for */
+  token: string;
+}
+
+/**
+ * The hooks of the sandbox's own tests: before each test a sandbox on a TestClock (startSandbox)
+ * and an access_token of `account`, handed to `take`; stopped after the test.
+ */
+export function useSandbox(take: (context: SandboxTestContext) => void, opts: { options?: SandboxOptions; account?: AccountKind } = {}): void {
+  let sandbox: WechatSandbox | undefined;
+  beforeEach(async () => {
+    const started = await startSandbox(opts.options);
+    sandbox = started.sandbox;
+    take({ ...started, token: await tokenOf(started.sandbox, opts.account) });
+  });
+  afterEach(() => sandbox?.stop());
 }
 
 export interface HttpReply {

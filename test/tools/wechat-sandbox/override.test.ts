@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import { SandboxCall, WechatSandbox } from '../../../tools/wechat-sandbox';
 import { gate } from '../../support/gate';
-import { http, openGet, qs, startSandbox, TestClock } from './helpers';
+import { http, openGet, qs, TestClock, tokenOf, useSandbox } from './helpers';
 
 const SEND = '/cgi-bin/message/custom/send';
 
@@ -10,13 +10,11 @@ describe('test/tools/wechat-sandbox/override.test.ts', () => {
   let clock: TestClock;
   let token: string;
 
-  beforeEach(async () => {
-    ({ sandbox, clock } = await startSandbox());
-    token = (await http(sandbox.url, tokenPath())).json.access_token;
+  useSandbox(context => {
+    ({ sandbox, clock, token } = context);
     sandbox.createUser('alice');
     sandbox.recordUserMessage('alice');
   });
-  afterEach(() => sandbox.stop());
 
   function tokenPath() {
     const mp = sandbox.miniProgram;
@@ -95,7 +93,7 @@ describe('test/tools/wechat-sandbox/override.test.ts', () => {
     sandbox.override(SEND, () => ({ body: { errcode: 45015, errmsg: 'response out of time limit' } }));
     assert.strictEqual((await send()).json.errcode, 45015);
     sandbox.reset();
-    token = (await http(sandbox.url, tokenPath())).json.access_token;
+    token = await tokenOf(sandbox);
     sandbox.recordUserMessage('alice');
     assert.strictEqual((await send()).json.errcode, 0);
     assert.throws(() => sandbox.override('/cgi-bin/nope' as any, () => undefined), /endpoint must be/);
