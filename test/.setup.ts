@@ -4,12 +4,14 @@
  * - Fixed test credentials for the WeChat side (tests talk to the sandbox or mockHttpclient).
  * - MONGODB_URI: a real MongoDB when set (the whole suite must pass against both), otherwise
  *   the embedded server, started in this process on a free port.
- * - A root hook that resets the per-process state of every running app before each test.
+ * - One root hook: before each test, a fresh per-process state in every running app and an empty
+ *   database.
  */
 import { execFileSync } from 'node:child_process';
 import { EmbeddedMongoServer } from '../tools/embedded-mongo';
-import { resetProcessStateOfRunningApps } from './fixtures/apps';
 import { TEST_ENV } from './fixtures/env';
+import { bootstrapApp, resetProcessStateOfRunningApps } from './support/apps';
+import { clearDatabase } from './support/database';
 
 for (const [ name, value ] of Object.entries(TEST_ENV)) {
   if (process.env[name] === undefined) process.env[name] = value;
@@ -30,7 +32,13 @@ if (!process.env.MONGODB_URI) {
   before(() => started);
 }
 
-// Every test starts with a fresh per-process state in every running app instance: no
-// access_token or media_id copy, no cached reply rules, no flight in progress, a processing
-// queue built from config.inbox as the test sets it (app/extend/application.ts).
-beforeEach(() => resetProcessStateOfRunningApps());
+// Every test starts with a fresh per-process state in every running app instance (no
+// access_token or media_id copy, no cached reply rules, no flight in progress, a processing queue
+// built from config.inbox as the test sets it: app/extend/application.ts) and an empty database
+// (test/support/database.ts). The app is loaded by the first test file that imports
+// egg-mock/bootstrap, after this file has set the environment; the tools' own suites never load it.
+beforeEach(async () => {
+  await resetProcessStateOfRunningApps();
+  const app = bootstrapApp();
+  if (app) await clearDatabase(app.mongooseDB);
+});

@@ -10,8 +10,7 @@ import { AddressInfo } from 'node:net';
 import { runInNewContext } from 'node:vm';
 import { app, mock } from 'egg-mock/bootstrap';
 import type { BackendError, WxLike } from '../../client/miniprogram';
-import { listen, Listening } from '../fixtures/listen';
-import { createOaSandbox, useOaSandbox } from '../fixtures/oaSandbox';
+import { createOaSandbox, serveAppWith, useOaSandbox } from '../support';
 import { createWxStub, WxStub } from '../../tools/wx-stub';
 import { templateIdFor, WechatSimulator } from '../../tools/wechat-sandbox';
 
@@ -52,29 +51,17 @@ async function closedPort(): Promise<number> {
 describe('test/client/miniprogram.test.ts', () => {
   const sandbox = createOaSandbox(0);
   const simulator = new WechatSimulator(sandbox);
-  let server: Listening;
-
-  before(async () => {
-    await sandbox.start();
-    server = await listen(app);
-  });
-  after(async () => {
-    await server.close();
-    await sandbox.stop();
-  });
-  // Leave no token from this file's sandbox stored for later test files.
-  after(() => app.model.AccessToken.deleteMany({}));
+  const served = serveAppWith(sandbox);
 
   beforeEach(async () => {
     await useOaSandbox(sandbox);
     mock(app.config.wechat, 'appid', sandbox.miniProgram.appid);
     mock(app.config.wechat, 'secret', sandbox.miniProgram.secret);
-    await Promise.all([ app.model.User.deleteMany({}), app.model.RateLimit.deleteMany({}), app.model.MediaCheck.deleteMany({}) ]);
   });
 
   function client(userKey: string, opts: { baseUrl?: string; timeoutMs?: number } = {}): { wx: WxStub; backend: ReturnType<typeof createBackend> } {
     const wx = createWxStub(simulator, userKey);
-    return { wx, backend: createBackend({ baseUrl: opts.baseUrl ?? server.url, timeoutMs: opts.timeoutMs, wx }) };
+    return { wx, backend: createBackend({ baseUrl: opts.baseUrl ?? served.server.url, timeoutMs: opts.timeoutMs, wx }) };
   }
 
   /** Every stored session ends now, as if its SESSION_TTL_SECONDS had passed (no sleeping). */
@@ -153,10 +140,10 @@ describe('test/client/miniprogram.test.ts', () => {
 
     it('uses the global wx by default, and refuses to start without one', async () => {
       const wx = createWxStub(simulator, 'erin');
-      const user = await loadClient({ wx }).createBackend({ baseUrl: server.url }).getUser();
+      const user = await loadClient({ wx }).createBackend({ baseUrl: served.server.url }).getUser();
       assert.strictEqual(user.openId, await simulator.openid('erin'));
       assert.deepStrictEqual(wx.calls, [ 'POST /api/login', 'GET /api/user' ]);
-      assert.throws(() => createBackend({ baseUrl: server.url }), /no wx object/);
+      assert.throws(() => createBackend({ baseUrl: served.server.url }), /no wx object/);
       assert.throws(() => createBackend({ baseUrl: 'api.example.com', wx }), /baseUrl must be an http\(s\) URL/);
     });
 
@@ -235,11 +222,10 @@ describe('test/client/miniprogram.test.ts', () => {
       const { miniProgram } = sandbox;
       mock(app.config.wechat, 'msgToken', miniProgram.msgToken);
       mock(app.config.wechat, 'msgAesKey', miniProgram.msgAesKey);
-      await Promise.all([ app.model.InboxMessage.deleteMany({}), app.model.SubscriptionGrant.deleteMany({}) ]);
       const { backend } = client('erin');
       assert.deepStrictEqual(await backend.getSubscriptionGrants(), []);
       const templateId = templateIdFor(miniProgram.appid, 'order-shipped');
-      const pushed = await simulator.subscribePopup(`${server.url}/message/check`, 'erin', { [templateId]: 'accept' }, { maxAttempts: 1 });
+      const pushed = await simulator.subscribePopup(`${served.server.url}/message/check`, 'erin', { [templateId]: 'accept' }, { maxAttempts: 1 });
       assert.strictEqual(pushed.accepted, true, JSON.stringify(pushed.attempts));
       await app.backgroundTasksFinished();
       const grants = await backend.getSubscriptionGrants();

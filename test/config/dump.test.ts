@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { closeAnotherApp, startAnotherApp } from '../fixtures/apps';
+import { closeAnotherApp, startAnotherApp } from '../support';
 
 /** Distinctive values for every secret the deployment is given (config/env.ts). */
 const SECRETS: Record<string, string> = {

@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import { app } from 'egg-mock/bootstrap';
-import { buildPush, BuiltPush, nowSeconds } from '../fixtures/push';
+import { buildPush, BuiltPush, nowSeconds } from '../support';
 
 /** Every logger's records from now on (egg-mock formats them with the logger's own options). */
 function captureLogs(): () => string {
@@ -27,8 +27,6 @@ function event(fromUser: string) {
 
 /** config.logger (app/lib/logFormat.ts) through real requests: nothing secret, one record per line. */
 describe('test/config/logger.test.ts', () => {
-  beforeEach(() => app.model.InboxMessage.deleteMany({}));
-
   it('never logs a push\'s query string or any token, on rejection, duplicate delivery or internal error', async () => {
     const logs = captureLogs();
     const secrets = { access_token: 'ACCESS-TOKEN-SHOULD-NOT-LEAK' };

@@ -12,7 +12,8 @@ import { embeddedMongo } from '../.setup';
 import { toAppError } from '../../app/middleware/errorHandler';
 import { buildPush, deliverPush } from '../../tools/wechat-sandbox';
 import { TEST_ENV } from '../fixtures/env';
-import { assertFailure, assertOk, createSandbox, eventually, Listening, listen } from './helpers';
+import { createSandboxWithTestCredentials, eventually, Listening, listen } from '../support';
+import { assertFailure, assertOk } from './helpers';
 
 /**
  * How long a request may take to fail during the outage: the driver's server selection timeout
@@ -23,7 +24,7 @@ const DEFAULT_LINK = { title: 'Help', description: 'Tap', url: 'https://help.exa
 
 describe('test/fault/dbOutage.test.ts', function() {
   this.timeout(90000);
-  const sandbox = createSandbox();
+  const sandbox = createSandboxWithTestCredentials();
   const channel = { appid: TEST_ENV.WECHAT_APPID, token: TEST_ENV.WECHAT_MSG_TOKEN, aesKey: TEST_ENV.WECHAT_MSG_AES_KEY };
   let server: Listening;
 
@@ -47,7 +48,6 @@ describe('test/fault/dbOutage.test.ts', function() {
     mock(app.config.wechat, 'apiBase', sandbox.url);
     mock(app.config.rateLimit, 'loginPerMinute', 0);
     mock(app.config.autoReply, 'defaultLink', DEFAULT_LINK);
-    await app.model.AccessToken.deleteMany({});
   });
 
   function push(user: string, content: string) {
@@ -109,10 +109,10 @@ describe('test/fault/dbOutage.test.ts', function() {
       // After: the same server, same port, same data; the app reconnects without help.
       await db.start();
       restarted = true;
-      await eventually('the app to reconnect', async () => {
+      await eventually(async () => {
         const res = await fetch(`${server.url}/health`);
         return ((await res.json()) as any).data.mongo === 'up';
-      }, 30000);
+      }, { what: 'the app to reconnect', timeoutMs: 30000, intervalMs: 50 });
 
       // WeChat delivers the failed push again: recorded once, answered once.
       const retry = await deliverPush(`${server.url}/message/check`, pushDuring, { maxAttempts: 3 });
@@ -134,8 +134,9 @@ describe('test/fault/dbOutage.test.ts', function() {
         const items = await app.model.InboxMessage.find({ msgId: String(built.message.MsgId) }).lean();
         assert.strictEqual(items.length, 1, content);
         assert.strictEqual(items[0].content, content);
-        await eventually(`the reply to "${content}"`, async () =>
-          (await app.model.InboxMessage.findById(items[0]._id).lean())?.reply?.state === 'sent' || (await app.runSchedule('inboxSweeper'), false));
+        await eventually(async () =>
+          (await app.model.InboxMessage.findById(items[0]._id).lean())?.reply?.state === 'sent' || (await app.runSchedule('inboxSweeper'), false),
+        { what: `the reply to "${content}"`, intervalMs: 50 });
         assert.strictEqual(sandbox.sentMessages({ touser: String(built.message.FromUserName) }).length, 1, `one reply to "${content}"`);
       }
     } finally {
@@ -147,7 +148,6 @@ describe('test/fault/dbOutage.test.ts', function() {
     const db = embeddedMongo!;
     // A shorter wait than production's 3 s: the backend gives up and closes the connection sooner.
     mock(app.config.inbox, 'recordWaitMs', 400);
-    await app.model.ReplyRule.deleteMany({});
     await app.model.ReplyRule.create({ name: 'agents', action: 'transfer', match: { msgType: 'text', keyword: { mode: 'contains', value: '人工' } } });
     const built = push('outage-transfer', '转人工');
     await db.stop();
@@ -161,7 +161,7 @@ describe('test/fault/dbOutage.test.ts', function() {
           if (restarted) return;
           await db.start();
           restarted = true;
-          await eventually('the app to reconnect', async () => ((await (await fetch(`${server.url}/health`)).json()) as any).data.mongo === 'up', 30000);
+          await eventually(async () => ((await (await fetch(`${server.url}/health`)).json()) as any).data.mongo === 'up', { what: 'the app to reconnect', timeoutMs: 30000, intervalMs: 50 });
         },
       });
       assert.strictEqual(result.accepted, true, result.failure);
@@ -176,7 +176,6 @@ describe('test/fault/dbOutage.test.ts', function() {
       assert.strictEqual(sandbox.sentMessages({ touser: String(built.message.FromUserName) }).length, 0, 'not auto-replied');
     } finally {
       if (!restarted) await db.start();
-      await app.model.ReplyRule.deleteMany({});
     }
   });
 });

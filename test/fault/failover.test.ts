@@ -12,7 +12,7 @@ import { buildPush, deliverPush } from '../../tools/wechat-sandbox';
 import { contractRequest } from '../fixtures/contract';
 import { TEST_ENV } from '../fixtures/env';
 import { FAILOVER_ERRORS } from '../fixtures/failoverErrors';
-import { Listening, listen } from './helpers';
+import { Listening, listen } from '../support';
 
 const ADMIN = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
 /** The wait for the database a push gets here (3 s in production): enough for a few attempts. */

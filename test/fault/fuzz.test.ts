@@ -21,8 +21,7 @@ import { contractRequest } from '../fixtures/contract';
 import { buildPush, BuiltPush, deliverPush } from '../../tools/wechat-sandbox';
 import { sha1Signature } from '../../app/lib/wechatCrypto';
 import { TEST_ENV } from '../fixtures/env';
-import { withoutParams } from '../fixtures/push';
-import { createSandbox, Listening, listen } from './helpers';
+import { createSandboxWithTestCredentials, serveAppWith, withoutParams } from '../support';
 
 const REQUESTS = 1200;
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
@@ -137,19 +136,11 @@ async function snapshot(): Promise<Record<string, { count: number; hash: string;
 
 describe('test/fault/fuzz.test.ts', function() {
   this.timeout(180000);
-  const sandbox = createSandbox();
-  let server: Listening;
+  const sandbox = createSandboxWithTestCredentials();
   let sessionToken = '';
   let recordedPush: BuiltPush;
 
-  before(async () => {
-    await sandbox.start();
-    server = await listen(app);
-  });
-  after(async () => {
-    await server.close();
-    await sandbox.stop();
-  });
+  const served = serveAppWith(sandbox);
 
   it(`${REQUESTS} hostile requests over every route: no 5xx, no crash, standard replies, no change in the database`, async () => {
     // eslint-disable-next-line no-console
@@ -175,7 +166,7 @@ describe('test/fault/fuzz.test.ts', function() {
     sandbox.recordUserMessage('fuzz-user');
     const channel = { appid: TEST_ENV.WECHAT_APPID, token: TEST_ENV.WECHAT_MSG_TOKEN, aesKey: TEST_ENV.WECHAT_MSG_AES_KEY };
     recordedPush = buildPush({ kind: 'text', mode: 'safe', format: 'json', channel, user: 'fuzz-user' });
-    assert((await deliverPush(`${server.url}/message/check`, recordedPush, { maxAttempts: 1 })).accepted);
+    assert((await deliverPush(`${served.server.url}/message/check`, recordedPush, { maxAttempts: 1 })).accepted);
     const templatesRes = await contractRequest().get('/admin/subscribe-templates').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`);
     assert.strictEqual(templatesRes.body.code, 1, templatesRes.text);
     await app.backgroundTasksFinished();
@@ -371,7 +362,7 @@ describe('test/fault/fuzz.test.ts', function() {
   async function send(req: FuzzRequest, reasons: Map<string, number>): Promise<string | null> {
     let res: Response;
     try {
-      res = await fetch(`${server.url}${req.path}${req.query ? `?${req.query}` : ''}`, {
+      res = await fetch(`${served.server.url}${req.path}${req.query ? `?${req.query}` : ''}`, {
         method: req.method,
         headers: req.headers,
         body: req.method === 'GET' ? undefined : req.body,

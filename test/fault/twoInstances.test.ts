@@ -10,9 +10,9 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { buildPush, deliverPush } from '../../tools/wechat-sandbox';
 import { contractRequest } from '../fixtures/contract';
-import { closeAnotherApp, startAnotherApp } from '../fixtures/apps';
 import { TEST_ENV } from '../fixtures/env';
-import { assertOk, createSandbox, eventually, Listening, listen } from './helpers';
+import { closeAnotherApp, createSandboxWithTestCredentials, eventually, Listening, listen, startAnotherApp } from '../support';
+import { assertOk } from './helpers';
 
 const STABLE = '/cgi-bin/stable_token';
 const SEND = '/cgi-bin/message/custom/send';
@@ -22,7 +22,7 @@ const DEFAULT_LINK = { title: 'Help', description: 'Tap', url: 'https://help.exa
 describe('test/fault/twoInstances.test.ts', function() {
   // Loading a second app instance takes a few seconds on a busy machine.
   this.timeout(120000);
-  const sandbox = createSandbox();
+  const sandbox = createSandboxWithTestCredentials();
   let app2: any;
   let servers: Listening[] = [];
 
@@ -50,17 +50,11 @@ describe('test/fault/twoInstances.test.ts', function() {
     await sandbox.stop();
   });
 
-  beforeEach(async () => {
+  beforeEach(() => {
     sandbox.reset();
     configure(app, true);
-    await Promise.all([
-      app.model.AccessToken.deleteMany({}),
-      app.model.InboxMessage.deleteMany({}),
-      app.model.ReplyRule.deleteMany({}),
-      app.model.StoredMedia.deleteMany({}),
-    ]);
-    // No token anywhere: both instances start cold (a fresh deployment; their memory is reset by
-    // the root hook, test/.setup.ts).
+    // No token anywhere: both instances start cold (a fresh deployment; their memory is reset and
+    // the database emptied by the root hook, test/.setup.ts).
   });
 
   it('both instances share one database connection target and answer', async () => {
@@ -116,7 +110,7 @@ describe('test/fault/twoInstances.test.ts', function() {
     for (const r of results) assert(r.accepted, JSON.stringify(r.attempts));
 
     await Promise.all([ app.backgroundTasksFinished(), app2.backgroundTasksFinished() ]);
-    await eventually('every reply sent', async () => (await app.model.InboxMessage.countDocuments({ 'reply.state': 'sent' })) === 20);
+    await eventually(async () => (await app.model.InboxMessage.countDocuments({ 'reply.state': 'sent' })) === 20, { what: 'every reply sent', intervalMs: 50 });
     assert.strictEqual(await app.model.InboxMessage.countDocuments({}), 20, 'one inbox item per message');
     // A sweep on both instances finds nothing left to do.
     await Promise.all([ app.runSchedule('inboxSweeper'), app2.runSchedule('inboxSweeper') ]);
@@ -146,7 +140,7 @@ describe('test/fault/twoInstances.test.ts', function() {
       buildPush({ kind: 'text', mode: 'safe', format: 'json', channel, user, fields: { Content: 'logo?' } }), { maxAttempts: 1 })));
     for (const r of results) assert(r.accepted, JSON.stringify(r.attempts));
 
-    await eventually('every reply sent', async () => (await app.model.InboxMessage.countDocuments({ 'reply.state': 'sent' })) === 20);
+    await eventually(async () => (await app.model.InboxMessage.countDocuments({ 'reply.state': 'sent' })) === 20, { what: 'every reply sent', intervalMs: 50 });
     assert.strictEqual(sandbox.callCount(UPLOAD), 1, 'one upload for both instances');
     const sent = sandbox.sentMessages();
     assert.strictEqual(sent.length, 20);

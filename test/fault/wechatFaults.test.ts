@@ -7,9 +7,10 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../fixtures/contract';
-import { Fault } from '../../tools/wechat-sandbox';
+import { Fault, WechatSimulator } from '../../tools/wechat-sandbox';
 import { TEST_ENV } from '../fixtures/env';
-import { assertFailure, assertOk, createSandbox, Listening, listen, WechatSimulator } from './helpers';
+import { createSandboxWithTestCredentials, serveAppWith } from '../support';
+import { assertFailure, assertOk } from './helpers';
 
 /**
  * The app's deadline on its HTTP calls to WeChat here: a `timeout` fault is a socket that never
@@ -29,12 +30,11 @@ const FAULTS: Array<[string, Fault]> = [
 ];
 
 describe('test/fault/wechatFaults.test.ts', () => {
-  const sandbox = createSandbox();
+  const sandbox = createSandboxWithTestCredentials();
   const sim = new WechatSimulator(sandbox);
-  let server: Listening;
 
-  // The sandbox keeps its tokens across tests (so the app's cached access_token stays valid);
-  // counts are taken relative to each test's start, and every test uses its own users.
+  // The sandbox keeps its tokens across tests, and each test starts with the app holding a valid
+  // one (beforeEach); counts are taken relative to each test's start, and every test uses its own users.
   const baseline = new Map<string, number>();
   const resetBaseline = () => {
     for (const [ endpoint, n ] of Object.entries(sandbox.callCounts())) baseline.set(endpoint, n);
@@ -43,19 +43,10 @@ describe('test/fault/wechatFaults.test.ts', () => {
   const calls = (endpoint: string) => (sandbox.callCounts()[endpoint] ?? 0) - (baseline.get(endpoint) ?? 0);
   const newUser = (name: string) => `${name}${++userSeq}`;
 
-  before(async () => {
-    await sandbox.start();
-    server = await listen(app);
-    await app.model.AccessToken.deleteMany({});
-  });
-  after(async () => {
-    await server.close();
-    await sandbox.stop();
-  });
+  const served = serveAppWith(sandbox);
 
   beforeEach(async () => {
     sandbox.clearFaults();
-    resetBaseline();
     mock(app.config.wechat, 'apiBase', sandbox.url);
     mock(app.config.wechat, 'httpTimeoutMs', TIMEOUT_MS);
     mock(app.config.rateLimit, 'loginPerMinute', 0);
@@ -64,10 +55,10 @@ describe('test/fault/wechatFaults.test.ts', () => {
     mock(app.config.autoReply, 'defaultLink', DEFAULT_LINK);
     // Failed sends are due again at once, so the sweeper can retry them within the test.
     mock(app.config.inbox, 'backoffBaseSeconds', 0);
-    await Promise.all([
-      app.model.InboxMessage.deleteMany({}),
-      app.model.ReplyRule.deleteMany({}),
-    ]);
+    // The app holds a valid access_token, as after earlier traffic (the root hook empties its
+    // store and its memory before each test); its fetch is not counted.
+    await app.createAnonymousContext().service.accessToken.get(TEST_ENV.WECHAT_APPID);
+    resetBaseline();
   });
 
   async function login(userKey: string): Promise<string> {
@@ -195,7 +186,7 @@ describe('test/fault/wechatFaults.test.ts', () => {
 
   describe('custom/send (auto-reply of a push)', () => {
     async function push(user: string) {
-      const result = await sim.pushMessage(`${server.url}/message/check`, { kind: 'text', user, mode: 'safe', format: 'json' });
+      const result = await sim.pushMessage(`${served.server.url}/message/check`, { kind: 'text', user, mode: 'safe', format: 'json' });
       assert(result.accepted, JSON.stringify(result.attempts));
       assert.strictEqual(result.attempts.length, 1, 'acknowledged at the first try, without waiting for WeChat');
       await app.backgroundTasksFinished();

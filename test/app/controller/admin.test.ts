@@ -30,11 +30,6 @@ function replace(id: string, body: unknown) {
 }
 
 describe('test/app/controller/admin.test.ts', () => {
-  beforeEach(async () => {
-    await app.model.ReplyRule.deleteMany({});
-    await app.model.InboxMessage.deleteMany({});
-  });
-
   describe('authorization', () => {
     const routes: Array<[ 'get' | 'post' | 'put' | 'delete', string ]> = [
       [ 'get', '/admin/reply-rules' ],

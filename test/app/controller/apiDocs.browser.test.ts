@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { app } from 'egg-mock/bootstrap';
 import { PNG } from 'pngjs';
 import { contract } from '../../fixtures/contract';
-import { listen, Listening } from '../../fixtures/listen';
+import { listen, Listening } from '../../support';
 
 const SCREENSHOT_FILE = path.join(__dirname, '../../../artifacts/api-docs.png');
 const WINDOW = { width: 1280, height: 2400 };

@@ -5,6 +5,7 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
+import { useSandboxForApp } from '../../support';
 import { WechatSandbox } from '../../../tools/wechat-sandbox';
 
 describe('test/app/controller/auth.sandbox.test.ts', () => {
@@ -12,22 +13,12 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
 
   before(() => sandbox.start());
   after(() => sandbox.stop());
-  // Leave no token from this file's sandbox stored for later test files.
-  after(() => app.model.AccessToken.deleteMany({}));
 
-  beforeEach(async () => {
+  beforeEach(() => {
     sandbox.reset();
-    const { miniProgram, officialAccount } = sandbox.info() as any;
-    mock(app.config.wechat, 'apiBase', sandbox.url);
-    mock(app.config.wechat, 'appid', miniProgram.appid);
-    mock(app.config.wechat, 'secret', miniProgram.secret);
-    mock(app.config.officialAccount, 'appid', officialAccount.appid);
-    mock(app.config.officialAccount, 'secret', officialAccount.secret);
-    await Promise.all([
-      app.model.User.deleteMany({}),
-      app.model.RateLimit.deleteMany({}),
-      app.model.AccessToken.deleteMany({}),
-    ]);
+    useSandboxForApp(sandbox);
+    mock(app.config.officialAccount, 'appid', sandbox.officialAccount.appid);
+    mock(app.config.officialAccount, 'secret', sandbox.officialAccount.secret);
   });
 
   async function login(userKey: string) {

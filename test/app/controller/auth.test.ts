@@ -2,26 +2,13 @@ import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
-import { FakeWechat } from '../../fixtures/fakeWechat';
+import { login, newSessionKey, onCode2Session, useFakeWechat } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
-import { login, newSessionKey, onCode2Session } from '../../fixtures/login';
 
 const C2S = '/sns/jscode2session';
 
 describe('test/app/controller/auth.test.ts', () => {
-  const fake = new FakeWechat();
-
-  before(() => fake.start());
-  after(() => fake.close());
-
-  beforeEach(async () => {
-    fake.reset();
-    mock(app.config.wechat, 'apiBase', fake.url);
-    await Promise.all([
-      app.model.User.deleteMany({}),
-      app.model.RateLimit.deleteMany({}),
-    ]);
-  });
+  const fake = useFakeWechat();
 
   describe('POST /api/login', () => {
     it('creates a new user and issues an opaque session token', async () => {

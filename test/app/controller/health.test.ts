@@ -2,6 +2,7 @@ import assert from 'node:assert';
 import { contractRequest } from '../../fixtures/contract';
 import pkg from '../../../package.json';
 import { embeddedMongo } from '../../.setup';
+import { eventually } from '../../support';
 
 async function health() {
   const res = await contractRequest().get('/health').expect(200);
@@ -33,12 +34,6 @@ describe('test/app/controller/health.test.ts', () => {
     } finally {
       await server.start();
     }
-    const deadline = Date.now() + 20000;
-    let mongo = 'down';
-    while (mongo !== 'up' && Date.now() < deadline) {
-      await new Promise(resolve => setTimeout(resolve, 250));
-      mongo = (await health()).mongo;
-    }
-    assert.strictEqual(mongo, 'up');
+    await eventually(async () => (await health()).mongo === 'up', { what: 'mongo to be up again', timeoutMs: 20000, intervalMs: 250 });
   });
 });

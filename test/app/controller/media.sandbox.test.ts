@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert';
 import { app } from 'egg-mock/bootstrap';
-import { settleInbox, useSandboxedApp } from '../../fixtures/sandboxApp';
+import { settleInbox, useSandboxedApp } from '../../support';
 import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
 
@@ -26,12 +26,6 @@ function assertFailure(res: any, reason: string, message?: RegExp) {
 describe('test/app/controller/media.sandbox.test.ts', () => {
   const served = useSandboxedApp();
   const { sandbox, simulator, advanceClock } = served;
-
-  beforeEach(async () => {
-    await Promise.all([
-      app.model.InboxMessage.deleteMany({}), app.model.ReplyRule.deleteMany({}), app.model.StoredMedia.deleteMany({}),
-    ]);
-  });
 
   function upload(data: Buffer, filename = 'photo.png', contentType = 'image/png') {
     return contractRequest().post('/admin/media').set('authorization', AUTH)

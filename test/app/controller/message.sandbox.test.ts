@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
-import { useSandboxedApp } from '../../fixtures/sandboxApp';
+import { settleInbox, useSandboxedApp } from '../../support';
 import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
 import { buildPush as buildSimulatedPush, deliverPush } from '../../../tools/wechat-sandbox';
@@ -14,23 +14,12 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
   const served = useSandboxedApp();
   const { sandbox, simulator, advanceClock } = served;
 
-  beforeEach(async () => {
+  beforeEach(() => {
     mock(app.config.autoReply, 'defaultLink', { title: 'Help', description: 'd', url: 'https://help.example.com/', thumbUrl: '' });
-    await Promise.all([
-      app.model.InboxMessage.deleteMany({}), app.model.ReplyRule.deleteMany({}),
-    ]);
   });
 
-  async function settle() {
-    await app.backgroundTasksFinished();
-    // Requests through `server` run outside egg-mock's task tracking: wait for the inbox.
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      if (await app.model.InboxMessage.countDocuments({ status: { $in: [ 'pending', 'processing' ] }, attempts: 0 }) === 0 &&
-          await app.model.InboxMessage.countDocuments({ status: 'processing' }) === 0) return;
-      await new Promise(resolve => setTimeout(resolve, 50));
-    }
-  }
+  /** Every push processed once: a failed send waiting for its retry (pending, attempts > 0) is settled. */
+  const settle = () => settleInbox({ $or: [{ status: 'processing' }, { status: 'pending', attempts: 0 }] });
 
   it('passes the URL check of the console', async () => {
     const result = await simulator.verifyUrl(served.pushUrl);

@@ -10,8 +10,7 @@ import { contractRequest } from '../../fixtures/contract';
 import { encryptMessage, sha1Signature } from '../../../app/lib/wechatCrypto';
 import { buildPush as buildSandboxPush } from '../../../tools/wechat-sandbox';
 import { assertFailure } from '../../fault/helpers';
-import { createOaSandbox, useOaSandbox } from '../../fixtures/oaSandbox';
-import { buildPush, BuiltPush, customSends, encryptedQuery, nowSeconds, PushFields, textMessage, toXml, useFakeWechatForPushes, withoutParams } from '../../fixtures/push';
+import { buildPush, BuiltPush, createOaSandbox, customSends, encryptedQuery, nowSeconds, PushFields, serializeXml, textMessage, useFakeWechatForPushes, useOaSandbox, withoutParams } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
 
 function post(push: BuiltPush, path = '/message/check') {
@@ -167,11 +166,11 @@ describe('test/app/controller/message.security.test.ts', () => {
   });
 
   it('refuses a DOCTYPE hidden between comments and CDATA, inside the ciphertext or outside', async () => {
-    const hidden = `<!-- <![CDATA[ --><!DOCTYPE xml [<!ENTITY e "forged">]><!-- ]]> -->${toXml(textMessage('&e;'))}`;
+    const hidden = `<!-- <![CDATA[ --><!DOCTYPE xml [<!ENTITY e "forged">]><!-- ]]> -->${serializeXml(textMessage('&e;'))}`;
     const timestamp = String(nowSeconds());
     const nonce = 'hidden';
     const encrypt = encryptMessage(TEST_ENV.WECHAT_MSG_AES_KEY, TEST_ENV.WECHAT_APPID, hidden);
-    const inside = await post({ query: encryptedQuery(TEST_ENV.WECHAT_MSG_TOKEN, timestamp, nonce, encrypt), body: toXml({ ToUserName: 'gh_x', Encrypt: encrypt }), contentType: 'text/xml' });
+    const inside = await post({ query: encryptedQuery(TEST_ENV.WECHAT_MSG_TOKEN, timestamp, nonce, encrypt), body: serializeXml({ ToUserName: 'gh_x', Encrypt: encrypt }), contentType: 'text/xml' });
     assertFailure(inside, 'INVALID_PARAM');
     assert.match(inside.body.message, /DOCTYPE/);
     const outside = await post({ ...buildPush(textMessage('x'), { format: 'xml' }), body: `<!-- <![CDATA[ --><!DOCTYPE xml><!-- ]]> --><xml><ToUserName>gh_x</ToUserName><Encrypt>${encrypt}</Encrypt></xml>` });

@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
 import { sha1Signature } from '../../../app/lib/wechatCrypto';
-import { buildPush, BuiltPush, encryptedQuery, nowSeconds, RawNumber, signPushBody, textMessage, toJson, toXml, customSends, onCustomSend, useFakeWechatForPushes } from '../../fixtures/push';
+import { buildPush, BuiltPush, customSends, encryptedQuery, eventually, nowSeconds, onCustomSend, serializeJson, serializeXml, signPushBody, textMessage, useFakeWechatForPushes } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
 import { embeddedMongo } from '../../.setup';
 
@@ -73,7 +73,7 @@ describe('test/app/controller/message.test.ts', () => {
           await app.backgroundTasksFinished();
           const items = await app.model.InboxMessage.find({}).lean();
           assert.strictEqual(items.length, 1);
-          assert.strictEqual(items[0].msgId, (message.MsgId as RawNumber).digits);
+          assert.strictEqual(items[0].msgId, String(message.MsgId));
           assert.strictEqual(items[0].mode, mode);
           assert.strictEqual(items[0].format, format);
           assert.strictEqual(items[0].status, 'done');
@@ -138,7 +138,7 @@ describe('test/app/controller/message.test.ts', () => {
       const encrypt = '%%%not-base64%%%';
       await expectRejected({
         query: encryptedQuery(TEST_ENV.WECHAT_MSG_TOKEN, timestamp, nonce, encrypt),
-        body: toXml({ ToUserName: 'gh', Encrypt: encrypt }),
+        body: serializeXml({ ToUserName: 'gh', Encrypt: encrypt }),
         contentType: 'text/xml',
       }, 'DECRYPT_FAILED');
     });
@@ -154,7 +154,7 @@ describe('test/app/controller/message.test.ts', () => {
       await expectRejected({ ...base, body: '<xml><ToUserName>a</ToUserName>', contentType: 'text/xml' }, 'INVALID_PARAM');
       await expectRejected({ ...base, body: '{"ToUserName":"a","MsgId":1,"MsgId":2}' }, 'INVALID_PARAM');
       await expectRejected({ ...base, body: '{"ToUserName":' }, 'INVALID_PARAM');
-      await expectRejected({ ...base, body: toJson({ ToUserName: 'a', MsgType: 'text' }) }, 'INVALID_PARAM');
+      await expectRejected({ ...base, body: serializeJson({ ToUserName: 'a', MsgType: 'text' }) }, 'INVALID_PARAM');
       await expectRejected({ ...base, body: 'MsgType=text', contentType: 'application/x-www-form-urlencoded' }, 'INVALID_PARAM');
       await expectRejected({ ...base, body: '', contentType: 'text/xml' }, 'INVALID_PARAM');
       const res = await contractRequest().post('/message/check').query(base.query)
@@ -184,7 +184,7 @@ describe('test/app/controller/message.test.ts', () => {
       const encrypt = encryptMessage(TEST_ENV.WECHAT_MSG_AES_KEY, TEST_ENV.WECHAT_APPID, external);
       await expectRejected({
         query: encryptedQuery(TEST_ENV.WECHAT_MSG_TOKEN, timestamp, nonce, encrypt),
-        body: toXml({ ToUserName: 'gh', Encrypt: encrypt }),
+        body: serializeXml({ ToUserName: 'gh', Encrypt: encrypt }),
         contentType: 'text/xml',
       }, 'INVALID_PARAM');
     });
@@ -200,7 +200,7 @@ describe('test/app/controller/message.test.ts', () => {
       const push = buildPush(textMessage('retry me'), { mode: 'safe' });
       for (let i = 0; i < 3; i++) assertSuccess(await post(push));
       const again = buildPush(textMessage('other'));
-      const same = buildPush(textMessage('concurrent', { MsgId: new RawNumber('18446744073709551000') }), { format: 'xml' });
+      const same = buildPush(textMessage('concurrent', { MsgId: 18446744073709551000n }), { format: 'xml' });
       const replies = await Promise.all([ post(same), post(same), post(same), post(again) ]);
       replies.forEach(assertSuccess);
       await app.backgroundTasksFinished();
@@ -211,8 +211,8 @@ describe('test/app/controller/message.test.ts', () => {
     });
 
     it('treats two MsgIds above 2^53 that differ only in their last digits as different messages', async () => {
-      const a = textMessage('first', { MsgId: new RawNumber('9223372036854775801') });
-      const b = textMessage('second', { MsgId: new RawNumber('9223372036854775807'), FromUserName: a.FromUserName });
+      const a = textMessage('first', { MsgId: 9223372036854775801n });
+      const b = textMessage('second', { MsgId: 9223372036854775807n, FromUserName: a.FromUserName });
       assertSuccess(await post(buildPush(a)));
       assertSuccess(await post(buildPush(b)));
       await app.backgroundTasksFinished();
@@ -265,12 +265,10 @@ describe('test/app/controller/message.test.ts', () => {
       }
       assert.match(String(failure?.message), /socket hang up|ECONNRESET/);
       // WeChat's retry, once the database is back, is stored and answered.
-      const deadline = Date.now() + 20000;
-      let retry: any = await post(push);
-      while (retry.text !== 'success' && Date.now() < deadline) {
-        await new Promise(resolve => setTimeout(resolve, 250));
-        retry = await post(push);
-      }
+      const retry = await eventually(async () => {
+        const res = await post(push);
+        return res.text === 'success' && res;
+      }, { what: 'the retry to be stored', timeoutMs: 20000, intervalMs: 250 });
       assertSuccess(retry);
       await app.backgroundTasksFinished();
       assert.strictEqual(customSends(fake).length, 1);

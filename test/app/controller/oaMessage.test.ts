@@ -2,10 +2,9 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
 import { MongoServerError } from 'mongodb';
-import { listen, Listening } from '../../fixtures/listen';
+import { createOaSandbox, eventually, serveAppWith, useOaSandbox } from '../../support';
 import { buildPush, deliverPush, WechatSimulator } from '../../../tools/wechat-sandbox';
 import { TEST_ENV } from '../../fixtures/env';
-import { createOaSandbox, eventually, useOaSandbox } from '../../fixtures/oaSandbox';
 
 const ADMIN = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
 const USER_INFO = '/cgi-bin/user/info';
@@ -14,30 +13,17 @@ const USER_INFO = '/cgi-bin/user/info';
 describe('test/app/controller/oaMessage.test.ts', () => {
   const sandbox = createOaSandbox(0);
   const sim = new WechatSimulator(sandbox);
-  let server: Listening;
+  // WeChat's servers call a real URL: the app on a local port.
+  const served = serveAppWith(sandbox);
   /** http://127.0.0.1:<port>/oa/message, once listening */
-  const target = { url: '' };
-
-  before(async () => {
-    await sandbox.start();
-    // WeChat's servers call a real URL: serve the app on a local port.
-    server = await listen(app);
-    target.url = `${server.url}/oa/message`;
-  });
-  after(async () => {
-    await server.close();
-    await sandbox.stop();
-  });
-  beforeEach(async () => {
-    await useOaSandbox(sandbox);
-    await app.model.InboxMessage.deleteMany({});
-  });
+  const target = { get url() { return `${served.server.url}/oa/message`; } };
+  beforeEach(() => useOaSandbox(sandbox));
 
   const follower = (user: string) => app.model.Follower.findOne({ openid: sandbox.openid(user, 'officialAccount') }).lean();
   const processed = (user: string, event: string) => eventually(async () => {
     const item = await app.model.InboxMessage.findOne({ fromUser: sandbox.openid(user, 'officialAccount'), event }).lean();
     return item && item.status !== 'pending' && item.status !== 'processing' && item;
-  }, 10000, `the ${event} of ${user} to be processed`);
+  }, { what: `the ${event} of ${user} to be processed`, timeoutMs: 10000 });
 
   it('answers the URL verification with the official account\'s token', async () => {
     const result = await sim.verifyUrl(target.url, 'officialAccount');
@@ -122,7 +108,7 @@ describe('test/app/controller/oaMessage.test.ts', () => {
     const item = await eventually(async () => {
       const doc = await app.model.InboxMessage.findOne({ event: 'subscribe' }).lean();
       return doc?.status === 'pending' && doc.lastError ? doc : null;
-    }, 10000, 'the item to wait for a retry');
+    }, { what: 'the item to wait for a retry', timeoutMs: 10000 });
     assert.match(String(item.lastError), /45009/);
     const pendingFollower = await follower('gina');
     assert.strictEqual(pendingFollower?.subscribed, true, 'the subscription is recorded before user/info');
@@ -186,7 +172,7 @@ describe('test/app/controller/oaMessage.test.ts', () => {
     const item = await eventually(async () => {
       const doc = await app.model.InboxMessage.findOne({ msgType: 'text' }).lean();
       return doc && doc.status === 'done' && doc;
-    }, 10000, 'the text to be processed');
+    }, { what: 'the text to be processed', timeoutMs: 10000 });
     assert.strictEqual(item.channel, 'officialAccount');
     assert.strictEqual(await app.model.Follower.countDocuments({}), 0);
     assert.strictEqual(sandbox.sentMessages().length, 0);

@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
-import { createOaSandbox, eventually, useOaSandbox } from '../../fixtures/oaSandbox';
+import { createOaSandbox, eventually, useOaSandbox } from '../../support';
 
 const ADMIN = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
 const FOLLOWERS = 300;
@@ -12,10 +12,7 @@ describe('test/app/controller/officialAccount.test.ts', () => {
 
   before(() => sandbox.start());
   after(() => sandbox.stop());
-  beforeEach(async () => {
-    await useOaSandbox(sandbox);
-    await app.model.User.deleteMany({});
-  });
+  beforeEach(() => useOaSandbox(sandbox));
 
   async function sync() {
     const { run } = await app.mockContext().service.followerSync.runNow('admin');
@@ -175,7 +172,7 @@ describe('test/app/controller/officialAccount.test.ts', () => {
       const done = await eventually(async () => {
         const { run } = (await get('/admin/oa/sync', ADMIN)).body.data;
         return run.status === 'completed' && run;
-      }, 30000, 'the sync to complete');
+      }, { what: 'the sync to complete', timeoutMs: 30000 });
       assert.strictEqual(done.runId, runId);
       assert.strictEqual(done.followersSoFar, FOLLOWERS);
       assert.strictEqual(done.pagesDone, 1);

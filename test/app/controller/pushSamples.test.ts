@@ -3,7 +3,7 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
 import { parseBody } from '../../../app/lib/pushEnvelope';
 import { TEST_ENV } from '../../fixtures/env';
-import { signPushBody, useFakeWechatForPushes } from '../../fixtures/push';
+import { signPushBody, useFakeWechatForPushes } from '../../support';
 import { DISTINCT_PAIRS, PUSH_SAMPLES, pushSample, withSenderAndTime } from '../../fixtures/pushSamples';
 
 const ENDPOINTS = { miniprogram: '/message/check', officialAccount: '/oa/message' } as const;

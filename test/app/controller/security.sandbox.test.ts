@@ -8,7 +8,7 @@ import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
 import { InvalidParamError } from '../../../app/lib/errors';
-import { settleInbox, useSandboxedApp } from '../../fixtures/sandboxApp';
+import { settleInbox, useSandboxedApp } from '../../support';
 import { CONTENT_CHECK_VISIT_MS, deliverPush } from '../../../tools/wechat-sandbox';
 
 const TEXT = '/wxa/msg_sec_check';
@@ -32,12 +32,6 @@ function assertOk(res: any): any {
 describe('test/app/controller/security.sandbox.test.ts', () => {
   const served = useSandboxedApp();
   const { sandbox, simulator, advanceClock } = served;
-
-  beforeEach(async () => {
-    await Promise.all([
-      app.model.User.deleteMany({}), app.model.RateLimit.deleteMany({}), app.model.MediaCheck.deleteMany({}), app.model.InboxMessage.deleteMany({}), app.model.ReplyRule.deleteMany({}),
-    ]);
-  });
 
   async function login(userKey: string): Promise<string> {
     const res = await contractRequest().post('/api/login').send({ code: sandbox.login(userKey) });

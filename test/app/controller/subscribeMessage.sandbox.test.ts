@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
-import { settleInbox, useSandboxedApp } from '../../fixtures/sandboxApp';
+import { settleInbox, useSandboxedApp } from '../../support';
 import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
 import { deliverPush, SubscribeChoice, SubscribePushOptions, templateIdFor } from '../../../tools/wechat-sandbox';
@@ -31,16 +31,11 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
   let BOOKING = '';
   let STATUS = '';
 
-  beforeEach(async () => {
+  beforeEach(() => {
     appid = (sandbox.info() as any).miniProgram.appid;
     SHIPPED = templateIdFor(appid, 'order-shipped');
     BOOKING = templateIdFor(appid, 'booking-reminder');
     STATUS = templateIdFor(appid, 'service-status');
-    await Promise.all([
-      app.model.InboxMessage.deleteMany({}), app.model.SubscriptionGrant.deleteMany({}),
-      app.model.SubscribeMessageSend.deleteMany({}), app.model.SubscribeTemplateCache.deleteMany({}),
-      app.model.User.deleteMany({}),
-    ]);
   });
 
 

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
-import { settleInbox, useSandboxedApp } from '../../fixtures/sandboxApp';
+import { settleInbox, useSandboxedApp } from '../../support';
 import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
 import { buildPush, deliverPush } from '../../../tools/wechat-sandbox';
@@ -40,12 +40,9 @@ describe('test/app/controller/transfer.sandbox.test.ts', () => {
   const { sandbox, simulator } = served;
   const fast = { timeoutMs: 3000, maxAttempts: 1 };
 
-  beforeEach(async () => {
+  beforeEach(() => {
     mock(app.config.wechat, 'msgAllowPlaintext', true);
     mock(app.config.autoReply, 'defaultLink', NO_LINK);
-    await Promise.all([
-      app.model.InboxMessage.deleteMany({}), app.model.ReplyRule.deleteMany({}),
-    ]);
   });
 
 

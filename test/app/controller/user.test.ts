@@ -1,10 +1,9 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
+import { login, newSessionKey, onCode2Session, useFakeWechat } from '../../support';
 import { encryptOpenData } from '../../../app/lib/wechatCrypto';
-import { FakeWechat } from '../../fixtures/fakeWechat';
 import { TEST_ENV } from '../../fixtures/env';
-import { login, newSessionKey, onCode2Session } from '../../fixtures/login';
 
 const APPID = TEST_ENV.WECHAT_APPID;
 const PHONE = '/wxa/business/getuserphonenumber';
@@ -14,7 +13,7 @@ function watermark(appid = APPID) {
 }
 
 describe('test/app/controller/user.test.ts', () => {
-  const fake = new FakeWechat();
+  const fake = useFakeWechat();
   let sessionKey: string;
   let token: string;
 
@@ -23,19 +22,7 @@ describe('test/app/controller/user.test.ts', () => {
       .send(body as object)
       .expect(200);
 
-  before(() => fake.start());
-  after(() => fake.close());
-  // Leave no token from this file's fake WeChat stored for later test files.
-  after(() => app.model.AccessToken.deleteMany({}));
-
   beforeEach(async () => {
-    fake.reset();
-    mock(app.config.wechat, 'apiBase', fake.url);
-    await Promise.all([
-      app.model.User.deleteMany({}),
-      app.model.RateLimit.deleteMany({}),
-      app.model.AccessToken.deleteMany({}),
-    ]);
     sessionKey = newSessionKey();
     onCode2Session(fake, {
       'code-alice': { openid: 'o-alice', session_key: sessionKey },

@@ -9,6 +9,7 @@ import { PNG } from 'pngjs';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
+import { useSandboxForApp } from '../../support';
 import { CODE_URL_BASE, WechatSandbox } from '../../../tools/wechat-sandbox';
 
 const ADMIN = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
@@ -51,16 +52,10 @@ describe('test/app/controller/wxacode.sandbox.test.ts', () => {
 
   before(() => sandbox.start());
   after(() => sandbox.stop());
-  // Leave no token from this file's sandbox stored for later test files.
-  after(() => app.model.AccessToken.deleteMany({}));
 
-  beforeEach(async () => {
+  beforeEach(() => {
     sandbox.reset();
-    const { miniProgram } = sandbox.info() as any;
-    mock(app.config.wechat, 'apiBase', sandbox.url);
-    mock(app.config.wechat, 'appid', miniProgram.appid);
-    mock(app.config.wechat, 'secret', miniProgram.secret);
-    await Promise.all([ app.model.WxaCode.deleteMany({}), app.model.AccessToken.deleteMany({}), app.model.RateLimit.deleteMany({}) ]);
+    useSandboxForApp(sandbox);
   });
 
   function getCode(query: Record<string, string>, auth = ADMIN) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import { clock } from '../../../app/lib/clock';
-import { useTestClock } from '../../fixtures/clock';
+import { useTestClock } from '../../support';
 
 describe('test/app/lib/clock.test.ts', () => {
   it('reads the wall clock and runs periodic ticks until stopped', async () => {

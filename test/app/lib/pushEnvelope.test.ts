@@ -5,7 +5,7 @@ import {
 } from '../../../app/lib/pushEnvelope';
 import { AppError } from '../../../app/lib/errors';
 import { decryptMessage, encryptMessage, sha1Signature } from '../../../app/lib/wechatCrypto';
-import { buildPush, encryptedQuery, nowSeconds, RawNumber, signPushBody, textMessage, toJson, toXml, withoutParams } from '../../fixtures/push';
+import { buildPush, encryptedQuery, nowSeconds, signPushBody, serializeJson, serializeXml, textMessage, withoutParams } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
 
 const channel: PushChannelConfig = {
@@ -78,7 +78,7 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
     for (const format of [ 'json', 'xml' ] as const) {
       for (const mode of [ 'plaintext', 'compatible', 'safe' ] as const) {
         it(`opens a ${mode} ${format} push`, () => {
-          const message = textMessage('你好 <b> & ]]', { MsgId: new RawNumber('18446744073709551615') });
+          const message = textMessage('你好 <b> & ]]', { MsgId: 18446744073709551615n });
           const push = buildPush(message, { mode, format });
           const opened = openPush(migrating, { query: push.query, body: push.body });
           assert.strictEqual(opened.format, format);
@@ -102,8 +102,8 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
     });
 
     it('keeps two MsgIds above 2^53 that differ only in the last digit apart', () => {
-      const a = openPush(channel, buildPush(textMessage('a', { MsgId: new RawNumber('9007199254740993') })));
-      const b = openPush(channel, buildPush(textMessage('b', { MsgId: new RawNumber('9007199254740995') })));
+      const a = openPush(channel, buildPush(textMessage('a', { MsgId: 9007199254740993n })));
+      const b = openPush(channel, buildPush(textMessage('b', { MsgId: 9007199254740995n })));
       assert.strictEqual(a.message.msgId, '9007199254740993');
       assert.strictEqual(b.message.msgId, '9007199254740995');
       assert.notStrictEqual(a.dedupeKey, b.dedupeKey);
@@ -162,7 +162,7 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
       const nonce = 'abc';
       for (const encrypt of [ 'not base64!!', 'AAAA', encryptMessage('ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkj', channel.appid, '<xml/>') ]) {
         const query = encryptedQuery(channel.token, timestamp, nonce, encrypt);
-        rejects(() => openPush(channel, { query, body: toJson({ ToUserName: 'gh', Encrypt: encrypt }) }), 'DECRYPT_FAILED');
+        rejects(() => openPush(channel, { query, body: serializeJson({ ToUserName: 'gh', Encrypt: encrypt }) }), 'DECRYPT_FAILED');
       }
       const push = buildPush(textMessage('x'), { mode: 'safe' });
       rejects(() => openPush({ ...channel, aesKey: '' }, push), 'DECRYPT_FAILED');
@@ -244,7 +244,7 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
       rejects(() => openPush(channel, buildPush(textMessage('x', { CreateTime: 'yesterday' }))), 'INVALID_PARAM');
       rejects(() => openPush(channel, buildPush(textMessage('x', { MsgType: 'event' }))), 'INVALID_PARAM'); // no Event
       const safe = buildPush(textMessage('x'), { mode: 'safe' });
-      rejects(() => openPush(channel, { query: safe.query, body: toJson({ ToUserName: 'gh' }) }), 'INVALID_PARAM');
+      rejects(() => openPush(channel, { query: safe.query, body: serializeJson({ ToUserName: 'gh' }) }), 'INVALID_PARAM');
     });
   });
 
@@ -448,8 +448,8 @@ describe('test/app/lib/pushEnvelope.test.ts', () => {
     });
 
     it('serialises test pushes as WeChat does', () => {
-      assert.strictEqual(toJson({ a: new RawNumber('18446744073709551615'), b: 'x' }), '{"a":18446744073709551615,"b":"x"}');
-      assert.strictEqual(toXml({ a: 1, b: 'x' }), '<xml><a>1</a><b><![CDATA[x]]></b></xml>');
+      assert.strictEqual(serializeJson({ a: 18446744073709551615n, b: 'x' }), '{"a":18446744073709551615,"b":"x"}');
+      assert.strictEqual(serializeXml({ a: 1, b: 'x' }), '<xml><a>1</a><b><![CDATA[x]]></b></xml>');
     });
   });
 });

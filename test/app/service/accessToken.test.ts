@@ -3,12 +3,8 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { MockApplication } from 'egg-mock';
 import { WechatApiError } from '../../../app/lib/errors';
 import { chinaDay, forceRefreshAllowed, refreshDelaySeconds } from '../../../app/service/accessToken';
-import { closeAnotherApp, startAnotherApp } from '../../fixtures/apps';
-import { useTestClock } from '../../fixtures/clock';
-import { FakeWechat } from '../../fixtures/fakeWechat';
-import { gate } from '../../fixtures/gate';
+import { closeAnotherApp, FakeWechat, gate, rejection, startAnotherApp, useTestClock } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
-import { rejection } from '../../fixtures/tokens';
 
 const APPID = TEST_ENV.WECHAT_APPID;
 const STABLE = '/cgi-bin/stable_token';
@@ -31,8 +27,6 @@ describe('test/app/service/accessToken.test.ts', () => {
   after(async () => {
     await closeAnotherApp(other);
     await fake.close();
-    // Leave no token from this file's fake WeChat stored for later test files.
-    await app.model.AccessToken.deleteMany({});
   });
 
   /** Settles once `count` callers have been refused the lease (both instances share the service class). */
@@ -53,7 +47,6 @@ describe('test/app/service/accessToken.test.ts', () => {
     fake.reset();
     mock(app.config.wechat, 'apiBase', fake.url);
     mock(other.config.wechat, 'apiBase', fake.url);
-    await app.model.AccessToken.deleteMany({});
   });
 
   describe('pure helpers', () => {

@@ -1,10 +1,8 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
-import { buildPush, nowSeconds, PushFields, RawNumber, textMessage, customSends, useFakeWechatForPushes } from '../../fixtures/push';
-import { useTestClock } from '../../fixtures/clock';
+import { buildPush, customSends, listen, nowSeconds, PushFields, textMessage, useFakeWechatForPushes, useTestClock } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
-import { listen } from '../../fixtures/listen';
 import { matchClock } from '../../../app/service/autoReply';
 
 const AUTH = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
@@ -19,7 +17,7 @@ async function addRule(body: object) {
 let serial = 0;
 function msg(fields: PushFields): PushFields {
   serial++;
-  return { ToUserName: 'gh_x', FromUserName: `oRule${serial}`, CreateTime: nowSeconds(), MsgId: new RawNumber(String(7_000_000_000_000_000_000n + BigInt(serial))), ...fields };
+  return { ToUserName: 'gh_x', FromUserName: `oRule${serial}`, CreateTime: nowSeconds(), MsgId: 7_000_000_000_000_000_000n + BigInt(serial), ...fields };
 }
 
 describe('test/app/service/autoReply.test.ts', () => {

@@ -1,9 +1,7 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { AppError } from '../../../app/lib/errors';
-import { useTestClock } from '../../fixtures/clock';
-import { gate } from '../../fixtures/gate';
-import { createOaSandbox, useOaSandbox } from '../../fixtures/oaSandbox';
+import { createOaSandbox, eventually, gate, useOaSandbox, useTestClock } from '../../support';
 
 /** More than one page of /cgi-bin/user/get (10,000): 10,000 + 2,000, then the empty end page. */
 const MANY = 12_000;
@@ -303,12 +301,9 @@ describe('test/app/service/followerSync.test.ts', () => {
   });
 });
 
-async function waitForRun(runId: string) {
-  const deadline = Date.now() + 30000;
-  for (;;) {
+function waitForRun(runId: string) {
+  return eventually(async () => {
     const run = await app.model.FollowerSyncRun.findById(runId).lean();
-    if (run && run.status !== 'running') return run;
-    if (Date.now() > deadline) throw new Error(`run ${runId} did not finish`);
-    await new Promise(resolve => setTimeout(resolve, 50));
-  }
+    return run && run.status !== 'running' && run;
+  }, { what: `run ${runId} to finish`, timeoutMs: 30000, intervalMs: 50 });
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
-import { buildPush, customSends, onCustomSend, signPushBody, textMessage, useFakeWechatForPushes } from '../../fixtures/push';
+import { buildPush, customSends, onCustomSend, signPushBody, textMessage, useFakeWechatForPushes } from '../../support';
 import { openPush } from '../../../app/lib/pushEnvelope';
 
 

@@ -1,9 +1,7 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
-import { FakeWechat } from '../../fixtures/fakeWechat';
-import { gate } from '../../fixtures/gate';
-import { buildPush, customSends, onCustomSend, textMessage } from '../../fixtures/push';
+import { buildPush, customSends, gate, onCustomSend, textMessage, useFakeWechat } from '../../support';
 
 function post(content: string) {
   const message = textMessage(content);
@@ -17,19 +15,12 @@ function post(content: string) {
 }
 
 describe('test/app/service/push.test.ts', () => {
-  const fake = new FakeWechat();
-
-  before(() => fake.start());
-  after(() => fake.close());
+  const fake = useFakeWechat();
 
   // The processing queue is built from config.inbox at a test's first push (the root hook in
   // test/.setup.ts drops it before each test), so a test sets its bounds before pushing.
-  beforeEach(async () => {
-    fake.reset();
-    mock(app.config.wechat, 'apiBase', fake.url);
+  beforeEach(() => {
     mock(app.config.autoReply, 'defaultLink', { title: 'Help', description: '', url: 'https://help.test/', thumbUrl: '' });
-    await app.model.InboxMessage.deleteMany({});
-    await app.model.ReplyRule.deleteMany({});
   });
 
   afterEach(async () => {

@@ -4,8 +4,6 @@ import { RateLimitedError } from '../../../app/lib/errors';
 import { WINDOW_MS, windowOf } from '../../../app/service/rateLimit';
 
 describe('test/app/service/rateLimit.test.ts', () => {
-  beforeEach(() => app.model.RateLimit.deleteMany({}));
-
   it('keys counters by bucket, subject and minute', () => {
     const now = Date.parse('2026-11-24T08:00:30.500Z');
     const w = windowOf('login', '1.2.3.4', now);

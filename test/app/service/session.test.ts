@@ -6,7 +6,6 @@ describe('test/app/service/session.test.ts', () => {
   let user: any;
 
   beforeEach(async () => {
-    await app.model.User.deleteMany({});
     const now = new Date();
     user = (await app.model.User.create({ openId: 'o-session', createdAt: now, lastLoginAt: now })).toObject();
   });

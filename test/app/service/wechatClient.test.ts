@@ -1,26 +1,14 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { parseWxaCodeQuery } from '../../../app/lib/wxacode';
-import { FakeWechat } from '../../fixtures/fakeWechat';
+import { rejection, useFakeWechat } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
-import { rejection } from '../../fixtures/tokens';
 
 const OA_APPID = 'wxoa0123456789oa';
 const OA_SECRET = 'oa-secret-0123456789abcdef';
 
 describe('test/app/service/wechatClient.test.ts', () => {
-  const fake = new FakeWechat();
-
-  before(() => fake.start());
-  after(() => fake.close());
-  // Leave no token from this file's fake WeChat stored for later test files.
-  after(() => app.model.AccessToken.deleteMany({}));
-
-  beforeEach(async () => {
-    fake.reset();
-    mock(app.config.wechat, 'apiBase', fake.url);
-    await app.model.AccessToken.deleteMany({});
-  });
+  const fake = useFakeWechat();
 
   describe('code2Session', () => {
     it('sends appid, secret and the code and returns openid, session_key and unionid', async () => {

@@ -1,24 +1,15 @@
 import assert from 'node:assert';
-import { app, mock } from 'egg-mock/bootstrap';
+import { app } from 'egg-mock/bootstrap';
 import { neverSent, reasonForErrcode, redact } from '../../../app/service/wechatTransport';
-import { FakeWechat } from '../../fixtures/fakeWechat';
-import { rejection } from '../../fixtures/tokens';
+import { rejection, useFakeWechat } from '../../support';
 
 /**
  * The token-free transport on its own (app/service/wechatTransport.ts); the API methods on top of
  * it are tested through wechatClient (test/app/service/wechatClient.test.ts) and accessToken.
  */
 describe('test/app/service/wechatTransport.test.ts', () => {
-  const fake = new FakeWechat();
+  const fake = useFakeWechat();
   const transport = () => app.mockContext().service.wechatTransport;
-
-  before(() => fake.start());
-  after(() => fake.close());
-
-  beforeEach(() => {
-    fake.reset();
-    mock(app.config.wechat, 'apiBase', fake.url);
-  });
 
   describe('pure helpers', () => {
     it('maps errcodes to stable reasons', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import { SandboxCall, WechatSandbox } from '../../../tools/wechat-sandbox';
-import { gate } from '../../fixtures/gate';
+import { gate } from '../../support/gate';
 import { http, openGet, qs, TestClock, tokenOf, useSandbox } from './helpers';
 
 const SEND = '/cgi-bin/message/custom/send';
