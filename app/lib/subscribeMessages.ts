@@ -30,10 +30,14 @@ export const EVENT_WRAPPERS: Record<SubscribeEvent, string> = {
   subscribe_msg_sent_event: 'SubscribeMsgSentEvent',
 };
 
+/** A user's choice for a template in a popup or the settings (WeChat's SubscribeStatusString). */
+export const SUBSCRIBE_STATUSES = [ 'accept', 'reject' ] as const;
+export type SubscribeStatus = typeof SUBSCRIBE_STATUSES[number];
+
 export interface SubscribeEventEntry {
   templateId: string;
   /** popup and change events: the user's choice */
-  status?: 'accept' | 'reject';
+  status?: SubscribeStatus;
   /** popup: 0 from the mini-program's own popup (WeChat sends it as a string) */
   popupScene?: string;
   /** sent event: WeChat's id of the delivered message (exact digits) */

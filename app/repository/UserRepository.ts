@@ -2,7 +2,7 @@ import { Model } from 'mongoose';
 import { isDuplicateKeyError } from '../lib/databaseErrors';
 import { SessionEntry, UserDoc } from '../model/User';
 import { pushSession } from '../service/session';
-import { collectionOf, schemaDefaults } from './fromModel';
+import { collectionOf, insertOnlyFields } from './fromModel';
 
 /** What a login writes on its user: WeChat's session_key, and the unionId when WeChat returns one. */
 export interface LoginFields {
@@ -32,9 +32,9 @@ export class UserRepository {
   async upsertOnLogin(login: LoginFields, session: SessionEntry): Promise<{ user: UserDoc; isNewUser: boolean }> {
     const now = session.createdAt;
     const set: Partial<UserDoc> = { sessionKey: login.sessionKey, lastLoginAt: now, ...(login.unionId ? { unionId: login.unionId } : {}) };
-    // What mongoose's upsert would add on insert: the schema's defaults, and createdAt.
-    const onInsert: Record<string, unknown> = { ...schemaDefaults(this.model.schema), createdAt: now };
-    for (const key of Object.keys(set)) delete onInsert[key];
+    // What mongoose's upsert would add on insert: the schema's defaults, and createdAt (a field of
+    // its own in this schema, not a timestamp).
+    const onInsert = { ...insertOnlyFields(this.model.schema, now, [ set ]), createdAt: now };
     for (let attempt = 1; ; attempt++) {
       try {
         const user = await this.collection.findOneAndUpdate(

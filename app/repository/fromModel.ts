@@ -73,3 +73,16 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   }
   node[keys[keys.length - 1]] = value;
 }
+
+/**
+ * What an upsert's $setOnInsert needs so that a document it inserts is as mongoose would create
+ * it: the schema's defaults and insert timestamps at `now`, except the fields (by top-level name)
+ * that the update's other operators write.
+ */
+export function insertOnlyFields<T>(schema: Schema<T>, now: Date, written: Array<object | undefined>): Record<string, unknown> {
+  const fields: Record<string, unknown> = { ...schemaDefaults(schema), ...insertTimestamps(schema, now) };
+  for (const operator of written) {
+    for (const path of Object.keys(operator ?? {})) delete fields[path.split('.')[0]];
+  }
+  return fields;
+}

@@ -1,6 +1,6 @@
 import { Service } from 'egg';
 import {
-  MEDIA_TYPES, MediaCheckInput, SCENES, SceneName, Suggest, VerdictDetail,
+  MEDIA_TYPES, MediaCheckInput, MediaTypeName, SCENES, SceneName, Suggest, VerdictDetail,
   mediaVerdictFromPush, textVerdict, validateTextCheck,
 } from '../lib/contentSecurity';
 import { NotFoundError, WechatApiError } from '../lib/errors';
@@ -16,7 +16,7 @@ export interface TextCheckResult {
 export interface MediaCheckView {
   traceId: string;
   status: MediaCheckStatus;
-  mediaType?: string;
+  mediaType?: MediaTypeName;
   mediaUrl?: string;
   scene?: string;
   requestedAt?: Date;

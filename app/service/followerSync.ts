@@ -5,7 +5,7 @@ import { Types } from 'mongoose';
 import { clock } from '../lib/clock';
 import { WechatApiError } from '../lib/errors';
 import { isWechatApiError } from '../lib/sendOutcome';
-import { FollowerSyncRunDoc, SyncRunStatus } from '../model/FollowerSyncRun';
+import { FollowerSyncRunDoc, SyncRunStatus, SyncRunTrigger } from '../model/FollowerSyncRun';
 import { FollowerPage, OfficialAccountUser } from './wechatClient';
 
 /** /cgi-bin/user/info/batchget takes at most 100 openids. */
@@ -14,7 +14,7 @@ export const BATCHGET_SIZE = 100;
 export interface SyncRunView {
   runId: string;
   status: SyncRunStatus;
-  trigger: 'admin' | 'schedule';
+  trigger: SyncRunTrigger;
   pagesDone: number;
   followersSoFar: number;
   /** Followers according to WeChat's latest user/get reply */
@@ -159,7 +159,7 @@ export default class FollowerSyncService extends Service {
    * POST /admin/oa/sync: starts a run (or resumes an interrupted one) in the background and
    * returns at once; if a run is in progress elsewhere, reports that one.
    */
-  async startInBackground(trigger: 'admin' | 'schedule' = 'admin'): Promise<StartResult> {
+  async startInBackground(trigger: SyncRunTrigger = 'admin'): Promise<StartResult> {
     const claim = await this.claim(trigger);
     if (claim.owner) {
       const { runId } = claim.run;
@@ -172,7 +172,7 @@ export default class FollowerSyncService extends Service {
   }
 
   /** Starts (or resumes) a run and waits for its end: the schedule, scripts, tests. */
-  async runNow(trigger: 'admin' | 'schedule' = 'schedule'): Promise<StartResult> {
+  async runNow(trigger: SyncRunTrigger = 'schedule'): Promise<StartResult> {
     const claim = await this.claim(trigger);
     if (!claim.owner) return { started: false, resumed: false, run: claim.run };
     const run = await this.execute(claim.run.runId, claim.owner);
@@ -203,7 +203,7 @@ export default class FollowerSyncService extends Service {
   // -------------------------------------------------------------------------
   // Claiming a run
 
-  private async claim(trigger: 'admin' | 'schedule'): Promise<Claim> {
+  private async claim(trigger: SyncRunTrigger): Promise<Claim> {
     const appid = this.ctx.service.follower.appid();
     const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
     const leaseMs = this.app.config.followerSync.leaseSeconds * 1000;
