@@ -1,6 +1,7 @@
 import { Application } from 'egg';
 import { Model, Schema, Types } from 'mongoose';
-import { SubscribeTemplate } from '../service/wechatClient';
+// Type only: the list is stored as WeChat's getTemplateList returned it (no runtime dependency on the service).
+import type { SubscribeTemplate } from '../service/wechatClient';
 
 /**
  * The mini-program's subscribe-message templates as getTemplateList last returned them, one

@@ -1,6 +1,6 @@
 import { Model } from 'mongoose';
 import { SubscribeTemplateCacheDoc } from '../model/SubscribeTemplateCache';
-import { SubscribeTemplate } from '../service/wechatClient';
+import type { SubscribeTemplate } from '../service/wechatClient';
 import { collectionOf } from './fromModel';
 
 /**

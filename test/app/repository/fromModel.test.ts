@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import { app } from 'egg-mock/bootstrap';
-import { collectionOf, definedFields, insertTimestamps, schemaDefaults, updateTimestamp } from '../../../app/repository/fromModel';
+import { collectionOf, definedFields, insertOnlyFields, insertTimestamps, schemaDefaults, updateTimestamp } from '../../../app/repository/fromModel';
 
 describe('test/app/repository/fromModel.test.ts', () => {
   it('reads a schema\'s constant defaults, nested paths and single nested subdocuments included, function defaults left out', () => {
@@ -28,6 +28,15 @@ describe('test/app/repository/fromModel.test.ts', () => {
     // users: no timestamps option (createdAt is the service's own field)
     assert.deepStrictEqual(insertTimestamps(app.model.User.schema, now), {});
     assert.deepStrictEqual(updateTimestamp(app.model.User.schema, now), {});
+  });
+
+  it('gives an upsert\'s insert-only fields: defaults and timestamps the update\'s operators do not write', () => {
+    const now = new Date('2026-12-01T00:00:00Z');
+    assert.deepStrictEqual(insertOnlyFields(app.model.SubscriptionGrant.schema, now, [{ status: 'accept', updatedAt: now }]),
+      { oneTimeAvailable: 0, createdAt: now });
+    assert.deepStrictEqual(insertOnlyFields(app.model.SubscriptionGrant.schema, now, [{ updatedAt: now }, { oneTimeAvailable: 1 }]), { createdAt: now });
+    assert.deepStrictEqual(insertOnlyFields(app.model.InboxMessage.schema, now, [{ 'reply.state': 'sent' }, undefined ]),
+      { status: 'pending', attempts: 0, createdAt: now, updatedAt: now });
   });
 
   it('leaves undefined fields out', () => {
