@@ -70,6 +70,18 @@ export function isDuplicateKeyError(err: unknown): err is { code: 11000; keyPatt
   return typeof err === 'object' && err !== null && (err as DriverErrorFields).code === 11000;
 }
 
+/**
+ * The per-operation errors of a failed unordered bulk write: the driver's MongoBulkWriteError
+ * carries them as `writeErrors`, older shapes under `result.result.writeErrors`; each has a
+ * `code`, or its server error under `err`.
+ */
+export function bulkWriteErrors(err: unknown): Array<{ code?: unknown; err?: unknown }> {
+  if (typeof err !== 'object' || err === null) return [];
+  const { writeErrors, result } = err as { writeErrors?: unknown; result?: { result?: { writeErrors?: unknown } } };
+  const found = writeErrors ?? result?.result?.writeErrors;
+  return Array.isArray(found) ? found.filter(e => typeof e === 'object' && e !== null) : [];
+}
+
 /** True when `err` (or the error it wraps) says the database is unreachable or failing over. */
 export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
   if (!err || typeof err !== 'object') return false;

@@ -58,7 +58,7 @@ function scalar(value: unknown): string | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   if (typeof value === 'bigint') return value.toString();
   // lossless-json hands numbers over as objects with their digits in `value`.
-  if (value && typeof value === 'object' && typeof (value as any).value === 'string' && (value as any).isLosslessNumber) return (value as any).value;
+  if (value && typeof value === 'object' && 'value' in value && typeof value.value === 'string' && 'isLosslessNumber' in value && value.isLosslessNumber) return value.value;
   return undefined;
 }
 
@@ -73,7 +73,7 @@ function rawEntries(event: SubscribeEvent, nested: Record<string, unknown>): unk
   const entries: unknown[] = [];
   for (const w of asList(wrapper)) {
     // XML: <Wrapper><List>..</List><List>..</List></Wrapper>; a JSON sample: "Wrapper": [ {..} ]
-    if (w && typeof w === 'object' && !Array.isArray(w) && 'List' in w) entries.push(...asList((w as any).List));
+    if (w && typeof w === 'object' && !Array.isArray(w) && 'List' in w) entries.push(...asList(w.List));
     else entries.push(w);
   }
   entries.push(...asList(nested.List));
@@ -263,7 +263,7 @@ export function validateSendInput(body: unknown): SendInput {
         errors.push({ field, message: `${field} is not a template field name such as thing1` });
         continue;
       }
-      const value = raw && typeof raw === 'object' && !Array.isArray(raw) && Object.keys(raw).length === 1 ? (raw as any).value : raw;
+      const value = raw && typeof raw === 'object' && !Array.isArray(raw) && Object.keys(raw).length === 1 && 'value' in raw ? raw.value : raw;
       if (typeof value !== 'string' || value.length > DATA_VALUE_MAX) {
         errors.push({ field, message: `${field} must be a string or { "value": string } of at most ${DATA_VALUE_MAX} characters` });
         continue;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Service } from 'egg';
-import { Types } from 'mongoose';
+import { Model, Types } from 'mongoose';
 import { clock } from '../lib/clock';
 import { WechatApiError } from '../lib/errors';
 import { isWechatApiError } from '../lib/sendOutcome';
@@ -82,7 +82,7 @@ class RunState {
   /** WeChat calls not yet added to the run document */
   readonly calls = { userGet: 0, batchGet: 0 };
 
-  constructor(private readonly model: any, doc: FollowerSyncRunDoc, owner: string) {
+  constructor(private readonly model: Model<FollowerSyncRunDoc>, doc: FollowerSyncRunDoc, owner: string) {
     this.runId = String(doc._id);
     this.mine = { _id: doc._id, leaseOwner: owner };
     this.cursor = doc.pageCursor ?? '';
