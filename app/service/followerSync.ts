@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Service } from 'egg';
+import { isDuplicateKeyError } from '../lib/databaseErrors';
 import { Model, Types } from 'mongoose';
 import { clock } from '../lib/clock';
 import { WechatApiError } from '../lib/errors';
@@ -231,9 +232,9 @@ export default class FollowerSyncService extends Service {
         const run = doc.toObject() as FollowerSyncRunDoc;
         this.ctx.logger.info('[followerSync] run %s started (%s)', run._id, trigger);
         return { started: true, resumed: false, run: toView(run), owner };
-      } catch (err: any) {
+      } catch (err) {
         // Another process created the account's unfinished run between our two reads: report it.
-        if (err?.code !== 11000) throw err;
+        if (!isDuplicateKeyError(err)) throw err;
       }
     }
     throw new Error('could not claim or read the follower sync run (concurrent starts kept colliding)');
