@@ -1,4 +1,4 @@
-import { Model, Types } from 'mongoose';
+import { FilterQuery, Model, Types } from 'mongoose';
 import { Filter, UpdateResult } from 'mongodb';
 import { InboxMessageDoc, InboxReply, InboxStatus } from '../model/InboxMessage';
 import { isDuplicateKeyError } from '../lib/databaseErrors';
@@ -26,10 +26,11 @@ export interface InboxUpdate {
 export type InboxKeyHolder = Pick<InboxMessageDoc, '_id' | 'dedupeKey'> & { reply?: Pick<InboxReply, 'state'> };
 
 /**
- * The inbox_messages collection (app/model/InboxMessage.ts) straight through the driver: the
- * push's acknowledgement waits on `insert`, and processing writes an item several times per push,
- * so mongoose's documents and query building (hydration, casting, validation, a stack trace per
- * query) would only add CPU. Every value is built by the caller with its schema type; the
+ * The inbox_messages collection (app/model/InboxMessage.ts). Its hot path goes straight through
+ * the driver: the push's acknowledgement waits on `insert`, and processing claims and writes an
+ * item several times per push, so mongoose's documents and query building (hydration, casting,
+ * validation, a stack trace per query) would only add CPU. The reads (`dueIds`, `list`) stay
+ * mongoose queries. Every value is built by the caller with its schema type; the
  * schema's defaults and timestamps come from the model. What happens when (the states, leases
  * and retries) is app/service/inbox.ts.
  */
@@ -93,23 +94,26 @@ export class InboxRepository {
 
   /**
    * Ids of up to `limit` due items, oldest first: pending ones whose time has come, and with
-   * `expiredLeases` also leased ones whose lease ran out.
+   * `expiredLeases` also leased ones whose lease ran out. Through mongoose, like `list`: reads
+   * once per refill or sweep, not per push.
    */
   async dueIds(now: Date, limit: number, options: { expiredLeases?: boolean } = {}): Promise<Types.ObjectId[]> {
-    const pending: Filter<InboxMessageDoc> = { status: 'pending', nextAttemptAt: { $lte: now } };
-    const filter: Filter<InboxMessageDoc> = options.expiredLeases ? { $or: [ pending, { status: 'processing', lockedUntil: { $lt: now } }] } : pending;
-    const docs = await this.collection.find(filter, { projection: { _id: 1 } })
+    const pending: FilterQuery<InboxMessageDoc> = { status: 'pending', nextAttemptAt: { $lte: now } };
+    const filter: FilterQuery<InboxMessageDoc> = options.expiredLeases ? { $or: [ pending, { status: 'processing', lockedUntil: { $lt: now } }] } : pending;
+    const docs = await this.model.find(filter)
       .sort({ nextAttemptAt: 1, _id: 1 })
       .limit(limit)
-      .toArray();
+      .select({ _id: 1 })
+      .lean<Array<Pick<InboxMessageDoc, '_id'>>>();
     return docs.map(d => d._id);
   }
 
   /** The most recent items, all or of one status. */
   list(options: { status?: InboxStatus; limit: number }): Promise<InboxMessageDoc[]> {
-    return this.collection.find(options.status ? { status: options.status } : {})
+    return this.model.find(options.status ? { status: options.status } : {}).setOptions({ sanitizeFilter: true })
       .sort({ createdAt: -1, _id: -1 })
       .limit(options.limit)
-      .toArray();
+      .lean<InboxMessageDoc[]>()
+      .exec();
   }
 }
