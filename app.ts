@@ -19,7 +19,7 @@ export default class AppBoot implements IBoot {
 
   /** The contract and the reference page are read once, before the app serves (app/service/apiDocs.ts). */
   async didLoad() {
-    if (this.app.config.apiDocs.enabled) loadApiDocs(this.app);
+    if (this.app.config.apiDocs.enabled) this.app.apiDocs = loadApiDocs(this.app);
   }
 
   /**

@@ -2,7 +2,9 @@
  * `npm run demo`: the whole backend tried end to end on one machine, with no appid, phone or
  * public URL. It starts a fresh stack (embedded MongoDB in memory, the WeChat sandbox, the app
  * under egg-bin dev, each on a free port), or uses a running one (`--use-running <appUrl>`), then
- * walks every feature as a mini-program and WeChat would, over real HTTP (scripts/demo/steps.ts).
+ * walks every feature as a mini-program and WeChat would, over real HTTP (scripts/demo/steps.ts):
+ * the user's steps through the mini-program client kit (client/miniprogram) on the wx stub
+ * (tools/wx-stub), the operator's through the admin API.
  * One line per step, a summary, exit 0 only when every step passed. Whatever it started (and the
  * reply rule it created on a running stack) is torn down, also on failure or Ctrl-C.
  *
@@ -17,6 +19,7 @@ import path from 'node:path';
 import { EmbeddedMongoServer } from '../tools/embedded-mongo';
 import { SANDBOX_DEFAULTS, WechatSandbox, WechatSimulator } from '../tools/wechat-sandbox';
 import { AppClient } from './demo/client';
+import { createMiniProgram } from './demo/miniProgram';
 import { dim, formatMs, green, line, red, Report } from './demo/report';
 import { DemoContext, ExpectedLink, runSteps, STEP_NAMES } from './demo/steps';
 import { DEV_DEFAULTS, freePort, sandboxAppEnv, spawnEggDev, stopEggDev, waitForHealth } from './stack';
@@ -223,6 +226,7 @@ async function main(): Promise<number> {
       const user = await sim.createUser(userKey, { nickName: 'Demo user' });
       ctx = {
         app: new AppClient(stack.appUrl, stack.adminToken),
+        miniProgram: createMiniProgram(stack.appUrl, sim, userKey),
         sim,
         userKey,
         user,

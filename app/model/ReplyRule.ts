@@ -1,5 +1,4 @@
 import { Application } from 'egg';
-import { replyRulesChanged } from '../service/autoReply';
 
 /**
  * Auto-reply rules (docs/message-push.md). Validated by app/lib/replyRules.ts before they are
@@ -39,9 +38,9 @@ export default (app: Application) => {
   // Matching loads the enabled rules in priority order.
   ReplyRuleSchema.index({ enabled: 1, priority: -1, createdAt: 1 });
 
-  // Any write through this process makes its workers' cached rules stale at once
-  // (app/service/autoReply.ts); other processes re-read within config.autoReply.rulesCacheMs.
-  const stale = () => replyRulesChanged(app);
+  // Any write through this process makes its cached rules stale at once (app.replyRulesCache,
+  // app/extend/application.ts); other processes re-read within config.autoReply.rulesCacheMs.
+  const stale = () => app.replyRulesCache.invalidate();
   ReplyRuleSchema.post('save', stale);
   ReplyRuleSchema.post('insertMany', stale);
   ReplyRuleSchema.post(/^(update|replace|delete|findOneAnd)/, stale);

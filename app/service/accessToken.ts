@@ -23,6 +23,9 @@ import { AccessTokenDoc } from '../model/AccessToken';
  *   token just rejected, and only 30 s apart and 20 times per China day (tracked in the document).
  *   Nothing here loops: each caller makes at most one normal and one forced upstream call.
  * - Time is read from app/lib/clock.ts (tests move it past a lease or an expiry).
+ * - The per-process copy and the refreshes in flight are `app.accessTokenCache`
+ *   (app/extend/application.ts); WeChat is called through the token-free transport
+ *   (app/service/wechatTransport.ts), never through wechatClient, which takes its tokens from here.
  */
 
 /** Minimum spacing and daily budget of force_refresh (WeChat's limits). */
@@ -30,29 +33,6 @@ export const FORCE_REFRESH_MIN_INTERVAL_MS = 30_000;
 export const FORCE_REFRESH_PER_DAY = 20;
 /** A token is not handed out during its last minute (clock skew, request in flight). */
 export const EXPIRY_SAFETY_MS = 60_000;
-
-interface LocalToken {
-  token: string;
-  expiresAt: number;
-  refreshAt: number;
-}
-
-/** Per-process (per app instance) state: memory copy and in-flight refreshes. */
-interface LocalState {
-  tokens: Map<string, LocalToken>;
-  flights: Map<string, Promise<string>>;
-}
-
-// Kept on the application object itself (a symbol property), not in a WeakMap keyed by it:
-// wrappers such as egg-mock's proxy forward property access to the real application, so every
-// view of one app instance sees the same state, and another instance has its own.
-const LOCAL_STATE = Symbol('accessToken.localState');
-
-function localState(app: object): LocalState {
-  const holder = app as { [LOCAL_STATE]?: LocalState };
-  if (!holder[LOCAL_STATE]) holder[LOCAL_STATE] = { tokens: new Map(), flights: new Map() };
-  return holder[LOCAL_STATE];
-}
 
 /** The China calendar day (UTC+8) WeChat's daily quotas count in. */
 export function chinaDay(at: Date): string {
@@ -78,15 +58,21 @@ export function forceRefreshAllowed(doc: Pick<AccessTokenDoc, 'lastForceRefreshA
   return { allowed: true, count };
 }
 
+export interface StableTokenResult {
+  accessToken: string;
+  /** Seconds the token remains valid */
+  expiresIn: number;
+}
+
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
 export default class AccessTokenService extends Service {
   /** A valid access_token for `appid` (the mini-program's or the official account's). */
   async get(appid: string): Promise<string> {
-    const local = localState(this.app).tokens.get(appid);
-    if (local && clock.now() < local.refreshAt) return local.token;
-    return this.singleFlight(`get:${appid}`, () => this.obtain(appid, null));
+    const local = this.app.accessTokenCache.fresh(appid, clock.now());
+    if (local !== undefined) return local;
+    return this.app.accessTokenCache.refreshes.run(`get:${appid}`, () => this.obtain(appid, null));
   }
 
   /**
@@ -94,39 +80,48 @@ export default class AccessTokenService extends Service {
    * at most once (a forced refresh only if the normal one returns the same token). Never loops.
    */
   async invalidate(appid: string, rejectedToken: string): Promise<string> {
-    const state = localState(this.app);
-    if (state.tokens.get(appid)?.token === rejectedToken) state.tokens.delete(appid);
-    return this.singleFlight(`invalidate:${appid}:${sha256(rejectedToken)}`, () => this.obtain(appid, rejectedToken));
+    const cache = this.app.accessTokenCache;
+    if (cache.peek(appid) === rejectedToken) cache.delete(appid);
+    return cache.refreshes.run(`invalidate:${appid}:${sha256(rejectedToken)}`, () => this.obtain(appid, rejectedToken));
   }
 
-  /** Forgets this process's memory copy (the next call reads MongoDB): restarts, tests. */
-  forgetLocal(appid?: string) {
-    const { tokens } = localState(this.app);
-    if (appid) tokens.delete(appid);
-    else tokens.clear();
+  /**
+   * POST /cgi-bin/stable_token through the token-free transport: the upstream call of a refresh.
+   * Normal mode is idempotent; force_refresh is never repeated.
+   */
+  async fetchStableToken(appid: string, { forceRefresh = false }: { forceRefresh?: boolean } = {}): Promise<StableTokenResult> {
+    const secret = this.secretFor(appid);
+    const reply = await this.ctx.service.wechatTransport.json({
+      op: forceRefresh ? 'stableToken(force)' : 'stableToken',
+      method: 'POST',
+      path: '/cgi-bin/stable_token',
+      body: { grant_type: 'client_credential', appid, secret, force_refresh: forceRefresh },
+      retry: forceRefresh ? 'unsent-only' : 'idempotent',
+      // Two attempts keep a refresh within the lease (config.accessToken.leaseMs).
+      attempts: 2,
+    });
+    const expiresIn = Number(reply.expires_in);
+    if (typeof reply.access_token !== 'string' || reply.access_token === '' || !(expiresIn > 0)) {
+      throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat stable_token: reply without access_token or expires_in');
+    }
+    return { accessToken: reply.access_token, expiresIn };
+  }
+
+  /** Secrets per appid, from config: the mini-program's and the official account's. */
+  private secretFor(appid: string): string {
+    const { wechat, officialAccount } = this.app.config;
+    const secret = appid && appid === wechat.appid ? wechat.secret :
+      appid && appid === officialAccount.appid ? officialAccount.secret : '';
+    if (!secret) throw new WechatApiError('WECHAT_CONFIG_ERROR', `no secret configured for appid ${appid || '(empty)'}`);
+    return secret;
   }
 
   private get model() {
     return this.ctx.model.AccessToken;
   }
 
-  private async singleFlight(key: string, run: () => Promise<string>): Promise<string> {
-    const { flights } = localState(this.app);
-    const pending = flights.get(key);
-    if (pending) return pending;
-    const flight = run().finally(() => flights.delete(key));
-    flights.set(key, flight);
-    return flight;
-  }
-
-  private remember(appid: string, doc: Pick<AccessTokenDoc, 'token' | 'expiresAt' | 'refreshAt'>): string {
-    const token = doc.token as string;
-    localState(this.app).tokens.set(appid, {
-      token,
-      expiresAt: new Date(doc.expiresAt as Date).getTime(),
-      refreshAt: new Date(doc.refreshAt as Date).getTime(),
-    });
-    return token;
+  private remember(appid: string, doc: Pick<AccessTokenDoc, 'token' | 'refreshAt'>): string {
+    return this.app.accessTokenCache.set(appid, doc.token as string, new Date(doc.refreshAt as Date).getTime());
   }
 
   private async obtain(appid: string, rejected: string | null): Promise<string> {
@@ -194,15 +189,14 @@ export default class AccessTokenService extends Service {
       await this.model.updateOne({ appid, leaseOwner: owner }, { $set: release });
       return this.remember(appid, lease);
     }
-    const client = this.ctx.service.wechatClient;
     try {
-      let result = await client.getStableToken(appid, { forceRefresh: false });
+      let result = await this.fetchStableToken(appid, { forceRefresh: false });
       const badHash = rejectedHash ?? lease.rejectedTokenHash ?? null;
       if (badHash && sha256(result.accessToken) === badHash) {
         // Normal mode handed back the token WeChat just rejected: only force_refresh replaces it.
         await this.reserveForceRefresh(appid, owner);
         this.ctx.logger.warn('[accessToken] %s: stable_token returned the rejected token, using force_refresh', appid);
-        result = await client.getStableToken(appid, { forceRefresh: true });
+        result = await this.fetchStableToken(appid, { forceRefresh: true });
       }
       const at = clock.now();
       const fields = {

@@ -5,13 +5,11 @@ import { parse } from 'yaml';
 import { NotFoundError } from '../lib/errors';
 
 /** The contract, and the reference page's files: Swagger UI from node_modules (no CDN) and its start script. */
-interface ApiDocs {
+export interface ApiDocs {
   contractJson: string;
   page: string;
   assets: Map<string, { contentType: string; body: Buffer | string }>;
 }
-
-const API_DOCS = Symbol('apiDocs');
 
 // No inline script: the page loads Swagger UI, then this, which points it at /openapi.json. The
 // validator badge would send the contract to validator.swagger.io: it is turned off.
@@ -33,14 +31,14 @@ const PAGE = `<!doctype html>
 `;
 
 /**
- * Reads docs/openapi.yaml (converted to JSON) and the viewer's files once, at start-up (app.ts),
- * when config.apiDocs.enabled; a broken contract then stops the start.
+ * Reads docs/openapi.yaml (converted to JSON) and the viewer's files once, at start-up (app.ts keeps
+ * them in `app.apiDocs`), when config.apiDocs.enabled; a broken contract then stops the start.
  */
-export function loadApiDocs(app: Application): void {
+export function loadApiDocs(app: Application): ApiDocs {
   const contract = parse(readFileSync(path.join(app.baseDir, 'docs/openapi.yaml'), 'utf8'));
   const viewerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
   const viewerFile = (name: string) => readFileSync(path.join(viewerDir, name));
-  const docs: ApiDocs = {
+  return {
     contractJson: JSON.stringify(contract),
     page: PAGE,
     assets: new Map([
@@ -49,13 +47,12 @@ export function loadApiDocs(app: Application): void {
       [ 'reference.js', { contentType: 'application/javascript', body: START_SCRIPT }],
     ]),
   };
-  (app as { [API_DOCS]?: ApiDocs })[API_DOCS] = docs;
 }
 
 /** GET /openapi.json and /docs (docs/openapi.yaml): NOT_FOUND, like an unknown route, unless config.apiDocs.enabled. */
 export default class ApiDocsService extends Service {
   private loaded(): ApiDocs {
-    const docs = (this.app as { [API_DOCS]?: ApiDocs })[API_DOCS];
+    const docs = this.app.apiDocs;
     if (!docs || !this.app.config.apiDocs.enabled) throw new NotFoundError(`no route for ${this.ctx.method} ${this.ctx.path}`);
     return docs;
   }

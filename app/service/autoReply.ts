@@ -1,4 +1,4 @@
-import { Application, Service } from 'egg';
+import { Service } from 'egg';
 import { clock } from '../lib/clock';
 import { NotFoundError, InvalidParamError } from '../lib/errors';
 import { isWechatApiError } from '../lib/sendOutcome';
@@ -9,20 +9,6 @@ import {
 
 /** At most this many rules exist, so matching one message stays cheap. */
 export const MAX_RULES = 500;
-
-const RULES_CACHE = Symbol('autoReply.rulesCache');
-const RULES_VERSION = Symbol('autoReply.rulesVersion');
-
-interface RulesHolder {
-  [RULES_VERSION]?: number;
-  [RULES_CACHE]?: { version: number; expiresAt: number; rules: Promise<ReplyRuleView[]> };
-}
-
-/** Called by the ReplyRule model's write hooks: this process reads the rules again on next use. */
-export function replyRulesChanged(app: Application): void {
-  const holder = app as unknown as RulesHolder;
-  holder[RULES_VERSION] = (holder[RULES_VERSION] ?? 0) + 1;
-}
 
 /** The clock regex budgets are measured with (ms, monotonic); tests replace `now`. */
 export const matchClock = { now: () => performance.now() };
@@ -156,24 +142,15 @@ export default class AutoReplyService extends Service {
   /**
    * The enabled rules in priority order, read at most once per config.autoReply.rulesCacheMs by
    * each worker (every push used to read and convert them), and again after any write through
-   * this process. Concurrent callers share one read; a failed read is not kept.
+   * this process (the ReplyRule model's write hooks invalidate `app.replyRulesCache`,
+   * app/extend/application.ts). Concurrent callers share one read; a failed read is not kept.
    */
   private enabledRules(): Promise<ReplyRuleView[]> {
-    const holder = this.app as unknown as RulesHolder;
-    const version = holder[RULES_VERSION] ?? 0;
-    const now = clock.now();
-    const cached = holder[RULES_CACHE];
-    if (cached && cached.version === version && cached.expiresAt > now) return cached.rules;
-    const rules = this.model.find({ enabled: true })
+    return this.app.replyRulesCache.get(clock.now(), this.app.config.autoReply.rulesCacheMs, () => this.model.find({ enabled: true })
       .sort({ priority: -1, createdAt: 1, _id: 1 })
       .limit(MAX_RULES)
       .lean()
-      .then(docs => docs.map(toView));
-    holder[RULES_CACHE] = { version, expiresAt: now + this.app.config.autoReply.rulesCacheMs, rules };
-    rules.catch(() => {
-      if (holder[RULES_CACHE]?.rules === rules) holder[RULES_CACHE] = undefined;
-    });
-    return rules;
+      .then(docs => docs.map(toView)));
   }
 
   /**

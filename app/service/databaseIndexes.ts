@@ -1,4 +1,4 @@
-import { Application, Service } from 'egg';
+import { Service } from 'egg';
 
 /** A declared index the database could not build or holds with other options. */
 export interface IndexProblem {
@@ -20,13 +20,6 @@ export interface IndexReport {
 interface ModelLike {
   collection: { collectionName: string; createIndex(fields: Record<string, unknown>, options: Record<string, unknown>): Promise<string> };
   schema: { indexes(): Array<[ Record<string, unknown>, Record<string, unknown> ]> };
-}
-
-const REPORT = Symbol('databaseIndexes.report');
-
-/** What the latest check found (read by /health). */
-export function indexReport(app: Application): IndexReport {
-  return (app as any)[REPORT] ?? { checked: false, problems: [] };
 }
 
 /** MongoDB's default name for an index: each key and its direction, joined by underscores. */
@@ -76,7 +69,8 @@ export default class DatabaseIndexesService extends Service {
         }
       }
     }
-    (this.app as any)[REPORT] = { checked: true, problems };
+    // What /health reports (app/extend/application.ts).
+    this.app.indexReport = { checked: true, problems };
     if (problems.length > 0) this.app.logger.error(describeIndexProblems(problems));
     return problems;
   }

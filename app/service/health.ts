@@ -1,5 +1,4 @@
 import { Service } from 'egg';
-import { indexReport } from './databaseIndexes';
 
 export interface HealthReport {
   status: 'ok' | 'degraded';
@@ -18,7 +17,7 @@ export default class HealthService extends Service {
   /** Answers quickly even when MongoDB is unreachable: the ping is bounded by a timeout. */
   async check(): Promise<HealthReport> {
     const mongo = await this.pingMongo();
-    const { checked, problems } = indexReport(this.app);
+    const { checked, problems } = this.app.indexReport;
     const indexes = !checked ? 'unchecked' : problems.length > 0 ? 'failed' : 'ok';
     return {
       status: mongo === 'up' && indexes !== 'failed' ? 'ok' : 'degraded',

@@ -51,11 +51,14 @@ export interface InboxItemView {
 
 const CONTENT_PREVIEW = 200;
 
-/** Where a claimed item (in memory only) carries the rule matched while its push was answered. */
-const MATCHED = Symbol('inbox.matched');
+/**
+ * The rule matched while a claimed item's push was answered, by the claimed item `record` returns
+ * (in memory only, never stored): processed at once, the item is not matched a second time.
+ */
+const matchedBeforeAnswer = new WeakMap<object, { rule: ReplyRule | null }>();
 
-/** A stored item as processing sees it: claimed from the store, or stored claimed (with the rule matched then). */
-export type InboxItem = InboxMessageDoc & { [MATCHED]?: { rule: ReplyRule | null } };
+/** A stored item as processing sees it: claimed from the store, or stored claimed by `record`. */
+export type InboxItem = InboxMessageDoc;
 
 export interface RecordOptions {
   /** Store it already claimed by this process (a free processing slot) */
@@ -140,11 +143,9 @@ export default class InboxService extends Service {
       expireAt: new Date(now.getTime() + this.retentionSeconds() * 1000),
     }, now);
     if ('stored' in result) {
-      const doc = result.stored;
-      // The claimed item carries the rule matched before the answer (not stored): processed at
-      // once, it is not matched a second time.
-      const claimed = options.claimed && !transferred ? { claimed: { ...doc, ...(options.matched ? { [MATCHED]: options.matched } : {}) } } : {};
-      return { id: String(doc._id), duplicate: false, transferred, ...claimed };
+      const claimed = options.claimed && !transferred ? { ...result.stored } : null;
+      if (claimed && options.matched) matchedBeforeAnswer.set(claimed, options.matched);
+      return { id: String(result.stored._id), duplicate: false, transferred, ...(claimed ? { claimed } : {}) };
     }
     // One query reads the item holding the key. On the replay key it tells WeChat's retry of
     // the same message from another body sent under a signature set that was already used.
@@ -268,7 +269,7 @@ export default class InboxService extends Service {
     // Media-check verdicts are recorded, never answered (docs/content-security.md).
     if (item.event === 'wxa_media_check') return this.processMediaCheck(item, fence);
 
-    const matched: { rule: ReplyRule | null } | undefined = item[MATCHED];
+    const matched = matchedBeforeAnswer.get(item);
     const rule = matched ? matched.rule : await ctx.service.autoReply.match({ msgType: item.msgType, event: item.event, content: item.content });
     if (rule?.action === 'transfer') {
       // Hand-offs are decided before the push is answered (autoReply.handOff). A transfer rule

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Service } from 'egg';
 import { Types } from 'mongoose';
+import { clock } from '../lib/clock';
 import { ErrorReason, InvalidParamError, NotFoundError, PayloadTooLargeError, WechatApiError } from '../lib/errors';
 import { IMAGE_CONTENT_TYPES, IMAGE_MAX_BYTES, imageFormatOf, MEDIA_REF_RE, MEDIA_TTL_MS, mediaRefreshAt } from '../lib/media';
 import { StoredMediaDoc } from '../model/StoredMedia';
@@ -19,27 +20,15 @@ import { StoredMediaDoc } from '../model/StoredMedia';
  * - One upload per refresh whatever the number of callers, with the access_token's discipline
  *   (app/service/accessToken.ts): in-process single-flight, then a lease in the image's document
  *   taken with one atomic findOneAndUpdate; the others poll the document (bounded by waitMs) or
- *   keep using the still-valid media_id meanwhile.
+ *   keep using the still-valid media_id meanwhile. The per-process copies and uploads in flight are
+ *   `app.mediaIdCache` (app/extend/application.ts); time is read from app/lib/clock.ts.
  */
 
-interface LocalMediaId {
+/** This process's copy of an image's media_id (`app.mediaIdCache`, app/extend/application.ts). */
+export interface MediaIdCopy {
+  /** The appid it was uploaded for: a copy for another appid is not used */
   appid: string;
   mediaId: string;
-  refreshAt: number;
-}
-
-interface LocalState {
-  ids: Map<string, LocalMediaId>;
-  flights: Map<string, Promise<string>>;
-}
-
-// On the application object, like the access_token's state: one per app instance.
-const LOCAL_STATE = Symbol('media.localState');
-
-function localState(app: object): LocalState {
-  const holder = app as { [LOCAL_STATE]?: LocalState };
-  if (!holder[LOCAL_STATE]) holder[LOCAL_STATE] = { ids: new Map(), flights: new Map() };
-  return holder[LOCAL_STATE];
 }
 
 /** What the admin API shows of a stored image (never its bytes nor the media_id). */
@@ -127,7 +116,7 @@ export default class MediaService extends Service {
     }
     const res = await this.model.deleteOne({ _id: id }).setOptions({ sanitizeFilter: true });
     if (res.deletedCount !== 1) throw new NotFoundError(`no stored image ${id}`);
-    localState(this.app).ids.delete(id);
+    this.app.mediaIdCache.delete(id);
     return { id, deleted: true };
   }
 
@@ -147,41 +136,27 @@ export default class MediaService extends Service {
   async mediaIdFor(id: string): Promise<string> {
     if (!MEDIA_REF_RE.test(id)) throw new NotFoundError(`no stored image ${id}`);
     const { appid } = this.app.config.wechat;
-    const local = localState(this.app).ids.get(id);
-    if (local && local.appid === appid && Date.now() < local.refreshAt) return local.mediaId;
-    return this.singleFlight(`get:${id}`, () => this.obtain(id, null));
+    const local = this.app.mediaIdCache.fresh(id, clock.now());
+    if (local && local.appid === appid) return local.mediaId;
+    return this.app.mediaIdCache.refreshes.run(`get:${id}`, () => this.obtain(id, null));
   }
 
   /** WeChat refused `rejected` (40007): drop it and return a fresh media_id, uploading at most once. */
   async invalidate(id: string, rejected: string): Promise<string> {
-    const state = localState(this.app);
-    if (state.ids.get(id)?.mediaId === rejected) state.ids.delete(id);
-    return this.singleFlight(`invalidate:${id}:${rejected}`, () => this.obtain(id, rejected));
-  }
-
-  /** Forgets this process's memory copies (tests, like accessToken.forgetLocal). */
-  forgetLocal() {
-    localState(this.app).ids.clear();
-  }
-
-  private async singleFlight(key: string, run: () => Promise<string>): Promise<string> {
-    const { flights } = localState(this.app);
-    const pending = flights.get(key);
-    if (pending) return pending;
-    const flight = run().finally(() => flights.delete(key));
-    flights.set(key, flight);
-    return flight;
+    const cache = this.app.mediaIdCache;
+    if (cache.peek(id)?.mediaId === rejected) cache.delete(id);
+    return cache.refreshes.run(`invalidate:${id}:${rejected}`, () => this.obtain(id, rejected));
   }
 
   private remember(id: string, doc: Pick<StoredMediaDoc, 'mediaId' | 'mediaAppid' | 'mediaRefreshAt'>): string {
-    localState(this.app).ids.set(id, { appid: doc.mediaAppid as string, mediaId: doc.mediaId as string, refreshAt: new Date(doc.mediaRefreshAt as Date).getTime() });
-    return doc.mediaId as string;
+    const copy = { appid: doc.mediaAppid as string, mediaId: doc.mediaId as string };
+    return this.app.mediaIdCache.set(id, copy, new Date(doc.mediaRefreshAt as Date).getTime()).mediaId;
   }
 
   private async obtain(id: string, rejected: string | null): Promise<string> {
     const { waitMs, pollMs } = this.app.config.media;
     const { appid } = this.app.config.wechat;
-    const started = Date.now();
+    const started = clock.now();
     const deadline = started + waitMs;
     const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
     const _id = new Types.ObjectId(id);
@@ -190,7 +165,7 @@ export default class MediaService extends Service {
       await this.model.updateOne({ _id, mediaId: rejected }, { $set: { mediaId: null, mediaExpiresAt: null, mediaRefreshAt: null } });
     }
     for (;;) {
-      const now = Date.now();
+      const now = clock.now();
       const doc = await this.model.findOne({ _id }, VIEW_FIELDS).lean<StoredMediaDoc>();
       if (!doc) throw new NotFoundError(`no stored image ${id}`);
       const usable = !!doc.mediaId && doc.mediaAppid === appid && doc.mediaId !== rejected;
@@ -222,7 +197,7 @@ export default class MediaService extends Service {
     const { appid } = this.app.config.wechat;
     const release = { leaseOwner: null, leaseUntil: null };
     // Uploaded by another process between our read and the lease?
-    if (lease.mediaId && lease.mediaAppid === appid && lease.mediaId !== rejected && lease.mediaRefreshAt && Date.now() < new Date(lease.mediaRefreshAt).getTime()) {
+    if (lease.mediaId && lease.mediaAppid === appid && lease.mediaId !== rejected && lease.mediaRefreshAt && clock.now() < new Date(lease.mediaRefreshAt).getTime()) {
       await this.model.updateOne({ _id: lease._id, leaseOwner: owner }, { $set: release });
       return this.remember(id, lease);
     }
@@ -231,7 +206,7 @@ export default class MediaService extends Service {
         filename: lease.name, contentType: IMAGE_CONTENT_TYPES[lease.format], data: bytesOf(lease.data),
       });
       // WeChat's 3 days count from its upload; ours from before the answer is the safe side.
-      const at = Date.now();
+      const at = clock.now();
       const fields = {
         mediaId, mediaAppid: appid, mediaUploadedAt: new Date(at), mediaExpiresAt: new Date(at + MEDIA_TTL_MS),
         mediaRefreshAt: new Date(mediaRefreshAt(at, this.app.config.media.refreshAheadSeconds * 1000)),
@@ -246,7 +221,7 @@ export default class MediaService extends Service {
       await this.model.updateOne({ _id: lease._id, leaseOwner: owner }, {
         $set: {
           ...release,
-          lastErrorAt: new Date(),
+          lastErrorAt: new Date(clock.now()),
           lastErrorReason: err instanceof WechatApiError ? err.reason : 'WECHAT_UNAVAILABLE',
           lastErrorCode: err instanceof WechatApiError ? err.errcode : null,
         },

@@ -1,4 +1,4 @@
-import { Application, Service } from 'egg';
+import { Application, Context, Service } from 'egg';
 import { BoundedQueue } from '../lib/boundedQueue';
 import { isDatabaseUnavailable } from '../lib/databaseErrors';
 import { AppError, PushNotStoredError } from '../lib/errors';
@@ -16,8 +16,6 @@ export interface ReceiveResult {
   duplicate: boolean;
   inboxId: string | null;
 }
-
-const PROCESSING_QUEUE = Symbol('push.processingQueue');
 
 /** Pause between two attempts to record a push while the database fails over. */
 const RECORD_RETRY_PAUSE_MS = 100;
@@ -45,19 +43,16 @@ export type InboxWork = string | InboxItem;
  * as soon as WeChat has its `success`, not when the reply to the user has been sent. Items
  * refused while it is full stay pending in the inbox; once the queue has room again it reads
  * the due ones back (oldest first), and the sweeper remains the safety net.
+ * Built once per app instance from config.inbox as it is then: `app.processingQueue`
+ * (app/extend/application.ts) holds it and builds it again only after a reset.
  */
-export function processingQueue(app: Application): BoundedQueue<InboxWork> {
-  const holder = app as unknown as { [PROCESSING_QUEUE]?: { queue: BoundedQueue<InboxWork>; built: string } };
+export function createProcessingQueue(app: Application): BoundedQueue<InboxWork> {
   const { concurrency, queueLimit } = app.config.inbox;
-  const wanted = `${concurrency}/${queueLimit}`;
-  const current = holder[PROCESSING_QUEUE];
-  // Built on first use; a changed config (tests) takes effect once the old queue is empty.
-  if (current && (current.built === wanted || current.queue.running > 0 || current.queue.queued > 0)) return current.queue;
-  const queue = new BoundedQueue<InboxWork>({
+  return new BoundedQueue<InboxWork>({
     concurrency,
     maxQueued: queueLimit,
     run: work => new Promise<void>(resolve => {
-      app.createAnonymousContext().runInBackground(async function processInboxItem(bg: any) {
+      app.createAnonymousContext().runInBackground(async function processInboxItem(bg: Context) {
         try {
           await (typeof work === 'string' ? bg.service.inbox.processById(work) : bg.service.inbox.processClaimed(work));
         } finally {
@@ -70,8 +65,6 @@ export function processingQueue(app: Application): BoundedQueue<InboxWork> {
     onError: (err, work) => app.logger.error('[push] %s failed, left for the sweeper: %s',
       work === null ? 'refilling the processing queue' : `processing ${typeof work === 'string' ? work : work._id}`, (err as Error)?.message ?? err),
   });
-  holder[PROCESSING_QUEUE] = { queue, built: wanted };
-  return queue;
 }
 
 /**
@@ -138,6 +131,7 @@ export default class PushService extends Service {
    * read within the same wait.
    */
   private async recordWithinWait(name: PushChannelName, opened: OpenedPush): Promise<RecordResult> {
+    // Real time, not app/lib/clock.ts: this waits on real timers while WeChat waits for the answer.
     const deadline = Date.now() + this.app.config.inbox.recordWaitMs;
     for (;;) {
       const outcome = await beforeDeadline(this.recordAndQueue(name, opened), deadline);
@@ -164,7 +158,7 @@ export default class PushService extends Service {
     const handOff = await this.ctx.service.autoReply.handOff({ channel: name, msgType: message.msgType, event: message.event, content: message.content });
     // A message handed to agents is stored done: nothing to process, no slot.
     if (handOff.transfer) return this.ctx.service.inbox.record(name, opened, { transferRuleId: handOff.ruleId });
-    const queue = processingQueue(this.app);
+    const queue = this.app.processingQueue;
     const slot = queue.reserve();
     let recorded: RecordResult;
     try {

@@ -1,23 +1,19 @@
-import { randomBytes } from 'node:crypto';
 import { Service } from 'egg';
-import { AppError, ErrorReason, WechatApiError } from '../lib/errors';
+import { clock } from '../lib/clock';
+import { AppError, WechatApiError } from '../lib/errors';
 import { errcodeRule } from '../lib/wechatErrcodes';
 import { TRACE_ID_RE } from '../lib/contentSecurity';
-import { codeImageType, LinkInput, WxaCodeParams } from '../lib/wxacode';
+import { LinkInput, WxaCodeParams } from '../lib/wxacode';
+import { WechatImage, WechatReply, WechatRequest } from './wechatTransport';
 
 /**
- * The one HTTP client for WeChat's server API (api.weixin.qq.com, or the sandbox in tests).
- * - base URL from `config.wechat.apiBase`, a timeout on every call (`config.wechat.httpTimeoutMs`);
- * - replies that are not JSON, HTTP errors, timeouts -> WECHAT_UNAVAILABLE; a missing errcode is 0;
- * - every other errcode -> WechatApiError with the reason of app/lib/wechatErrcodes.ts, the one errcode table;
- * - retries with a short backoff on "system busy" (-1) and network errors, but only where repeating the call is
- *   harmless: single-use codes (code2Session, getPhoneNumber), force_refresh and messages
- *   (customSend) are retried only when the request provably never left (connection refused,
- *   connect timeout, DNS);
- * - calls that take an access_token go through `withToken`, which on a token-rejected errcode asks the
- *   token manager for a new token once and repeats the call once;
- * - logs carry the operation, path, duration and errcode, never a query string (secret,
- *   js_code, access_token) nor a reply body (session_key, tokens).
+ * WeChat's server API methods that take an access_token, on the token-free transport
+ * (app/service/wechatTransport.ts: deadline, errcode mapping, retries, redacted logs), plus
+ * code2Session, which takes the app secret instead. Each method says whether a repeat is
+ * harmless (`retry`), checks the reply's shape and returns it typed.
+ * - calls that take an access_token go through `withToken`, which gets it from the token manager
+ *   (app/service/accessToken.ts) and, on a token-rejected errcode, asks for a new one once and
+ *   repeats the call once.
  */
 
 // ---------------------------------------------------------------------------
@@ -27,12 +23,6 @@ export interface Code2SessionResult {
   openid: string;
   session_key: string;
   unionid?: string;
-}
-
-export interface StableTokenResult {
-  accessToken: string;
-  /** Seconds the token remains valid */
-  expiresIn: number;
 }
 
 export interface PhoneInfo {
@@ -56,12 +46,6 @@ export interface OfficialAccountUser {
   unionid?: string;
   subscribe_time?: number;
   [field: string]: unknown;
-}
-
-/** An image WeChat answered with (getwxacodeunlimit). */
-export interface WechatImage {
-  data: Buffer;
-  contentType: 'image/png' | 'image/jpeg';
 }
 
 export interface FollowerPage {
@@ -93,85 +77,6 @@ export interface SubscribeSendBody {
   lang: string;
 }
 
-// ---------------------------------------------------------------------------
-// Pure helpers (exported for unit tests)
-
-/** The reason an errcode is reported with (app/lib/wechatErrcodes.ts). */
-export function reasonForErrcode(errcode: number): ErrorReason {
-  return errcodeRule(errcode).reason;
-}
-
-/** Strips query strings (secret, js_code, access_token) from anything headed for a log or a client. */
-export function redact(text: string): string {
-  return String(text).replace(/\?[^\s"'<>]*/g, '?[redacted]');
-}
-
-/** Network failures where the request never reached WeChat, so even a single-use call may be repeated. */
-export function neverSent(err: any): boolean {
-  return err?.name === 'HttpClientConnectTimeoutError' ||
-    [ 'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH' ].includes(err?.code);
-}
-
-/** When a failed attempt may be repeated. */
-export type RetryPolicy =
-  /** safe to repeat: -1, timeouts and network errors */
-  | 'idempotent'
-  /** single-use input or a side effect: only when the request never left */
-  | 'unsent-only';
-
-export interface WechatRequest {
-  /** Short name for logs, e.g. 'code2Session' */
-  op: string;
-  method: 'GET' | 'POST';
-  path: string;
-  /** Query parameters; may hold secrets, never logged */
-  query?: Record<string, string>;
-  body?: Record<string, unknown>;
-  /** A file sent as multipart/form-data instead of a JSON body (media/upload) */
-  file?: MultipartFile;
-  retry: RetryPolicy;
-  /** Attempts in all (default MAX_ATTEMPTS) */
-  attempts?: number;
-  /**
-   * The API answers an image on success and JSON only on error (getwxacodeunlimit): a PNG or
-   * JPEG body (told by its first bytes, whatever the content-type says) comes back as `image`.
-   */
-  binary?: boolean;
-}
-
-/** Where a binary API's image lands in the reply `request` returns. */
-const IMAGE = Symbol('wechatClient.image');
-/** WeChat's codes are tens of kilobytes; anything near a MongoDB document's 16 MB is not a code. */
-export const IMAGE_MAX_BYTES = 8 * 1024 * 1024;
-
-export interface MultipartFile {
-  field: string;
-  filename: string;
-  contentType: string;
-  data: Buffer;
-}
-
-/** A multipart/form-data body holding one file. */
-export function multipartBody(file: MultipartFile, boundary: string): Buffer {
-  const safeName = file.filename.replace(/["\r\n\\]/g, '_');
-  const head = `--${boundary}\r\nContent-Disposition: form-data; name="${file.field}"; filename="${safeName}"\r\n` +
-    `Content-Type: ${file.contentType}\r\n\r\n`;
-  return Buffer.concat([ Buffer.from(head), file.data, Buffer.from(`\r\n--${boundary}--\r\n`) ]);
-}
-
-export const MAX_ATTEMPTS = 3;
-export const RETRY_BASE_DELAY_MS = 100;
-
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
-
-function errorFromReply(op: string, reply: Record<string, any>): WechatApiError | null {
-  const errcode = reply.errcode === undefined || reply.errcode === null ? 0 : Number(reply.errcode);
-  if (errcode === 0) return null;
-  if (!Number.isInteger(errcode)) return new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${op}: malformed errcode`, null, { op, delivery: 'unknown' });
-  const errmsg = typeof reply.errmsg === 'string' ? redact(reply.errmsg).slice(0, 200) : '';
-  return new WechatApiError(reasonForErrcode(errcode), `WeChat ${op} failed: ${errcode} ${errmsg}`.trim(), errcode, { op, delivery: 'answered' });
-}
-
 export default class WechatClientService extends Service {
   // -------------------------------------------------------------------------
   // Mini-program login and phone
@@ -179,7 +84,7 @@ export default class WechatClientService extends Service {
   /** GET /sns/jscode2session. The code is single-use: never repeated once sent. */
   async code2Session(code: string): Promise<Code2SessionResult> {
     const { appid, secret } = this.app.config.wechat;
-    const reply = await this.request({
+    const reply = await this.transport.json({
       op: 'code2Session',
       method: 'GET',
       path: '/sns/jscode2session',
@@ -217,28 +122,6 @@ export default class WechatClientService extends Service {
   }
 
   // -------------------------------------------------------------------------
-  // access_token (used by the accessToken service only)
-
-  /** POST /cgi-bin/stable_token. Normal mode is idempotent; force_refresh is never repeated. */
-  async getStableToken(appid: string, { forceRefresh = false }: { forceRefresh?: boolean } = {}): Promise<StableTokenResult> {
-    const secret = this.secretFor(appid);
-    const reply = await this.request({
-      op: forceRefresh ? 'stableToken(force)' : 'stableToken',
-      method: 'POST',
-      path: '/cgi-bin/stable_token',
-      body: { grant_type: 'client_credential', appid, secret, force_refresh: forceRefresh },
-      retry: forceRefresh ? 'unsent-only' : 'idempotent',
-      // Two attempts keep a refresh within the token manager's lease (config.accessToken.leaseMs).
-      attempts: 2,
-    });
-    const expiresIn = Number(reply.expires_in);
-    if (typeof reply.access_token !== 'string' || reply.access_token === '' || !(expiresIn > 0)) {
-      throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat stable_token: reply without access_token or expires_in');
-    }
-    return { accessToken: reply.access_token, expiresIn };
-  }
-
-  // -------------------------------------------------------------------------
   // Customer-service messages (mini-program)
 
   /**
@@ -251,7 +134,7 @@ export default class WechatClientService extends Service {
       op: 'customSend',
       method: 'POST',
       path: '/cgi-bin/message/custom/send',
-      body: message as unknown as Record<string, unknown>,
+      body: message,
       retry: 'unsent-only',
     });
   }
@@ -274,7 +157,7 @@ export default class WechatClientService extends Service {
     if (typeof reply.media_id !== 'string' || reply.media_id === '') {
       throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat uploadTempMedia: reply without media_id');
     }
-    return { mediaId: reply.media_id, createdAt: Number(reply.created_at) || Math.floor(Date.now() / 1000) };
+    return { mediaId: reply.media_id, createdAt: Number(reply.created_at) || Math.floor(clock.now() / 1000) };
   }
 
   // -------------------------------------------------------------------------
@@ -311,7 +194,7 @@ export default class WechatClientService extends Service {
       op: 'subscribeSend',
       method: 'POST',
       path: '/cgi-bin/message/subscribe/send',
-      body: message as unknown as Record<string, unknown>,
+      body: message,
       retry: 'unsent-only',
     });
   }
@@ -323,7 +206,7 @@ export default class WechatClientService extends Service {
    * POST /wxa/msg_sec_check version 2 (文本内容安全识别 msgSecCheck). A check has no side
    * effect, so it is retried like an idempotent call. The reply as WeChat sent it (errcode 0).
    */
-  async msgSecCheck(input: { openid: string; scene: number; content: string }): Promise<Record<string, any>> {
+  async msgSecCheck(input: { openid: string; scene: number; content: string }): Promise<WechatReply> {
     return this.withToken(this.app.config.wechat.appid, {
       op: 'msgSecCheck',
       method: 'POST',
@@ -362,18 +245,14 @@ export default class WechatClientService extends Service {
    */
   async getUnlimitedQRCode(params: WxaCodeParams): Promise<WechatImage> {
     const { line_color, ...rest } = params;
-    const reply = await this.withToken(this.app.config.wechat.appid, {
+    return this.tokenCall(this.app.config.wechat.appid, {
       op: 'getUnlimitedQRCode',
       method: 'POST',
       path: '/wxa/getwxacodeunlimit',
       // page '' means the home page: WeChat's default when page is left out
       body: { ...rest, ...(params.page === '' ? { page: undefined } : {}), ...(line_color ? { line_color } : {}) },
       retry: 'idempotent',
-      binary: true,
-    });
-    const image = reply[IMAGE as any] as WechatImage | undefined;
-    if (!image) throw new WechatApiError('WECHAT_UNAVAILABLE', 'WeChat getUnlimitedQRCode: a JSON reply without errcode instead of the image', null, { op: 'getUnlimitedQRCode', delivery: 'answered' });
-    return image;
+    }, req => this.transport.image(req));
   }
 
   /**
@@ -465,13 +344,13 @@ export default class WechatClientService extends Service {
     return appid;
   }
 
-  /** Secrets per appid, from config: the mini-program's and the official account's. */
-  private secretFor(appid: string): string {
-    const { wechat, officialAccount } = this.app.config;
-    const secret = appid && appid === wechat.appid ? wechat.secret :
-      appid && appid === officialAccount.appid ? officialAccount.secret : '';
-    if (!secret) throw new WechatApiError('WECHAT_CONFIG_ERROR', `no secret configured for appid ${appid || '(empty)'}`);
-    return secret;
+  private get transport() {
+    return this.ctx.service.wechatTransport;
+  }
+
+  /** A call that takes an access_token and answers JSON (see tokenCall). */
+  private withToken(appid: string, req: WechatRequest): Promise<WechatReply> {
+    return this.tokenCall(appid, req, tokenReq => this.transport.json(tokenReq));
   }
 
   /**
@@ -479,95 +358,16 @@ export default class WechatClientService extends Service {
    * manager (which drops it and refreshes once) and the call is repeated once with the new
    * token; whatever the repeat returns or throws is final.
    */
-  private async withToken(appid: string, req: WechatRequest): Promise<Record<string, any>> {
+  private async tokenCall<T>(appid: string, req: WechatRequest, send: (req: WechatRequest) => Promise<T>): Promise<T> {
     const tokens = this.ctx.service.accessToken;
     const token = await tokens.get(appid);
     try {
-      return await this.request({ ...req, query: { ...req.query, access_token: token } });
+      return await send({ ...req, query: { ...req.query, access_token: token } });
     } catch (err) {
       if (!(err instanceof WechatApiError) || err.errcode === null || !errcodeRule(err.errcode).tokenRejected) throw err;
       this.ctx.logger.warn('[wechat] %s: access_token rejected (%s), refreshing once', req.op, err.errcode);
       const fresh = await tokens.invalidate(appid, token);
-      return await this.request({ ...req, query: { ...req.query, access_token: fresh } });
-    }
-  }
-
-  /** One logical call: attempts, timeout, JSON parsing, errcode mapping, redacted logs. */
-  private async request(req: WechatRequest): Promise<Record<string, any>> {
-    const { apiBase, httpTimeoutMs } = this.app.config.wechat;
-    const qs = new URLSearchParams(req.query ?? {}).toString();
-    const url = `${apiBase}${req.path}${qs ? `?${qs}` : ''}`;
-    const boundary = `----wechatClient${randomBytes(12).toString('hex')}`;
-    const payload = req.file ?
-      { content: multipartBody(req.file, boundary), headers: { accept: 'application/json', 'content-type': `multipart/form-data; boundary=${boundary}` } } :
-      { ...(req.body ? { contentType: 'json', data: req.body } : {}), headers: { accept: 'application/json' } };
-    for (let attempt = 1; ; attempt++) {
-      const started = Date.now();
-      let error: WechatApiError;
-      let retryable: boolean;
-      // A deadline for the whole call, connecting included, to the millisecond (undici's own
-      // timeouts tick once a second). Not AbortSignal.timeout(): its timer cannot be cleared, and
-      // it would build an exception for every call, seconds after the call has finished.
-      const deadline = new AbortController();
-      const timer = setTimeout(() => deadline.abort(), httpTimeoutMs);
-      try {
-        const res = await this.ctx.curl(url, {
-          method: req.method,
-          timeout: httpTimeoutMs,
-          signal: deadline.signal,
-          dataType: req.binary ? 'buffer' : 'text',
-          ...payload,
-          // urllib resends once on a socket error by default; whether a call may be repeated is
-          // decided here (a single-use code or a message must never go out twice).
-          retry: 0,
-          socketErrorRetry: 0,
-        }).finally(() => clearTimeout(timer));
-        const ms = Date.now() - started;
-        if (res.status < 200 || res.status >= 300) {
-          error = new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${req.op}: HTTP ${res.status}`, null, { op: req.op, delivery: 'answered' });
-          retryable = false;
-        } else if (req.binary && Buffer.isBuffer(res.data) && codeImageType(res.data)) {
-          if (res.data.length > IMAGE_MAX_BYTES) {
-            error = new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${req.op}: image over ${IMAGE_MAX_BYTES} bytes`, null, { op: req.op, delivery: 'answered' });
-            retryable = false;
-          } else {
-            this.ctx.logger.info('[wechat] %s %s ok %dms (attempt %d), image %d bytes', req.op, req.path, ms, attempt, res.data.length);
-            return { [IMAGE]: { data: res.data, contentType: codeImageType(res.data) } } as Record<string, any>;
-          }
-        } else {
-          let reply: unknown;
-          try {
-            reply = JSON.parse(String(res.data));
-          } catch {
-            reply = undefined;
-          }
-          if (!reply || typeof reply !== 'object' || Array.isArray(reply)) {
-            error = new WechatApiError('WECHAT_UNAVAILABLE', `WeChat ${req.op}: reply is not a JSON object`, null, { op: req.op, delivery: 'unknown' });
-            retryable = false;
-          } else {
-            const failure = errorFromReply(req.op, reply as Record<string, any>);
-            if (!failure) {
-              this.ctx.logger.info('[wechat] %s %s ok %dms (attempt %d)', req.op, req.path, ms, attempt);
-              return reply as Record<string, any>;
-            }
-            error = failure;
-            retryable = failure.errcode !== null && errcodeRule(failure.errcode).retry === 'now' && req.retry === 'idempotent';
-          }
-        }
-        this.ctx.logger.warn('[wechat] %s %s failed %dms (attempt %d): %s', req.op, req.path, ms, attempt, error.message);
-      } catch (err: any) {
-        const ms = Date.now() - started;
-        const timeout = deadline.signal.aborted || /Timeout/.test(String(err?.name));
-        const sent = !neverSent(err);
-        error = new WechatApiError('WECHAT_UNAVAILABLE',
-          `WeChat ${req.op}: ${timeout ? `no reply within ${httpTimeoutMs} ms` : `network error ${err?.code || err?.name || ''}`.trim()}`,
-          null, { op: req.op, delivery: sent ? 'unknown' : 'not_sent' });
-        retryable = req.retry === 'idempotent' || !sent;
-        this.ctx.logger.warn('[wechat] %s %s failed %dms (attempt %d): %s %s: %s', req.op, req.path, ms, attempt,
-          err?.name, err?.code ?? '', redact(err?.message ?? ''));
-      }
-      if (!retryable || attempt >= (req.attempts ?? MAX_ATTEMPTS)) throw error;
-      await sleep(RETRY_BASE_DELAY_MS * 2 ** (attempt - 1) + Math.floor(Math.random() * RETRY_BASE_DELAY_MS));
+      return await send({ ...req, query: { ...req.query, access_token: fresh } });
     }
   }
 }

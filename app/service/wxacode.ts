@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Service } from 'egg';
+import { clock } from '../lib/clock';
 import { isDuplicateKeyError } from '../lib/databaseErrors';
 import { WechatApiError } from '../lib/errors';
 import { LinkInput, linkExpiresAt, WxaCodeParams, wxaCodeKey } from '../lib/wxacode';
@@ -15,7 +16,8 @@ import { WxaCodeDoc } from '../model/WxaCode';
  * (app/service/media.ts): an in-process single-flight, then a document created under the unique
  * key holding a lease; the others poll it until the image is there (bounded by waitMs), or take
  * the lease over once it has run out. A refusal from WeChat deletes the document, so nothing of
- * it is kept and the next request asks again.
+ * it is kept and the next request asks again. The calls in flight are `app.wxaCodeFlights`
+ * (app/extend/application.ts); time is read from app/lib/clock.ts.
  *
  * Links (generateUrlLink, generateScheme) are not cached: each call makes a new link with its own
  * expiry and counts in WeChat's daily quota.
@@ -34,15 +36,6 @@ export interface GeneratedLink {
   query: string;
   envVersion: string;
   expiresAt: Date;
-}
-
-// On the application object, like the media service's: one per app instance.
-const FLIGHTS = Symbol('wxacode.flights');
-
-function flights(app: object): Map<string, Promise<ServedCode>> {
-  const holder = app as { [FLIGHTS]?: Map<string, Promise<ServedCode>> };
-  if (!holder[FLIGHTS]) holder[FLIGHTS] = new Map();
-  return holder[FLIGHTS];
 }
 
 /** A lean read hands back BSON Binary for a Buffer field. */
@@ -69,19 +62,15 @@ export default class WxaCodeService extends Service {
     const key = wxaCodeKey(appid, params);
     const stored = await this.model.findOne({ key }).lean<WxaCodeDoc>();
     if (stored?.data) return served(stored);
-    const pending = flights(this.app).get(key);
-    if (pending) return pending;
-    const flight = this.obtain(key, appid, params).finally(() => flights(this.app).delete(key));
-    flights(this.app).set(key, flight);
-    return flight;
+    return this.app.wxaCodeFlights.run(key, () => this.obtain(key, appid, params));
   }
 
   private async obtain(key: string, appid: string, params: WxaCodeParams): Promise<ServedCode> {
     const { leaseMs, waitMs, pollMs } = this.app.config.wxacode;
     const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
-    const deadline = Date.now() + waitMs;
+    const deadline = clock.now() + waitMs;
     for (;;) {
-      const now = Date.now();
+      const now = clock.now();
       const lease = { leaseOwner: owner, leaseUntil: new Date(now + leaseMs) };
       // Create the document holding the lease, or take over a lease that ran out.
       const taken = await this.model.findOneAndUpdate(
@@ -136,6 +125,6 @@ export default class WxaCodeService extends Service {
   }
 
   private describe(link: string, input: LinkInput): GeneratedLink {
-    return { link, path: input.path, query: input.query, envVersion: input.env_version, expiresAt: linkExpiresAt(input, Date.now()) };
+    return { link, path: input.path, query: input.query, envVersion: input.env_version, expiresAt: linkExpiresAt(input, clock.now()) };
   }
 }

@@ -1,38 +1,26 @@
 /**
- * Types of the mini-program client (index.js). Written by hand from the backend's README ("API")
- * and app/controller/*; they are to be generated from the OpenAPI contract (docs/openapi.yaml) next.
+ * Types of the mini-program client (index.js). The backend's requests, replies and reasons come
+ * from api.d.ts, generated from its OpenAPI contract (docs/openapi.yaml) by `npm run client:types`,
+ * so the client's types cannot drift from the server's contract; only what the backend does not
+ * define (the wx side, the client's own reasons) is written here.
  */
+import type { components, operations } from './api';
 
-/** The backend's failure reasons (`data.error`, app/lib/errors.ts). */
-export type ServerReason =
-  | 'INVALID_PARAM'
-  | 'UNAUTHORIZED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'RATE_LIMITED'
-  | 'INTERNAL_ERROR'
-  | 'DATABASE_UNAVAILABLE'
-  | 'WECHAT_CODE_INVALID'
-  | 'WECHAT_RATE_LIMITED'
-  | 'WECHAT_USER_BLOCKED'
-  | 'WECHAT_USER_INACTIVE'
-  | 'WECHAT_CONFIG_ERROR'
-  | 'WECHAT_UNAVAILABLE'
-  | 'WECHAT_API_ERROR'
-  | 'WECHAT_PAGE_INVALID'
-  | 'WECHAT_INVALID_ARGS'
-  | 'DECRYPT_FAILED'
-  | 'WATERMARK_MISMATCH'
-  | 'OPENID_MISMATCH'
-  | 'NO_UNIONID'
-  | 'SIGNATURE_INVALID'
-  | 'STALE_REQUEST'
-  | 'ENCRYPTION_REQUIRED'
-  | 'REPLAYED_REQUEST'
-  | 'APPID_MISMATCH'
-  | 'OA_NOT_CONFIGURED';
+/** The contract's operations by operationId (docs/openapi.yaml). */
+export type OperationId = keyof operations;
+
+/** An operation's JSON reply: its success or a Failure. */
+type JsonReply<Op extends OperationId> = operations[Op]['responses'][200]['content']['application/json'];
+
+/** What an operation's success carries in `data` (what the client's helpers resolve with). */
+export type SuccessData<Op extends OperationId> = Exclude<Extract<JsonReply<Op>, { code: 1 }>['data'], undefined>;
+
+/** The JSON body an operation takes. */
+export type RequestBody<Op extends OperationId> =
+  operations[Op] extends { requestBody: { content: { 'application/json': infer Body } } } ? Body : never;
+
+/** The backend's failure reasons (`data.error`; app/lib/errors.ts). */
+export type ServerReason = components['schemas']['Reason'];
 
 /** Reasons the client gives itself (no server reply, or none to send). */
 export type ClientReason = 'NETWORK_ERROR' | 'TIMEOUT' | 'BAD_REPLY' | 'WX_LOGIN_FAILED' | 'USER_DENIED' | 'WX_API_FAILED';
@@ -41,31 +29,17 @@ export type Reason = ServerReason | ClientReason;
 
 export const CLIENT_REASONS: Readonly<{ [R in ClientReason]: R }>;
 
-/** `{ code: 1, data, message }` or `{ code: 0, data: { error, ...details }, message }` */
-export interface Reply<T = unknown> {
-  code: 0 | 1;
-  data: T;
-  message: string;
-}
+/** A failure reply: `{ code: 0, data: { error, ...details }, message }`, HTTP 200. */
+export type Failure = components['schemas']['Failure'];
 
-export interface FailureData {
-  error: ServerReason;
-  /** INVALID_PARAM: which fields and why */
-  fields?: Array<{ field: string; message: string }>;
-  /** RATE_LIMITED */
-  retryAfterSeconds?: number;
-  /** WECHAT_*: WeChat's errcode */
-  errcode?: number;
-  /** INTERNAL_ERROR */
-  requestId?: string;
-  [detail: string]: unknown;
-}
+/** A failure's `data`: `error`, and `fields` (INVALID_PARAM), `retryAfterSeconds` (RATE_LIMITED), `errcode` (WECHAT_*), ... */
+export type FailureData = components['schemas']['FailureData'];
 
 export class BackendError extends Error {
   readonly name: 'BackendError';
   readonly reason: Reason;
-  /** The server's whole reply, when there was one */
-  readonly reply: Reply<FailureData> | null;
+  /** The server's whole failure reply, when there was one */
+  readonly reply: Failure | null;
   readonly statusCode: number | null;
   /** WeChat's errMsg for wx API failures (wx.request, wx.login, button details) */
   readonly errMsg: string | null;
@@ -101,32 +75,16 @@ export interface WxLike {
 }
 
 /** POST /api/login */
-export interface LoginResult {
-  token: string;
-  /** seconds */
-  expiresIn: number;
-  openId: string;
-  unionId: string | null;
-  isNewUser: boolean;
-}
+export type LoginResult = SuccessData<'login'>;
 
 /** GET /api/user (dates as ISO strings) */
-export interface UserProfile {
-  openId: string;
-  unionId: string | null;
-  phoneNumber: string | null;
-  countryCode: string | null;
-  createdAt: string;
-  lastLoginAt: string;
-}
+export type UserProfile = SuccessData<'getUser'>;
 
-/** POST /api/phone */
-export interface PhoneNumber {
-  /** with the country code for numbers outside China, e.g. '+14155550100' */
-  phoneNumber: string;
-  purePhoneNumber: string;
-  countryCode: string;
-}
+/** POST /api/phone: `phoneNumber` has the country code for numbers outside China, e.g. '+14155550100' */
+export type PhoneNumber = SuccessData<'bindPhone'>;
+
+/** POST /api/unionid */
+export type UnionIdResult = SuccessData<'bindUnionId'>;
 
 /** The getPhoneNumber button's `e.detail` */
 export interface PhoneNumberDetail {
@@ -144,34 +102,21 @@ export interface UserInfoDetail {
   iv: string;
 }
 
-export type Scene = 'profile' | 'comment' | 'forum' | 'social_log';
-export type Suggest = 'pass' | 'review' | 'risky';
+export type Scene = RequestBody<'checkText'>['scene'];
+export type MediaType = RequestBody<'submitMediaCheck'>['mediaType'];
 
 /** POST /api/security/text */
-export interface TextCheckResult {
-  suggest: Suggest;
-  label: number;
-  traceId: string | null;
-}
+export type TextCheckResult = SuccessData<'checkText'>;
+export type Suggest = TextCheckResult['suggest'];
+
+/** POST /api/security/media */
+export type MediaCheckSubmitted = SuccessData<'submitMediaCheck'>;
 
 /** GET /api/security/media/:traceId */
-export interface MediaCheck {
-  traceId: string;
-  status: 'pending' | 'done' | 'failed' | 'timed_out';
-  mediaType?: 'image' | 'audio';
-  mediaUrl?: string;
-  scene?: Scene;
-  requestedAt?: string;
-  /** done */
-  suggest?: Suggest;
-  label?: number;
-  detail?: Array<{ strategy: string; errcode: number; suggest?: Suggest; label?: number; prob?: number }>;
-  /** failed */
-  errcode?: number;
-  errmsg?: string;
-  verdictAt?: string;
-  timedOutAt?: string;
-}
+export type MediaCheck = SuccessData<'getMediaCheck'>;
+
+/** A user's subscribe-message grant for one template (docs/subscribe-messages.md) */
+export type SubscriptionGrant = SuccessData<'getSubscribeGrants'>['grants'][number];
 
 export interface Backend {
   /** wx.login, then POST /api/login; stores the token. Concurrent callers share one login. */
@@ -188,28 +133,14 @@ export interface Backend {
   getUser(): Promise<UserProfile>;
   /** A refusal (`getPhoneNumber:fail user deny`) rejects with USER_DENIED and sends nothing. */
   bindPhone(detail: PhoneNumberDetail): Promise<PhoneNumber>;
-  bindUnionId(detail: UserInfoDetail): Promise<{ unionId: string }>;
+  bindUnionId(detail: UserInfoDetail): Promise<UnionIdResult>;
   /** GET /api/subscription: does the user follow the official account */
   isFollowingOfficialAccount(): Promise<boolean>;
   checkText(content: string, scene: Scene): Promise<TextCheckResult>;
-  checkMedia(mediaUrl: string, mediaType: 'image' | 'audio', scene?: Scene): Promise<{ traceId: string }>;
+  checkMedia(mediaUrl: string, mediaType: MediaType, scene?: Scene): Promise<MediaCheckSubmitted>;
   getMediaCheck(traceId: string): Promise<MediaCheck>;
   /** GET /api/subscriptions/messages: one entry per template the user answered a popup for */
   getSubscriptionGrants(): Promise<SubscriptionGrant[]>;
-}
-
-/** A user's subscribe-message grant for one template (docs/subscribe-messages.md) */
-export interface SubscriptionGrant {
-  templateId: string;
-  /** One-time grants left: each accepted popup adds one, each send uses one */
-  oneTimeAvailable: number;
-  /** The user's last answer: accept, reject (or ban, from WeChat) */
-  status: string;
-  statusAt?: string;
-  lastPopupAt?: string;
-  lastChangeAt?: string;
-  lastSent?: unknown;
-  updatedAt?: string;
 }
 
 export function createBackend(options: BackendOptions): Backend;

@@ -2,6 +2,7 @@
  * The demo's steps: each one runs once, prints one line (✔/✘, name, a short detail) and is
  * skipped (and counted as failed) when a step it needs did not pass.
  */
+import { BackendError } from '../../client/miniprogram';
 
 /** A check of a step did not hold; the message is what the user sees. */
 export class StepFailure extends Error {}
@@ -72,7 +73,9 @@ export class Report {
       if (this.aborted) return false;
       const ms = Date.now() - t0;
       const e = err as Error;
-      const detail = e instanceof StepFailure ? e.message : `unexpected ${e?.name ?? 'error'}: ${e?.message ?? e}`;
+      const detail = e instanceof StepFailure ? e.message
+        : e instanceof BackendError ? `the client's ${e.reason}: ${e.message}`
+          : `unexpected ${e?.name ?? 'error'}: ${e?.message ?? e}`;
       this.results.push({ name, status: 'failed', detail, ms });
       console.log(line(red('✘'), name, `${detail} ${dim(`· ${formatMs(ms)}`)}`));
       return false;

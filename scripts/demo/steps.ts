@@ -1,12 +1,15 @@
 /**
- * The steps of `npm run demo`: every feature used as a mini-program (the simulator's
- * wx.login codes, encryptedData, phone codes) and WeChat's servers (signed, encrypted pushes)
- * would use it, over real HTTP. Each step checks what it gets and says what it saw.
+ * The steps of `npm run demo`: every feature used as a mini-program (the client kit on the wx
+ * stub: the simulator's wx.login codes, encryptedData, phone codes) and WeChat's servers (signed,
+ * encrypted pushes) would use it, over real HTTP; an operator's steps call the admin API directly.
+ * Each step checks what it gets and says what it saw.
  */
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import { buildPush, deliverPush, PushResult, SandboxUserInfo, WechatSimulator } from '../../tools/wechat-sandbox';
 import { AppClient, poll, sleep } from './client';
+import type { SuccessData } from '../../client/miniprogram';
+import { MiniProgram, refusedWith } from './miniProgram';
 import { check, formatMs, Report, StepFailure } from './report';
 
 export interface ExpectedLink {
@@ -15,7 +18,10 @@ export interface ExpectedLink {
 }
 
 export interface DemoContext {
+  /** HTTP to the backend: the admin API, and what the client never sends */
   app: AppClient;
+  /** The user's mini-program: the client on the wx stub */
+  miniProgram: MiniProgram;
   sim: WechatSimulator;
   /** The simulated user (sandbox user key), fresh for each run */
   userKey: string;
@@ -78,15 +84,14 @@ function checkAnsweredAtOnce(what: string, r: PushResult): number {
 
 export async function runSteps(ctx: DemoContext, report: Report): Promise<void> {
   const { app, sim, userKey, user } = ctx;
-  let token = '';
+  const { backend, wx } = ctx.miniProgram;
   let loginUnionId: string | null = null;
   let textPush: { msgId: bigint; content: string } | null = null;
   const pushUrl = `${app.base}/message/check`;
   const sentToUser = () => sim.sentMessages(user.openid);
 
   await report.step(STEPS.login, [], async () => {
-    const code = await sim.login(userKey);
-    const data = await app.ok('POST', '/api/login', { body: { code } });
+    const data = await backend.login();
     check(typeof data.token === 'string' && data.token.length >= 32, `no session token in ${JSON.stringify(data)}`);
     check(data.openId === user.openid, `openId ${data.openId}, expected the simulator's ${user.openid}`);
     check(data.isNewUser === true, 'isNewUser is not true for a user who never logged in');
@@ -95,71 +100,73 @@ export async function runSteps(ctx: DemoContext, report: Report): Promise<void> 
     } else {
       check(data.unionId === null, `unionId ${data.unionId} although code2Session returns none`);
     }
-    token = data.token;
+    check(backend.token() === data.token, 'the client did not store the session token');
     loginUnionId = data.unionId;
-    return `openId ${data.openId}, new user, ${data.unionId ? 'unionId returned by code2Session' : 'no unionId from code2Session'}`;
+    return `client.login(): wx.login, ${wx.calls.join(', ')}; openId ${data.openId}, new user, ` +
+      `${data.unionId ? 'unionId returned by code2Session' : 'no unionId from code2Session'}`;
   });
 
   await report.step(STEPS.user, [ STEPS.login ], async () => {
-    const data = await app.ok('GET', '/api/user', { token });
+    const data = await backend.getUser();
     check(data.openId === user.openid, `openId ${data.openId}, expected ${user.openid}`);
     check(data.unionId === loginUnionId, `unionId ${data.unionId}, expected ${loginUnionId}`);
     check(data.phoneNumber === null, `phoneNumber ${data.phoneNumber} for a new user`);
+    // What the client never sends: a request without a session token.
     const unauthenticated = await app.call('GET', '/api/user');
     check(unauthenticated.json?.data?.error === 'UNAUTHORIZED', `without a token: ${unauthenticated.text.slice(0, 120)}`);
-    return `openId ${data.openId}, unionId ${data.unionId}, phone ${data.phoneNumber}; no token -> UNAUTHORIZED`;
+    return `client.getUser(): openId ${data.openId}, unionId ${data.unionId}, phone ${data.phoneNumber}; no token -> UNAUTHORIZED`;
   });
 
   // Where a unionId really comes from: code2Session when the mini-program is bound to an Open
   // Platform account (step 1); wx.getUserProfile data never carries one; legacy wx.getUserInfo
   // data only when bound; an unbound mini-program has none at all.
   await report.step(STEPS.unionId, [ STEPS.login ], async () => {
-    const profile = await app.call('POST', '/api/unionid', { token, body: await sim.encryptedUserInfo(userKey, { api: 'getUserProfile' }) });
-    check(profile.json?.data?.error === 'NO_UNIONID', `getUserProfile data: ${profile.text.slice(0, 160)}`);
-    const legacy = await app.call('POST', '/api/unionid', { token, body: await sim.encryptedUserInfo(userKey, { api: 'getUserInfo' }) });
-    const stored = await app.ok('GET', '/api/user', { token });
+    await refusedWith('getUserProfile data', backend.bindUnionId(await sim.encryptedUserInfo(userKey, { api: 'getUserProfile' })), 'NO_UNIONID');
+    const legacyData = await sim.encryptedUserInfo(userKey, { api: 'getUserInfo' });
     if (!ctx.miniProgramBound) {
-      check(legacy.json?.data?.error === 'NO_UNIONID', `legacy getUserInfo data of an unbound mini-program: ${legacy.text.slice(0, 160)}`);
+      await refusedWith('legacy getUserInfo data of an unbound mini-program', backend.bindUnionId(legacyData), 'NO_UNIONID');
+      const stored = await backend.getUser();
       check(stored.unionId === null, `GET /api/user shows unionId ${stored.unionId} for an unbound mini-program`);
       return 'mini-program not bound to the Open Platform: no unionId from login, getUserProfile or getUserInfo data (NO_UNIONID)';
     }
-    check(legacy.json?.data?.unionId === loginUnionId, `legacy getUserInfo data: ${legacy.text.slice(0, 160)}, expected login's ${loginUnionId}`);
+    const legacy = await backend.bindUnionId(legacyData);
+    check(legacy.unionId === loginUnionId, `legacy getUserInfo data gave unionId ${legacy.unionId}, expected login's ${loginUnionId}`);
+    const stored = await backend.getUser();
     check(stored.unionId === user.unionid, `GET /api/user shows unionId ${stored.unionId}`);
-    return `unionId ${loginUnionId} from login (code2Session); getUserProfile data holds none (NO_UNIONID); legacy getUserInfo data agrees`;
+    return `unionId ${loginUnionId} from login (code2Session); client.bindUnionId(): getUserProfile data holds none (NO_UNIONID), legacy getUserInfo data agrees`;
   });
 
   await report.step(STEPS.phoneCode, [ STEPS.login ], async () => {
     const code = await sim.phoneCode(userKey, PHONE_BY_CODE.input);
-    const data = await app.ok('POST', '/api/phone', { token, body: { code } });
+    // The getPhoneNumber button's e.detail, code form (base library 2.21.2+)
+    const data = await backend.bindPhone({ errMsg: 'getPhoneNumber:ok', code });
     for (const field of [ 'phoneNumber', 'purePhoneNumber', 'countryCode' ] as const) {
       check(data[field] === PHONE_BY_CODE[field], `${field} ${JSON.stringify(data[field])}, expected ${JSON.stringify(PHONE_BY_CODE[field])}`);
     }
-    const reused = await app.call('POST', '/api/phone', { token, body: { code } });
-    check(reused.json?.data?.error === 'WECHAT_CODE_INVALID', `reusing the code: ${reused.text.slice(0, 120)}`);
-    return `${data.phoneNumber} (+${data.countryCode}) via getuserphonenumber; code reused -> WECHAT_CODE_INVALID`;
+    await refusedWith('reusing the code', backend.bindPhone({ errMsg: 'getPhoneNumber:ok', code }), 'WECHAT_CODE_INVALID');
+    return `client.bindPhone(button detail): ${data.phoneNumber} (+${data.countryCode}) via getuserphonenumber; code reused -> WECHAT_CODE_INVALID`;
   });
 
   await report.step(STEPS.phoneEncrypted, [ STEPS.login ], async () => {
     const { encryptedData, iv } = await sim.encryptedPhoneNumber(userKey, PHONE_BY_DATA.input);
-    const data = await app.ok('POST', '/api/phone', { token, body: { encryptedData, iv } });
+    const data = await backend.bindPhone({ errMsg: 'getPhoneNumber:ok', encryptedData, iv });
     for (const field of [ 'phoneNumber', 'purePhoneNumber', 'countryCode' ] as const) {
       check(data[field] === PHONE_BY_DATA[field], `${field} ${JSON.stringify(data[field])}, expected ${JSON.stringify(PHONE_BY_DATA[field])}`);
     }
-    const stored = await app.ok('GET', '/api/user', { token });
+    const stored = await backend.getUser();
     check(stored.phoneNumber === PHONE_BY_DATA.phoneNumber && stored.countryCode === PHONE_BY_DATA.countryCode,
       `GET /api/user then shows ${stored.phoneNumber} (+${stored.countryCode})`);
-    return `${data.phoneNumber} (+${data.countryCode}) decrypted, stored on the user`;
+    return `client.bindPhone(button detail): ${data.phoneNumber} (+${data.countryCode}) decrypted, stored on the user`;
   });
 
   await report.step(STEPS.follow, [ STEPS.login, STEPS.unionId ], async () => {
     if (!ctx.miniProgramBound) {
       // The check needs the unionId that both accounts share; an unbound mini-program has none.
-      const res = await app.call('GET', '/api/subscription', { token });
-      check(res.json?.data?.error === 'NO_UNIONID', `GET /api/subscription without a unionId: ${res.text.slice(0, 160)}`);
+      await refusedWith('GET /api/subscription without a unionId', backend.isFollowingOfficialAccount(), 'NO_UNIONID');
       return 'no unionId (mini-program not bound): GET /api/subscription answers NO_UNIONID, saying where one comes from';
     }
-    const before = await app.ok('GET', '/api/subscription', { token });
-    check(before.subscribed === false, `before the subscribe event: subscribed ${before.subscribed}`);
+    const before = await backend.isFollowingOfficialAccount();
+    check(before === false, `before the subscribe event: subscribed ${before}`);
     const pushed = await sim.pushMessage(`${app.base}/oa/message`, { kind: 'subscribe', mode: 'safe', format: 'xml', user: userKey });
     const eventMs = checkAnsweredAtOnce('the subscribe event', pushed);
 
@@ -175,7 +182,8 @@ export async function runSteps(ctx: DemoContext, report: Report): Promise<void> 
     check(run.status === 'completed', `the sync ended ${run.status}: ${run.lastError}`);
     const syncMs = Date.now() - t0;
 
-    const after = await app.ok('GET', '/api/subscription', { token });
+    // request() with the contract's type of the reply, to see the unionId it matched too
+    const after = await backend.request<SuccessData<'getSubscription'>>('GET', '/api/subscription');
     check(after.subscribed === true, `after the subscribe event and the sync: subscribed ${after.subscribed}`);
     check(after.unionId === user.unionid, `unionId ${after.unionId}, expected ${user.unionid}`);
     return `subscribe event answered in ${formatMs(eventMs)}; sync of ${run.followersSoFar} followers done in ${formatMs(syncMs)}; subscribed false -> true`;
@@ -284,29 +292,29 @@ export async function runSteps(ctx: DemoContext, report: Report): Promise<void> 
 
   // Content security (docs/content-security.md): the sandbox's msg_sec_check finds "赌博" risky (label 20006).
   await report.step(STEPS.riskyText, [ STEPS.login ], async () => {
-    const clean = await app.ok('POST', '/api/security/text', { token, body: { content: '今天天气很好', scene: 'comment' } });
+    const clean = await backend.checkText('今天天气很好', 'comment');
     check(clean.suggest === 'pass' && clean.label === 100, `a harmless comment got ${JSON.stringify(clean)}`);
-    const risky = await app.ok('POST', '/api/security/text', { token, body: { content: '周末一起去赌博吧', scene: 'comment' } });
+    const risky = await backend.checkText('周末一起去赌博吧', 'comment');
     check(risky.suggest === 'risky' && risky.label === 20006, `a comment about gambling got ${JSON.stringify(risky)}`);
-    return `harmless comment: pass (100); "周末一起去赌博吧": risky, label ${risky.label} (illegal), WeChat trace ${risky.traceId}`;
+    return `client.checkText(): harmless comment: pass (100); "周末一起去赌博吧": risky, label ${risky.label} (illegal), WeChat trace ${risky.traceId}`;
   });
 
   // An image checked asynchronously: pending until WeChat (the simulator) pushes wxa_media_check.
   await report.step(STEPS.mediaVerdict, [ STEPS.login ], async () => {
     const mediaUrl = `https://cdn.example.com/demo/${userKey}/risky-photo.png`;
-    const { traceId } = await app.ok('POST', '/api/security/media', { token, body: { mediaUrl, mediaType: 'image', scene: 'forum' } });
+    const { traceId } = await backend.checkMedia(mediaUrl, 'image', 'forum');
     check(typeof traceId === 'string', 'POST /api/security/media returned no traceId');
-    const before = await app.ok('GET', `/api/security/media/${traceId}`, { token });
+    const before = await backend.getMediaCheck(traceId);
     check(before.status === 'pending', `before the push the check is ${before.status}`);
     const pushed = await sim.pushMediaCheckVerdict(pushUrl, traceId, { format: 'json' });
     const answerMs = checkAnsweredAtOnce('the wxa_media_check push', pushed);
     const verdict = await poll(async () => {
-      const data = await app.ok('GET', `/api/security/media/${traceId}`, { token });
+      const data = await backend.getMediaCheck(traceId);
       return data.status === 'pending' ? undefined : data;
     }, 20_000);
     check(verdict, 'the verdict was not recorded within 20 s');
     check(verdict.status === 'done' && verdict.suggest === 'risky' && verdict.label === 20002, `the check reads ${JSON.stringify(verdict)}`);
-    return `trace ${traceId} pending; wxa_media_check pushed (encrypted JSON), "success" in ${formatMs(answerMs)}; ` +
+    return `client.checkMedia(): trace ${traceId} pending; wxa_media_check pushed (encrypted JSON), "success" in ${formatMs(answerMs)}; ` +
       `then GET: done, risky, label ${verdict.label}`;
   });
 
@@ -341,8 +349,8 @@ export async function runSteps(ctx: DemoContext, report: Report): Promise<void> 
     const pushed = await sim.subscribePopup(pushUrl, userKey, { [template.templateId]: 'accept' }, { mode: 'safe', format: 'xml' });
     const answerMs = checkAnsweredAtOnce('the subscribe popup event', pushed);
     const granted = await poll(async () => {
-      const { grants } = await app.ok('GET', '/api/subscriptions/messages', { token });
-      const grant = (grants as any[]).find(g => g.templateId === template.templateId);
+      const grants = await backend.getSubscriptionGrants();
+      const grant = grants.find(g => g.templateId === template.templateId);
       return grant?.oneTimeAvailable === 1 ? grant : undefined;
     }, 20_000);
     check(granted, 'the accepted template did not show up in GET /api/subscriptions/messages within 20 s');
@@ -363,7 +371,7 @@ export async function runSteps(ctx: DemoContext, report: Report): Promise<void> 
       `the second send was not refused with NO_SUBSCRIPTION_GRANT: ${second.text.slice(0, 200)}`);
     const after = (await sim.subscribeMessages(user.openid)).messages;
     check(after.length === 1, `${after.length} subscribe messages in the sandbox after the refused send, expected 1`);
-    return `popup accept (XML, safe mode) answered in ${formatMs(answerMs)}; "${template.title}" sent (grant used up); ` +
+    return `popup accept (XML, safe mode) answered in ${formatMs(answerMs)}, client.getSubscriptionGrants() shows it; "${template.title}" sent (grant used up); ` +
       'second send refused NO_SUBSCRIPTION_GRANT, nothing more delivered';
   });
 

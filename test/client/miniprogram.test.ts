@@ -1,20 +1,18 @@
 /**
  * The mini-program client (client/miniprogram) in Node against the real backend over HTTP and the
  * WeChat sandbox: a `wx` stub whose login gets real codes from the simulator and whose request does
- * real HTTP (test/fixtures/wxStub.ts). Logins are counted at WeChat's end (jscode2session calls).
+ * real HTTP (tools/wx-stub). Logins are counted at WeChat's end (jscode2session calls).
  */
 import assert from 'node:assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { app, mock } from 'egg-mock/bootstrap';
 import type { BackendError, WxLike } from '../../client/miniprogram';
 import { listen, Listening } from '../fixtures/listen';
 import { createOaSandbox, useOaSandbox } from '../fixtures/oaSandbox';
-import { resetAccessTokens } from '../fixtures/tokens';
-import { createWxStub, WxStub } from '../fixtures/wxStub';
+import { createWxStub, WxStub } from '../../tools/wx-stub';
 import { templateIdFor, WechatSimulator } from '../../tools/wechat-sandbox';
 
 type ClientModule = typeof import('../../client/miniprogram');
@@ -64,7 +62,8 @@ describe('test/client/miniprogram.test.ts', () => {
     await server.close();
     await sandbox.stop();
   });
-  after(() => resetAccessTokens(app));
+  // Leave no token from this file's sandbox stored for later test files.
+  after(() => app.model.AccessToken.deleteMany({}));
 
   beforeEach(async () => {
     await useOaSandbox(sandbox);
@@ -86,16 +85,6 @@ describe('test/client/miniprogram.test.ts', () => {
       await app.model.User.updateOne({ _id: user._id }, { $set: { sessions } });
     }
   }
-
-  it('is a package: package.json names its main, types and files, and they exist (npm pack)', () => {
-    const dir = path.join(__dirname, '../../client/miniprogram');
-    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
-    assert.strictEqual(pkg.main, 'index.js');
-    assert.strictEqual(pkg.types, 'index.d.ts');
-    assert.deepStrictEqual(Object.keys(pkg.dependencies ?? {}), [], 'no dependencies');
-    for (const file of [ pkg.main, pkg.types ]) assert(pkg.files.includes(file), file);
-    for (const file of pkg.files) assert(existsSync(path.join(dir, file)), file);
-  });
 
   describe('login and sessions', () => {
     it('first login: the first request logs in, stores the token, and later requests reuse it', async () => {

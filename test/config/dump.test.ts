@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mock } from 'egg-mock/bootstrap';
+import { closeAnotherApp, startAnotherApp } from '../fixtures/apps';
 
 /** Distinctive values for every secret the deployment is given (config/env.ts). */
 const SECRETS: Record<string, string> = {
@@ -41,7 +41,7 @@ describe('test/config/dump.test.ts', function() {
       process.env[name] = value;
     }
     try {
-      app2 = mock.app({ baseDir: process.cwd(), cache: false } as any);
+      app2 = startAnotherApp();
       await app2.ready();
     } finally {
       for (const [ name, value ] of Object.entries(saved)) {
@@ -50,7 +50,7 @@ describe('test/config/dump.test.ts', function() {
       }
     }
   });
-  after(() => app2?.close());
+  after(() => closeAnotherApp(app2));
 
   it('masks every secret in run/application_config.json and run/agent_config.json', () => {
     const { rundir } = app2.config;

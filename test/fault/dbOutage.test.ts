@@ -12,7 +12,7 @@ import { embeddedMongo } from '../.setup';
 import { toAppError } from '../../app/middleware/errorHandler';
 import { buildPush, deliverPush } from '../../tools/wechat-sandbox';
 import { TEST_ENV } from '../fixtures/env';
-import { assertFailure, assertOk, createSandbox, eventually, forgetTokens, Listening, listen } from './helpers';
+import { assertFailure, assertOk, createSandbox, eventually, Listening, listen } from './helpers';
 
 /**
  * How long a request may take to fail during the outage: the driver's server selection timeout
@@ -48,7 +48,6 @@ describe('test/fault/dbOutage.test.ts', function() {
     mock(app.config.rateLimit, 'loginPerMinute', 0);
     mock(app.config.autoReply, 'defaultLink', DEFAULT_LINK);
     await app.model.AccessToken.deleteMany({});
-    forgetTokens(app);
   });
 
   function push(user: string, content: string) {

@@ -8,8 +8,8 @@
  */
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
-import { processingQueue } from '../../app/service/push';
 import { buildPush, deliverPush } from '../../tools/wechat-sandbox';
+import { contractRequest } from '../fixtures/contract';
 import { TEST_ENV } from '../fixtures/env';
 import { FAILOVER_ERRORS } from '../fixtures/failoverErrors';
 import { Listening, listen } from './helpers';
@@ -57,7 +57,7 @@ describe('test/fault/failover.test.ts', () => {
       it('answers DATABASE_UNAVAILABLE in the standard shape', async () => {
         // GET /admin/messages reads the inbox through mongoose (find).
         failDriver(app.model.InboxMessage, 'find', err);
-        const res = await app.httpRequest().get('/admin/messages').set('authorization', ADMIN)
+        const res = await contractRequest().get('/admin/messages').set('authorization', ADMIN)
           .expect(200);
         assert.strictEqual(res.body.code, 0, JSON.stringify(res.body));
         assert.strictEqual(res.body.data.error, 'DATABASE_UNAVAILABLE');
@@ -71,7 +71,7 @@ describe('test/fault/failover.test.ts', () => {
         assert.strictEqual(during.status, undefined, `no HTTP answer at all, got ${during.status} ${during.body}`);
         assert.match(String(during.attempts[0].error), /socket hang up|ECONNRESET/);
         assert(failing.failed >= 2, 'the push waited for the database and tried again');
-        assert.strictEqual(processingQueue(app).running, 0, 'every failed attempt gave its processing slot back');
+        assert.strictEqual(app.processingQueue.running, 0, 'every failed attempt gave its processing slot back');
         assert.strictEqual(await stored(built), 0);
 
         mock.restore();

@@ -176,7 +176,7 @@ describe('test/fault/fuzz.test.ts', function() {
     const channel = { appid: TEST_ENV.WECHAT_APPID, token: TEST_ENV.WECHAT_MSG_TOKEN, aesKey: TEST_ENV.WECHAT_MSG_AES_KEY };
     recordedPush = buildPush({ kind: 'text', mode: 'safe', format: 'json', channel, user: 'fuzz-user' });
     assert((await deliverPush(`${server.url}/message/check`, recordedPush, { maxAttempts: 1 })).accepted);
-    const templatesRes = await app.httpRequest().get('/admin/subscribe-templates').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`);
+    const templatesRes = await contractRequest().get('/admin/subscribe-templates').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`);
     assert.strictEqual(templatesRes.body.code, 1, templatesRes.text);
     await app.backgroundTasksFinished();
 

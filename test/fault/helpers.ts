@@ -50,8 +50,3 @@ export function assertOk(res: { status: number; body: any; text: string }) {
   assert.strictEqual(res.status, 200, res.text);
   assert.strictEqual(res.body.code, 1, res.text);
 }
-
-/** Drops an app instance's in-memory access_token copy (its own; another instance keeps its). */
-export function forgetTokens(instance: any) {
-  instance.createAnonymousContext().service.accessToken.forgetLocal();
-}

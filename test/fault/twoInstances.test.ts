@@ -9,9 +9,10 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { buildPush, deliverPush } from '../../tools/wechat-sandbox';
-import { replyRulesChanged } from '../../app/service/autoReply';
+import { contractRequest } from '../fixtures/contract';
+import { closeAnotherApp, startAnotherApp } from '../fixtures/apps';
 import { TEST_ENV } from '../fixtures/env';
-import { assertOk, createSandbox, eventually, forgetTokens, Listening, listen } from './helpers';
+import { assertOk, createSandbox, eventually, Listening, listen } from './helpers';
 
 const STABLE = '/cgi-bin/stable_token';
 const SEND = '/cgi-bin/message/custom/send';
@@ -37,7 +38,7 @@ describe('test/fault/twoInstances.test.ts', function() {
 
   before(async () => {
     await sandbox.start();
-    app2 = mock.app({ baseDir: process.cwd(), cache: false } as any);
+    app2 = startAnotherApp();
     await app2.ready();
     configure(app2, false);
     servers = [ await listen(app), await listen(app2) ];
@@ -45,7 +46,7 @@ describe('test/fault/twoInstances.test.ts', function() {
 
   after(async () => {
     for (const s of servers) await s.close();
-    await app2?.close();
+    await closeAnotherApp(app2);
     await sandbox.stop();
   });
 
@@ -58,10 +59,8 @@ describe('test/fault/twoInstances.test.ts', function() {
       app.model.ReplyRule.deleteMany({}),
       app.model.StoredMedia.deleteMany({}),
     ]);
-    // No token anywhere: both instances start cold (a fresh deployment).
-    forgetTokens(app);
-    forgetTokens(app2);
-    for (const instance of [ app, app2 ]) instance.createAnonymousContext().service.media.forgetLocal();
+    // No token anywhere: both instances start cold (a fresh deployment; their memory is reset by
+    // the root hook, test/.setup.ts).
   });
 
   it('both instances share one database connection target and answer', async () => {
@@ -75,7 +74,8 @@ describe('test/fault/twoInstances.test.ts', function() {
   });
 
   it('40 concurrent phone-number calls over both instances, cold: one access_token fetch in all', async () => {
-    // Slow token endpoint: every caller arrives while the first refresh is in flight.
+    // Slow token endpoint: every caller arrives while the first refresh is in flight. A real 300 ms
+    // (real I/O across two instances and the database); the assertion holds however the calls interleave.
     sandbox.injectFault(STABLE, { type: 'latency', ms: 300 });
     const users = Array.from({ length: 40 }, (_, i) => `twin${i}`);
     const sessions = await Promise.all(users.map(async (user, i) => {
@@ -129,15 +129,15 @@ describe('test/fault/twoInstances.test.ts', function() {
 
   it('20 image replies at once over both instances, the image never uploaded: one media/upload in all', async () => {
     const png = Buffer.concat([ Buffer.from([ 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a ]), Buffer.alloc(64, 3) ]);
-    const stored = await app.httpRequest().post('/admin/media').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
+    const stored = await contractRequest().post('/admin/media').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
       .attach('media', png, 'logo.png');
     assertOk(stored);
-    const rule = await app.httpRequest().post('/admin/reply-rules').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
+    const rule = await contractRequest().post('/admin/reply-rules').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
       .send({ name: 'logo', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: stored.body.data.id } } });
     assertOk(rule);
     // Written through app: app2 would see it within config.autoReply.rulesCacheMs; at once here.
-    replyRulesChanged(app2);
-    // A slow upload: every reply needs the image while the first upload is in flight.
+    app2.replyRulesCache.invalidate();
+    // A slow upload: every reply needs the image while the first upload is in flight (a real 300 ms, as above).
     sandbox.injectFault(UPLOAD, { type: 'latency', ms: 300 });
     const channel = { appid: TEST_ENV.WECHAT_APPID, token: TEST_ENV.WECHAT_MSG_TOKEN, aesKey: TEST_ENV.WECHAT_MSG_AES_KEY };
     const users = Array.from({ length: 20 }, (_, i) => `imgtwin${i}`);

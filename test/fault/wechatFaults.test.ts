@@ -9,8 +9,12 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../fixtures/contract';
 import { Fault } from '../../tools/wechat-sandbox';
 import { TEST_ENV } from '../fixtures/env';
-import { assertFailure, assertOk, createSandbox, forgetTokens, Listening, listen, WechatSimulator } from './helpers';
+import { assertFailure, assertOk, createSandbox, Listening, listen, WechatSimulator } from './helpers';
 
+/**
+ * The app's deadline on its HTTP calls to WeChat here: a `timeout` fault is a socket that never
+ * answers, which only a real deadline ends (real I/O, so kept short).
+ */
 const TIMEOUT_MS = 400;
 const SEND = '/cgi-bin/message/custom/send';
 const STABLE = '/cgi-bin/stable_token';
@@ -43,7 +47,6 @@ describe('test/fault/wechatFaults.test.ts', () => {
     await sandbox.start();
     server = await listen(app);
     await app.model.AccessToken.deleteMany({});
-    forgetTokens(app);
   });
   after(async () => {
     await server.close();

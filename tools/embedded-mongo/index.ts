@@ -18,8 +18,10 @@ export interface EmbeddedMongoOptions {
   host?: string;
   /** Directory for durable storage; without it the data lives in memory only. */
   dbpath?: string;
-  /** How often expired TTL documents are removed. Default 1000 ms. */
+  /** How often expired TTL documents are removed. Default 1000 ms; 0 runs no monitor (tests call runTtlMonitor()). */
   ttlMonitorIntervalMs?: number;
+  /** The clock the TTL monitor compares dates with (tests pass one they move). Default Date.now. */
+  now?: () => number;
   /** Journal size that triggers a compaction into a snapshot. Default 64 MiB. */
   compactionThresholdBytes?: number;
 }
@@ -33,6 +35,7 @@ export class EmbeddedMongoServer {
   private readonly persistence: Persistence | null;
   private readonly host: string;
   private readonly ttlMonitorIntervalMs: number;
+  private readonly now: () => number;
   private listeningPort: number;
   private ttlTimer: NodeJS.Timeout | null = null;
   private running = false;
@@ -41,6 +44,8 @@ export class EmbeddedMongoServer {
     this.host = opts.host ?? '127.0.0.1';
     this.listeningPort = opts.port ?? DEFAULT_PORT;
     this.ttlMonitorIntervalMs = opts.ttlMonitorIntervalMs ?? 1000;
+    if (!Number.isInteger(this.ttlMonitorIntervalMs) || this.ttlMonitorIntervalMs < 0) throw new TypeError('ttlMonitorIntervalMs must be an integer >= 0');
+    this.now = opts.now ?? Date.now;
     this.persistence = opts.dbpath ? new Persistence(opts.dbpath, this.storage, {
       compactionThresholdBytes: opts.compactionThresholdBytes,
     }) : null;
@@ -73,8 +78,10 @@ export class EmbeddedMongoServer {
       throw err;
     }
     this.running = true;
-    this.ttlTimer = setInterval(() => this.expire(), this.ttlMonitorIntervalMs);
-    this.ttlTimer.unref();
+    if (this.ttlMonitorIntervalMs > 0) {
+      this.ttlTimer = setInterval(() => this.runTtlMonitorSafely(), this.ttlMonitorIntervalMs);
+      this.ttlTimer.unref();
+    }
   }
 
   /** Closes the listener and every client connection, then flushes and closes the storage files. */
@@ -87,11 +94,21 @@ export class EmbeddedMongoServer {
     this.persistence?.close();
   }
 
-  private expire(): void {
+  /**
+   * One pass of the TTL monitor, now (as mongod's TTLMonitor does every 60 s): removes the
+   * documents whose TTL index date is past by the `now` clock, and idle cursors. Returns how many
+   * documents it removed. Tests call it instead of waiting for the next pass.
+   */
+  runTtlMonitor(): number {
+    const removed = this.storage.expireAll(this.now());
+    this.persistence?.flush();
+    this.dispatcher.cursors.reapIdle();
+    return removed;
+  }
+
+  private runTtlMonitorSafely(): void {
     try {
-      this.storage.expireAll();
-      this.persistence?.flush();
-      this.dispatcher.cursors.reapIdle();
+      this.runTtlMonitor();
     } catch (err) {
       process.stderr.write(`[embedded-mongo] TTL monitor failed: ${(err as Error).message}\n`);
     }

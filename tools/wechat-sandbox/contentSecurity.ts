@@ -10,6 +10,11 @@
  * pass or review; labels 100 正常, 10001 广告, 20002 色情, 20006 违法犯罪, 20008 欺诈, 20012 低俗, ...
  */
 import { randomBytes } from 'node:crypto';
+import { SandboxInputError, wxError } from './errors';
+import { EndpointRequest, Reply, parseJsonObject } from './http';
+import { userKeyOfOpenid } from './identity';
+import type { SandboxAccount, SandboxState } from './state';
+import { authorize } from './tokens';
 
 export type Suggest = 'pass' | 'review' | 'risky';
 
@@ -112,4 +117,66 @@ export class MediaCheckStore {
   reset(): void {
     this.checks.clear();
   }
+}
+
+/**
+ * The verdict WeChat would push for a media check (its wxa_media_check fields after MsgType and
+ * Event) and the openid it is pushed for. The simulator pushes it.
+ */
+export function mediaCheckVerdict(state: SandboxState, traceId: string): { openid: string; fields: Record<string, unknown> } {
+  const check = state.mediaChecks.get(traceId);
+  if (!check) throw new SandboxInputError(`no media check with trace_id ${traceId}`);
+  check.delivered += 1;
+  return { openid: check.openid, fields: mediaVerdictFields(check) };
+}
+
+/**
+ * What msg_sec_check and media_check_async (2.0) both check first: a mini-program token, POST
+ * ("43302 方法调用错误，请用 post 方法调用"), a JSON body (47001), version 2 (the sandbox plays
+ * 2.0 only), the user's openid ("用户需在近两小时访问过小程序": 61010 past that; 43104 for an
+ * openid of another appid; 40003 unknown; 44002 empty) and the scene (40129 outside 1-4).
+ * Errcodes from the 错误码 tables of msgSecCheck and mediaCheckAsync.
+ */
+function contentCheckRequest(state: SandboxState, req: EndpointRequest): { acc: SandboxAccount; body: Record<string, any> } | Reply {
+  const acc = authorize(state, req.url, 'miniProgram');
+  if (!('kind' in acc)) return acc;
+  if (req.method !== 'POST') return { body: wxError(43302) };
+  const body = parseJsonObject(req.raw);
+  if (!body || body.version !== 2) return { body: wxError(47001) };
+  if (body.openid === undefined || body.openid === '') return { body: wxError(44002) };
+  if (typeof body.openid !== 'string') return { body: wxError(47001) };
+  const userKey = userKeyOfOpenid(acc.appid, body.openid, state.seed);
+  if (userKey === null) return { body: wxError(state.userKeyOf(body.openid, 'officialAccount') === null ? 40003 : 43104) };
+  const visit = state.users.get(userKey)?.lastVisitAt ?? null;
+  if (visit === null || state.now() - visit > CONTENT_CHECK_VISIT_MS) return { body: wxError(61010) };
+  if (!Number.isInteger(body.scene) || body.scene < 1 || body.scene > 4) return { body: wxError(40129) };
+  return { acc, body };
+}
+
+export function contentSecurityEndpoints(state: SandboxState) {
+  return {
+    /** POST /wxa/msg_sec_check: content 1-2500 characters (44002 empty; the doc names no errcode past the limit: 47001). */
+    '/wxa/msg_sec_check': (req: EndpointRequest): Reply => {
+      const checked = contentCheckRequest(state, req);
+      if (!('acc' in checked)) return checked;
+      const { content } = checked.body;
+      if (content === undefined || content === '') return { body: wxError(44002) };
+      if (typeof content !== 'string' || [ ...content ].length > TEXT_MAX_CHARS) return { body: wxError(47001) };
+      return { body: { errcode: 0, errmsg: 'ok', ...textVerdict(content), trace_id: newTraceId(state.now()) } };
+    },
+    /** POST /wxa/media_check_async: media_url an http(s) URL (44002 empty, 47001 otherwise), media_type 1 or 2 (47001). */
+    '/wxa/media_check_async': (req: EndpointRequest): Reply => {
+      const checked = contentCheckRequest(state, req);
+      if (!('acc' in checked)) return checked;
+      const { body, acc } = checked;
+      if (body.media_url === undefined || body.media_url === '') return { body: wxError(44002) };
+      if (typeof body.media_url !== 'string' || !/^https?:\/\/[^\s/?#]+\S*$/i.test(body.media_url)) return { body: wxError(47001) };
+      if (body.media_type !== 1 && body.media_type !== 2) return { body: wxError(47001) };
+      const now = state.now();
+      const check = state.mediaChecks.add({
+        traceId: newTraceId(now), appid: acc.appid, openid: body.openid, mediaUrl: body.media_url, mediaType: body.media_type, scene: body.scene, at: now,
+      });
+      return { body: { errcode: 0, errmsg: 'ok', trace_id: check.traceId } };
+    },
+  };
 }

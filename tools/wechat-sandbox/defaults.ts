@@ -1,4 +1,5 @@
 /** Options and defaults of the WeChat sandbox. */
+import type { SandboxClock } from './clock';
 
 export interface SandboxAccountOptions {
   /** 'wx' + 16 hex characters */
@@ -37,6 +38,11 @@ export interface SandboxOptions {
   replyWindow?: boolean;
   /** The clock, in milliseconds (tests pass a controllable one). Default Date.now. */
   now?: () => number;
+  /**
+   * The clock and the timers of the sandbox's waits (faults, overrides' delays), for tests that
+   * move time instead of waiting; takes the place of `now`. Default Date.now and setTimeout.
+   */
+  clock?: SandboxClock;
   /** Seed of the deterministic openids/unionids. Default 'wechat-sandbox'. */
   seed?: string;
 }

@@ -61,3 +61,6 @@ export function rid(): string {
 export function wxError(errcode: number, errmsg?: string): { errcode: number; errmsg: string } {
   return { errcode, errmsg: `${errmsg ?? ERRMSG[errcode] ?? 'sandbox error'}, rid: ${rid()}` };
 }
+
+/** Bad input to the sandbox itself (in-process calls or the control API), not a WeChat error. */
+export class SandboxInputError extends Error {}

@@ -1,4 +1,6 @@
 /** Fault injection of the sandbox: what the next calls to an endpoint do instead of answering normally. */
+import { wxError } from './errors';
+import { JSON_TYPE, Reply } from './http';
 
 export type FaultKind =
   /** HTTP 200 with `{ errcode, errmsg }` (e.g. -1 system busy, 45009 quota, 40001 token) */
@@ -116,5 +118,24 @@ export class FaultRegistry {
     const out: Record<string, Fault[]> = {};
     for (const [ k, v ] of this.faults) out[k] = v.map(f => ({ ...f }));
     return out;
+  }
+}
+
+/**
+ * What a fault answers instead of the endpoint, or null when the endpoint answers (a latency
+ * fault, once its wait is over, lets it).
+ */
+export function faultReply(fault: Fault): Reply | null {
+  switch (fault.type) {
+    case 'errcode':
+      return { body: wxError(fault.errcode, fault.errmsg) };
+    case 'http':
+      return { status: fault.status, contentType: 'text/html', body: fault.body ?? `<html><head><title>${fault.status}</title></head><body><center><h1>${fault.status}</h1></center></body></html>` };
+    case 'garbage':
+      return { contentType: JSON_TYPE, body: fault.body ?? '<html>\u0000not json{{' };
+    case 'timeout':
+      return { hang: true, ...(fault.ms === undefined ? {} : { hangMs: fault.ms }) };
+    default:
+      return null;
   }
 }

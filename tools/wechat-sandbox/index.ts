@@ -10,7 +10,10 @@
  *   await sandbox.stop();
  */
 export { WechatSandbox, SandboxInputError, REPLY_WINDOWS, TEXT_MAX_BYTES } from './sandbox';
-export type { AccountKind, SandboxAccount, SandboxUserInfo, SentMessage, TransferredMessage, CreateUserOptions, PhoneInput, UserAction, UserInfoApi } from './sandbox';
+export type { AccountKind, SandboxAccount, SandboxUserInfo, SentMessage, TransferredMessage, CreateUserOptions, PhoneInput, UserAction, UserInfoApi, OverrideHandler, SandboxCall } from './sandbox';
+export type { Reply as SandboxReply } from './http';
+export { realClock } from './clock';
+export type { SandboxClock } from './clock';
 export { MEDIA_TTL_MS, IMAGE_MAX_BYTES } from './media';
 export { defaultTemplates, templateIdFor, POPUP_MAX_TEMPLATES } from './subscribe';
 export type { SandboxTemplate, SubscribeChoice, SubscribeSent, TemplateSpec } from './subscribe';

@@ -11,6 +11,10 @@
  *   file type, 40006 invalid file size, 41005 media data missing, 40007 invalid media_id.
  */
 import { randomBytes } from 'node:crypto';
+import { wxError } from './errors';
+import { EndpointRequest, Reply } from './http';
+import type { SandboxState } from './state';
+import { authorize } from './tokens';
 
 export const MEDIA_TTL_MS = 3 * 24 * 3600_000;
 export const IMAGE_MAX_BYTES = 2 * 1024 * 1024;
@@ -92,4 +96,17 @@ export class MediaStore {
   reset(): void {
     this.media.clear();
   }
+}
+
+export function mediaEndpoints(state: SandboxState) {
+  return {
+    '/cgi-bin/media/upload': (req: EndpointRequest): Reply => {
+      const acc = authorize(state, req.url, 'any');
+      if (!('kind' in acc)) return acc;
+      if (req.method !== 'POST') return { body: wxError(43002) };
+      const uploaded = state.media.upload(acc.appid, req.url.searchParams.get('type'), req.headers['content-type'], req.raw);
+      if (!uploaded.ok) return { body: wxError(uploaded.errcode) };
+      return { body: { errcode: 0, errmsg: 'ok', type: 'image', media_id: uploaded.media_id, created_at: uploaded.created_at } };
+    },
+  };
 }

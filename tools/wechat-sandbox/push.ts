@@ -7,6 +7,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { encryptMessage, sha1Signature } from '../../app/lib/wechatCrypto';
+import { realClock, SandboxClock } from './clock';
 import { DEFAULT_SEED, openidFor, originalIdFor } from './identity';
 import { AnswerKind, checkPassiveReply, FAILURE_NOTICE } from './passiveReply';
 
@@ -133,6 +134,8 @@ export interface DeliveryOptions {
   maxAttempts?: number;
   /** Called after a try that got no answer, before the next one (tests end an outage here) */
   beforeRetry?: (failed: PushAttempt, tries: number) => void | Promise<void>;
+  /** The clock of the deadline and of elapsedMs (tests pass one they move). Default Date.now and setTimeout. */
+  clock?: SandboxClock;
 }
 
 export class PushBuildError extends Error {}
@@ -296,7 +299,7 @@ interface HttpReply {
   error?: string;
 }
 
-function send(url: string, method: 'GET' | 'POST', timeoutMs: number, body?: string, contentType?: string): Promise<HttpReply> {
+function send(url: string, method: 'GET' | 'POST', deadline: { clock: SandboxClock; ms: number }, body?: string, contentType?: string): Promise<HttpReply> {
   return new Promise(resolve => {
     const target = new URL(url);
     const requestFn = target.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -306,11 +309,11 @@ function send(url: string, method: 'GET' | 'POST', timeoutMs: number, body?: str
       headers['Content-Length'] = Buffer.byteLength(body);
     }
     let settled = false;
-    let timer: NodeJS.Timeout | undefined;
+    let cancelDeadline = () => undefined as void;
     const finish = (r: HttpReply) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      cancelDeadline();
       resolve(r);
     };
     const req = requestFn(target, { method, headers, agent: false }, res => {
@@ -319,10 +322,10 @@ function send(url: string, method: 'GET' | 'POST', timeoutMs: number, body?: str
       res.on('end', () => finish({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', err => finish({ status: res.statusCode, error: err.message }));
     });
-    timer = setTimeout(() => {
+    cancelDeadline = deadline.clock.after(deadline.ms, () => {
       finish({ error: 'timeout' });
       req.destroy();
-    }, timeoutMs);
+    });
     req.on('error', err => finish({ error: err.message }));
     req.end(body);
   });
@@ -339,18 +342,19 @@ function send(url: string, method: 'GET' | 'POST', timeoutMs: number, body?: str
 export async function deliverPush(backendUrl: string, built: BuiltPush, opts: DeliveryOptions = {}): Promise<PushResult> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const maxAttempts = opts.maxAttempts ?? 3;
+  const clock = opts.clock ?? realClock;
   const url = withQuery(backendUrl, built.query);
   const attempts: PushAttempt[] = [];
-  const started = Date.now();
+  const started = clock.now();
   const finish = (extra: Partial<PushResult>): PushResult => {
     const last = attempts[attempts.length - 1];
-    return { accepted: false, ...extra, attempts, status: last.status, body: last.body, elapsedMs: Date.now() - started, url, request: built };
+    return { accepted: false, ...extra, attempts, status: last.status, body: last.body, elapsedMs: clock.now() - started, url, request: built };
   };
   for (let i = 0; i < maxAttempts; i++) {
     if (i > 0 && opts.beforeRetry) await opts.beforeRetry(attempts[i - 1], i);
-    const t0 = Date.now();
-    const r = await send(url, 'POST', timeoutMs, built.body, built.contentType);
-    const elapsedMs = Date.now() - t0;
+    const t0 = clock.now();
+    const r = await send(url, 'POST', { clock, ms: timeoutMs }, built.body, built.contentType);
+    const elapsedMs = clock.now() - t0;
     if (r.status === undefined || r.error !== undefined) {
       attempts.push({ ...r, elapsedMs, accepted: false });
       continue;
@@ -385,6 +389,6 @@ export async function verifyUrl(backendUrl: string, channel: Pick<PushChannel, '
   const nonce = String(randomInt(100_000_000, 2_147_483_647));
   const echostr = opts.echostr ?? BigInt(`0x${randomBytes(7).toString('hex')}`).toString();
   const url = withQuery(backendUrl, { signature: sha1Signature(channel.token, timestamp, nonce), echostr, timestamp, nonce });
-  const r = await send(url, 'GET', opts.timeoutMs ?? 5000);
+  const r = await send(url, 'GET', { clock: realClock, ms: opts.timeoutMs ?? 5000 });
   return { ok: r.status === 200 && r.body === echostr, ...r, echostr, url };
 }

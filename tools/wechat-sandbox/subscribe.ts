@@ -20,6 +20,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { checkTemplateValue, parseTemplateFields } from '../../app/lib/subscribeMessages';
+import { wxError } from './errors';
+import { EndpointRequest, Reply } from './http';
+import { userKeyOfOpenid } from './identity';
+import type { SandboxState } from './state';
+import { authorize, authorizedJsonPost } from './tokens';
 
 export interface SandboxTemplate {
   priTmplId: string;
@@ -280,4 +285,28 @@ export class SubscribeStore {
   stateCountsView(): Record<string, number> {
     return Object.fromEntries(this.stateCounts);
   }
+}
+
+export function subscribeEndpoints(state: SandboxState) {
+  return {
+    /** subscribeMessage.send: the rules are in SubscribeStore.send. */
+    '/cgi-bin/message/subscribe/send': (req: EndpointRequest): Reply => {
+      const checked = authorizedJsonPost(state, req, 'miniProgram');
+      if (!('acc' in checked)) return checked;
+      const { acc, body } = checked;
+      const userKey = typeof body.touser === 'string' ? userKeyOfOpenid(acc.appid, body.touser, state.seed) : null;
+      const publishedPage = (path: string) => state.wxa.listPages().includes(path);
+      const result = state.subscribe.send(acc.appid, body, userKey !== null && state.knownToMiniProgram(userKey), publishedPage);
+      if (result.errcode !== 0) return { body: wxError(result.errcode, 'errmsg' in result ? result.errmsg : undefined) };
+      // The reply carries no msgid (developer community: "小程序订阅消息成功不返回msgid"); the
+      // delivery is reported later by subscribe_msg_sent_event with its MsgID.
+      return { body: { errcode: 0, errmsg: 'ok' } };
+    },
+    /** getTemplateList: the account's templates (a mini-program API). */
+    '/wxaapi/newtmpl/gettemplate': ({ url }: EndpointRequest): Reply => {
+      const acc = authorize(state, url, 'miniProgram');
+      if (!('kind' in acc)) return acc;
+      return { body: { errcode: 0, errmsg: 'ok', data: state.subscribe.templates(acc.appid) } };
+    },
+  };
 }

@@ -12,6 +12,9 @@
  * Only the latest token(s) are remembered: any other string is "invalid or not latest" (40001).
  */
 import { randomBytes } from 'node:crypto';
+import { wxError } from './errors';
+import { EndpointRequest, Reply, parseJsonObject } from './http';
+import type { AccountKind, SandboxAccount, SandboxState } from './state';
 
 export const TOKEN_DAILY_LIMIT = 2000;
 export const FORCE_REFRESH_DAILY_LIMIT = 20;
@@ -134,4 +137,65 @@ export class TokenStore {
   reset(): void {
     this.accounts.clear();
   }
+}
+
+/** The account whose appid and secret these are, or the error reply (41002, 40013, 41004, 40125: 获取 Access token). */
+export function credentials(state: SandboxState, appid: string | null, secret: string | null): SandboxAccount | Reply {
+  if (!appid) return { body: wxError(41002) };
+  const acc = state.accountOf(appid);
+  if (!acc) return { body: wxError(40013) };
+  if (!secret) return { body: wxError(41004) };
+  if (secret !== acc.secret) return { body: wxError(40125) };
+  return acc;
+}
+
+/**
+ * Checks access_token for an endpoint of `kind` (全局返回码: 41001 missing, 40001 invalid or not
+ * latest, 42001 expired, 48001 another account's); returns the account or the error reply.
+ */
+export function authorize(state: SandboxState, url: URL, kind: AccountKind | 'any'): SandboxAccount | Reply {
+  const token = url.searchParams.get('access_token');
+  if (!token) return { body: wxError(41001) };
+  const checked = state.tokens.check(token, state.now());
+  if (!checked.ok) return { body: wxError(checked.errcode) };
+  const acc = checked.appid === state.miniProgram.appid ? state.miniProgram : state.officialAccount;
+  if (kind !== 'any' && acc.kind !== kind) return { body: wxError(48001) };
+  return acc;
+}
+
+/** authorize(), then POST (43002) with a JSON object body (47001): the account and the body, or the error reply. */
+export function authorizedJsonPost(state: SandboxState, req: EndpointRequest, kind: AccountKind | 'any'): { acc: SandboxAccount; body: Record<string, any> } | Reply {
+  const acc = authorize(state, req.url, kind);
+  if (!('kind' in acc)) return acc;
+  if (req.method !== 'POST') return { body: wxError(43002) };
+  const body = parseJsonObject(req.raw);
+  if (!body) return { body: wxError(47001) };
+  return { acc, body };
+}
+
+export function tokenEndpoints(state: SandboxState) {
+  return {
+    '/cgi-bin/token': ({ url }: EndpointRequest): Reply => {
+      const q = url.searchParams;
+      if (q.get('grant_type') !== 'client_credential') return { body: wxError(40002) };
+      const acc = credentials(state, q.get('appid'), q.get('secret'));
+      if (!('kind' in acc)) return acc;
+      const issued = state.tokens.issueNormal(acc.appid, state.now());
+      if (!issued.ok) return { body: wxError(issued.errcode, `reach max api daily quota limit (${TOKEN_DAILY_LIMIT})`) };
+      return { body: { access_token: issued.access_token, expires_in: issued.expires_in } };
+    },
+    '/cgi-bin/stable_token': (req: EndpointRequest): Reply => {
+      // getStableAccessToken: POST with a JSON body.
+      if (req.method !== 'POST') return { body: wxError(43002) };
+      const body = parseJsonObject(req.raw);
+      if (!body) return { body: wxError(47001) };
+      if (body.grant_type !== 'client_credential') return { body: wxError(40002) };
+      const acc = credentials(state, typeof body.appid === 'string' ? body.appid : null, typeof body.secret === 'string' ? body.secret : null);
+      if (!('kind' in acc)) return acc;
+      if (body.force_refresh !== undefined && typeof body.force_refresh !== 'boolean') return { body: wxError(47001) };
+      const issued = state.tokens.issueStable(acc.appid, state.now(), body.force_refresh === true);
+      if (!issued.ok) return { body: wxError(issued.errcode, 'reach max api daily quota limit (force_refresh: 20 a day)') };
+      return { body: { access_token: issued.access_token, expires_in: issued.expires_in } };
+    },
+  };
 }

@@ -12,6 +12,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import QRCode from 'qrcode';
+import { SandboxInputError, wxError } from './errors';
+import { EndpointRequest, Reply } from './http';
+import type { SandboxState } from './state';
+import { authorizedJsonPost } from './tokens';
 
 export const SANDBOX_PAGES = [ 'pages/index/index', 'pages/product/detail', 'pages/order/list', 'pages/invite/index' ];
 /** The host of the text a sandbox code carries. */
@@ -183,4 +187,45 @@ export class WxaStore {
     this.generated.push({ kind, link, path, query, envVersion, createdAt: now, expiresAt });
     return { ok: true, link };
   }
+}
+
+/** The published mini-program's pages: getwxacodeunlimit with check_path, and link paths, must name one. */
+export function setPages(state: SandboxState, pages: string[]): void {
+  if (!Array.isArray(pages) || pages.some(p => typeof p !== 'string' || p === '' || p.startsWith('/'))) {
+    throw new SandboxInputError('pages must be page paths such as pages/index/index');
+  }
+  state.wxa.setPages(pages);
+}
+
+/** Lowers (or raises) the quotas of codes and links, so that tests can reach them. */
+export function setWxaLimits(state: SandboxState, limits: Partial<WxaLimits>): void {
+  for (const [ name, value ] of Object.entries(limits)) {
+    if (![ 'codesPerMinute', 'linksPerDay', 'linksPerSecond' ].includes(name) || !Number.isInteger(value) || (value as number) < 0) {
+      throw new SandboxInputError('limits are codesPerMinute, linksPerDay, linksPerSecond: integers >= 0');
+    }
+  }
+  state.wxa.setLimits(limits);
+}
+
+export function wxacodeEndpoints(state: SandboxState) {
+  const link = (kind: 'urllink' | 'scheme') => (req: EndpointRequest): Reply => {
+    const checked = authorizedJsonPost(state, req, 'miniProgram');
+    if (!('acc' in checked)) return checked;
+    const result = state.wxa.link(kind, checked.body);
+    if (!result.ok) return { body: wxError(result.errcode, result.errmsg) };
+    return { body: { errcode: 0, errmsg: 'ok', ...(kind === 'urllink' ? { url_link: result.link } : { openlink: result.link }) } };
+  };
+  return {
+    // [code] "POST 参数需要转成 JSON 字符串，不支持 form 表单提交": 43002 for GET, 47001 for a non-JSON body.
+    '/wxa/getwxacodeunlimit': async (req: EndpointRequest): Promise<Reply> => {
+      const checked = authorizedJsonPost(state, req, 'miniProgram');
+      if (!('acc' in checked)) return checked;
+      const result = await state.wxa.code(checked.acc.appid, checked.body);
+      if (!result.ok) return { body: wxError(result.errcode, result.errmsg) };
+      // WeChat sends the image with an image content type; clients must judge it by its bytes.
+      return { body: result.png, contentType: 'image/png' };
+    },
+    '/wxa/generate_urllink': link('urllink'),
+    '/wxa/generatescheme': link('scheme'),
+  };
 }

@@ -5,7 +5,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
-import { resetAccessTokens } from '../../fixtures/tokens';
 import { WechatSandbox } from '../../../tools/wechat-sandbox';
 
 describe('test/app/controller/auth.sandbox.test.ts', () => {
@@ -13,8 +12,8 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
 
   before(() => sandbox.start());
   after(() => sandbox.stop());
-  // Leave no token from this file's fake WeChat behind for later test files (memory and MongoDB).
-  after(() => resetAccessTokens(app));
+  // Leave no token from this file's sandbox stored for later test files.
+  after(() => app.model.AccessToken.deleteMany({}));
 
   beforeEach(async () => {
     sandbox.reset();
@@ -29,7 +28,6 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
       app.model.RateLimit.deleteMany({}),
       app.model.AccessToken.deleteMany({}),
     ]);
-    app.mockContext().service.accessToken.forgetLocal();
   });
 
   async function login(userKey: string) {

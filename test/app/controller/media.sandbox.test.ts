@@ -28,7 +28,6 @@ describe('test/app/controller/media.sandbox.test.ts', () => {
   const { sandbox, simulator, advanceClock } = served;
 
   beforeEach(async () => {
-    app.mockContext().service.media.forgetLocal();
     await Promise.all([
       app.model.InboxMessage.deleteMany({}), app.model.ReplyRule.deleteMany({}), app.model.StoredMedia.deleteMany({}),
     ]);

@@ -1,7 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
-import { resetAccessTokens } from '../../fixtures/tokens';
 import { encryptOpenData } from '../../../app/lib/wechatCrypto';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { TEST_ENV } from '../../fixtures/env';
@@ -26,8 +25,8 @@ describe('test/app/controller/user.test.ts', () => {
 
   before(() => fake.start());
   after(() => fake.close());
-  // Leave no token from this file's fake WeChat behind for later test files (memory and MongoDB).
-  after(() => resetAccessTokens(app));
+  // Leave no token from this file's fake WeChat stored for later test files.
+  after(() => app.model.AccessToken.deleteMany({}));
 
   beforeEach(async () => {
     fake.reset();
@@ -37,7 +36,6 @@ describe('test/app/controller/user.test.ts', () => {
       app.model.RateLimit.deleteMany({}),
       app.model.AccessToken.deleteMany({}),
     ]);
-    app.mockContext().service.accessToken.forgetLocal();
     sessionKey = newSessionKey();
     onCode2Session(fake, {
       'code-alice': { openid: 'o-alice', session_key: sessionKey },

@@ -9,7 +9,6 @@ import { PNG } from 'pngjs';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
 import { TEST_ENV } from '../../fixtures/env';
-import { resetAccessTokens } from '../../fixtures/tokens';
 import { CODE_URL_BASE, WechatSandbox } from '../../../tools/wechat-sandbox';
 
 const ADMIN = `Bearer ${TEST_ENV.ADMIN_TOKEN}`;
@@ -52,7 +51,8 @@ describe('test/app/controller/wxacode.sandbox.test.ts', () => {
 
   before(() => sandbox.start());
   after(() => sandbox.stop());
-  after(() => resetAccessTokens(app));
+  // Leave no token from this file's sandbox stored for later test files.
+  after(() => app.model.AccessToken.deleteMany({}));
 
   beforeEach(async () => {
     sandbox.reset();
@@ -61,7 +61,6 @@ describe('test/app/controller/wxacode.sandbox.test.ts', () => {
     mock(app.config.wechat, 'appid', miniProgram.appid);
     mock(app.config.wechat, 'secret', miniProgram.secret);
     await Promise.all([ app.model.WxaCode.deleteMany({}), app.model.AccessToken.deleteMany({}), app.model.RateLimit.deleteMany({}) ]);
-    app.mockContext().service.accessToken.forgetLocal();
   });
 
   function getCode(query: Record<string, string>, auth = ADMIN) {

@@ -108,6 +108,7 @@ describe('test/app/middleware/errorHandler.test.ts', () => {
     assertFailure(res.body, 'INVALID_PARAM');
   });
 
+  // Successes of this file's own /__test/echo route are no API replies either: plain app.httpRequest().
   it('accepts XML bodies as text for the push endpoints, and JSON without a CSRF token', async () => {
     for (const type of [ 'text/xml', 'application/xml' ]) {
       const res = await app.httpRequest().post('/__test/echo').set('content-type', type)

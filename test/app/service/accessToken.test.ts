@@ -3,6 +3,7 @@ import { app, mock } from 'egg-mock/bootstrap';
 import { MockApplication } from 'egg-mock';
 import { WechatApiError } from '../../../app/lib/errors';
 import { chinaDay, forceRefreshAllowed, refreshDelaySeconds } from '../../../app/service/accessToken';
+import { closeAnotherApp, startAnotherApp } from '../../fixtures/apps';
 import { useTestClock } from '../../fixtures/clock';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { gate } from '../../fixtures/gate';
@@ -23,15 +24,14 @@ describe('test/app/service/accessToken.test.ts', () => {
 
   before(async () => {
     fake = await new FakeWechat().start();
-    other = mock.app({ baseDir: process.cwd(), cache: false });
+    other = startAnotherApp();
     await other.ready();
     assert.notStrictEqual(ctxA().app.config, ctxB().app.config, 'two distinct app instances');
   });
   after(async () => {
-    await other?.close();
+    await closeAnotherApp(other);
     await fake.close();
-    // Leave no token from this file's fake WeChat behind for later test files.
-    ctxA().service.accessToken.forgetLocal();
+    // Leave no token from this file's fake WeChat stored for later test files.
     await app.model.AccessToken.deleteMany({});
   });
 
@@ -54,8 +54,6 @@ describe('test/app/service/accessToken.test.ts', () => {
     mock(app.config.wechat, 'apiBase', fake.url);
     mock(other.config.wechat, 'apiBase', fake.url);
     await app.model.AccessToken.deleteMany({});
-    ctxA().service.accessToken.forgetLocal();
-    ctxB().service.accessToken.forgetLocal();
   });
 
   describe('pure helpers', () => {
@@ -76,6 +74,33 @@ describe('test/app/service/accessToken.test.ts', () => {
       assert.deepStrictEqual(spent, { allowed: false, retryAfterSeconds: 60, why: 'daily force_refresh budget (20) used up' });
       // a new day resets the budget
       assert.deepStrictEqual(forceRefreshAllowed({ lastForceRefreshAt: new Date(now.getTime() - 60_000), forceRefreshDay: '2026-11-23', forceRefreshCount: 20 }, now), { allowed: true, count: 0 });
+    });
+  });
+
+  describe('the stable_token call (through the token-free transport)', () => {
+    it('fetchStableToken posts appid/secret as JSON and repeats on -1 (safe in normal mode)', async () => {
+      let n = 0;
+      fake.on('/cgi-bin/stable_token', () => (++n === 1 ? { body: { errcode: -1, errmsg: 'system busy' } } : { body: { access_token: 'T', expires_in: 7200 } }));
+      const result = await app.mockContext().service.accessToken.fetchStableToken(TEST_ENV.WECHAT_APPID);
+      assert.deepStrictEqual(result, { accessToken: 'T', expiresIn: 7200 });
+      const calls = fake.callsTo('/cgi-bin/stable_token');
+      assert.strictEqual(calls.length, 2);
+      assert.strictEqual(calls[0].method, 'POST');
+      assert.deepStrictEqual(calls[0].body, { grant_type: 'client_credential', appid: TEST_ENV.WECHAT_APPID, secret: TEST_ENV.WECHAT_SECRET, force_refresh: false });
+    });
+
+    it('fetchStableToken with forceRefresh is never repeated on -1', async () => {
+      fake.on('/cgi-bin/stable_token', () => ({ body: { errcode: -1 } }));
+      const err = await rejection(app.mockContext().service.accessToken.fetchStableToken(TEST_ENV.WECHAT_APPID, { forceRefresh: true }));
+      assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
+      assert.strictEqual(fake.count('/cgi-bin/stable_token'), 1);
+      assert.strictEqual(fake.callsTo('/cgi-bin/stable_token')[0].body.force_refresh, true);
+    });
+
+    it('fetchStableToken refuses an appid without a configured secret', async () => {
+      const err = await rejection(app.mockContext().service.accessToken.fetchStableToken('wx-unknown'));
+      assert.strictEqual(err.reason, 'WECHAT_CONFIG_ERROR');
+      assert.strictEqual(fake.count('/cgi-bin/stable_token'), 0);
     });
   });
 
@@ -113,7 +138,7 @@ describe('test/app/service/accessToken.test.ts', () => {
 
   it('survives a restart: with the memory copy gone, the token comes from MongoDB', async () => {
     const token = await ctxA().service.accessToken.get(APPID);
-    ctxA().service.accessToken.forgetLocal();
+    await app.resetProcessState();
     assert.strictEqual(await ctxA().service.accessToken.get(APPID), token);
     // and a process that never had it reads the same document
     assert.strictEqual(await ctxB().service.accessToken.get(APPID), token);

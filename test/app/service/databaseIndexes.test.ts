@@ -4,6 +4,7 @@ import { Connection } from 'mongoose';
 import AppBoot from '../../../app';
 import { indexName } from '../../../app/service/databaseIndexes';
 import prodConfig from '../../../config/config.prod';
+import { contractRequest } from '../../fixtures/contract';
 
 /** The app's one connection (egg-mongoose types it as connection or singleton). */
 const connection = () => app.mongooseDB as Connection;
@@ -12,7 +13,7 @@ const connection = () => app.mongooseDB as Connection;
 const appModels = () => Object.values(app.model as Record<string, any>).filter(m => typeof m?.schema?.indexes === 'function');
 
 async function health() {
-  const res = await app.httpRequest().get('/health').expect(200);
+  const res = await contractRequest().get('/health').expect(200);
   return res.body.data;
 }
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { contractRequest } from '../../fixtures/contract';
-import { processingQueue } from '../../../app/service/push';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { gate } from '../../fixtures/gate';
 import { buildPush, customSends, onCustomSend, textMessage } from '../../fixtures/push';
@@ -23,8 +22,9 @@ describe('test/app/service/push.test.ts', () => {
   before(() => fake.start());
   after(() => fake.close());
 
+  // The processing queue is built from config.inbox at a test's first push (the root hook in
+  // test/.setup.ts drops it before each test), so a test sets its bounds before pushing.
   beforeEach(async () => {
-    await processingQueue(app).idle();
     fake.reset();
     mock(app.config.wechat, 'apiBase', fake.url);
     mock(app.config.autoReply, 'defaultLink', { title: 'Help', description: '', url: 'https://help.test/', thumbUrl: '' });
@@ -33,7 +33,7 @@ describe('test/app/service/push.test.ts', () => {
   });
 
   afterEach(async () => {
-    await processingQueue(app).idle();
+    await app.processingQueue.idle();
     await app.backgroundTasksFinished();
   });
 
@@ -60,7 +60,7 @@ describe('test/app/service/push.test.ts', () => {
       assert.strictEqual(res.text, 'success');
       users.push(user);
     }
-    const queue = processingQueue(app);
+    const queue = app.processingQueue;
     assert.strictEqual(queue.running, 1);
     assert.strictEqual(queue.queued, 1);
     for (const user of users.slice(2)) {
@@ -102,7 +102,7 @@ describe('test/app/service/push.test.ts', () => {
     const second = post('two');
     await second.request.expect(200, 'success');
     send.open();
-    await processingQueue(app).idle();
+    await app.processingQueue.idle();
     await app.backgroundTasksFinished();
     assert.deepStrictEqual(customSends(fake).map(c => c.body.touser), [ first.user ]);
     const left: any = await app.model.InboxMessage.findOne({ fromUser: second.user }).lean();
@@ -144,7 +144,7 @@ describe('test/app/service/push.test.ts', () => {
     assert.strictEqual(waiting.attempts, 0);
 
     releaseSend();
-    await processingQueue(app).idle();
+    await app.processingQueue.idle();
     await app.backgroundTasksFinished();
     assert.deepStrictEqual(customSends(fake).map(c => c.body.touser), [ first.user, second.user ]);
     assert.deepStrictEqual(claimedIds, [ String(waiting._id) ], 'only the queued item needed a claim');
@@ -163,9 +163,9 @@ describe('test/app/service/push.test.ts', () => {
         .send(push.body);
     };
     await deliver().expect(200, 'success');
-    await processingQueue(app).idle();
+    await app.processingQueue.idle();
     await deliver().expect(200, 'success');
-    assert.strictEqual(processingQueue(app).running, 0, 'the duplicate gave its slot back');
+    assert.strictEqual(app.processingQueue.running, 0, 'the duplicate gave its slot back');
 
     const collection = app.model.InboxMessage.collection;
     const insertOne = collection.insertOne;
@@ -176,12 +176,12 @@ describe('test/app/service/push.test.ts', () => {
     const failed = post('not stored');
     const res = await failed.request;
     assert.notStrictEqual(res.text, 'success', 'WeChat is not told success for a push that was not stored');
-    assert.strictEqual(processingQueue(app).running, 0, 'the failed insert gave its slot back');
+    assert.strictEqual(app.processingQueue.running, 0, 'the failed insert gave its slot back');
     mock(collection, 'insertOne', insertOne);
 
     const later = post('later');
     await later.request.expect(200, 'success');
-    await processingQueue(app).idle();
+    await app.processingQueue.idle();
     await app.backgroundTasksFinished();
     assert.deepStrictEqual(customSends(fake).map(c => c.body.touser), [ String(message.FromUserName), later.user ]);
   });
@@ -190,7 +190,7 @@ describe('test/app/service/push.test.ts', () => {
     onCustomSend(fake);
     const { request } = post('hello');
     await request.expect(200, 'success');
-    await processingQueue(app).idle();
+    await app.processingQueue.idle();
     await app.backgroundTasksFinished();
     assert.strictEqual(customSends(fake).length, 1);
     const item: any = await app.model.InboxMessage.findOne({}).lean();

@@ -1,10 +1,9 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
 import { parseWxaCodeQuery } from '../../../app/lib/wxacode';
-import { neverSent, reasonForErrcode, redact } from '../../../app/service/wechatClient';
 import { FakeWechat } from '../../fixtures/fakeWechat';
 import { TEST_ENV } from '../../fixtures/env';
-import { rejection, resetAccessTokens } from '../../fixtures/tokens';
+import { rejection } from '../../fixtures/tokens';
 
 const OA_APPID = 'wxoa0123456789oa';
 const OA_SECRET = 'oa-secret-0123456789abcdef';
@@ -14,38 +13,13 @@ describe('test/app/service/wechatClient.test.ts', () => {
 
   before(() => fake.start());
   after(() => fake.close());
-  // Leave no token from this file's fake WeChat behind for later test files (memory and MongoDB).
-  after(() => resetAccessTokens(app));
+  // Leave no token from this file's fake WeChat stored for later test files.
+  after(() => app.model.AccessToken.deleteMany({}));
 
   beforeEach(async () => {
     fake.reset();
     mock(app.config.wechat, 'apiBase', fake.url);
     await app.model.AccessToken.deleteMany({});
-    app.mockContext().service.accessToken.forgetLocal();
-  });
-
-  describe('pure helpers', () => {
-    it('maps errcodes to stable reasons', () => {
-      assert.strictEqual(reasonForErrcode(40029), 'WECHAT_CODE_INVALID');
-      assert.strictEqual(reasonForErrcode(40163), 'WECHAT_CODE_INVALID');
-      assert.strictEqual(reasonForErrcode(45011), 'WECHAT_RATE_LIMITED');
-      assert.strictEqual(reasonForErrcode(40226), 'WECHAT_USER_BLOCKED');
-      assert.strictEqual(reasonForErrcode(40013), 'WECHAT_CONFIG_ERROR');
-      assert.strictEqual(reasonForErrcode(40125), 'WECHAT_CONFIG_ERROR');
-      assert.strictEqual(reasonForErrcode(-1), 'WECHAT_UNAVAILABLE');
-      assert.strictEqual(reasonForErrcode(45015), 'WECHAT_API_ERROR');
-    });
-
-    it('redacts query strings', () => {
-      assert.strictEqual(redact('GET http://h/sns/jscode2session?appid=a&secret=s&js_code=c -1 (x)'), 'GET http://h/sns/jscode2session?[redacted] -1 (x)');
-    });
-
-    it('knows which network errors mean the request never left', () => {
-      assert.strictEqual(neverSent({ code: 'ECONNREFUSED' }), true);
-      assert.strictEqual(neverSent({ name: 'HttpClientConnectTimeoutError' }), true);
-      assert.strictEqual(neverSent({ name: 'HttpClientRequestTimeoutError' }), false);
-      assert.strictEqual(neverSent({ code: 'ECONNRESET' }), false);
-    });
   });
 
   describe('code2Session', () => {
@@ -136,31 +110,6 @@ describe('test/app/service/wechatClient.test.ts', () => {
   });
 
   describe('token-taking calls', () => {
-    it('getStableToken posts appid/secret as JSON and repeats on -1 (safe in normal mode)', async () => {
-      let n = 0;
-      fake.on('/cgi-bin/stable_token', () => (++n === 1 ? { body: { errcode: -1, errmsg: 'system busy' } } : { body: { access_token: 'T', expires_in: 7200 } }));
-      const result = await app.mockContext().service.wechatClient.getStableToken(TEST_ENV.WECHAT_APPID);
-      assert.deepStrictEqual(result, { accessToken: 'T', expiresIn: 7200 });
-      const calls = fake.callsTo('/cgi-bin/stable_token');
-      assert.strictEqual(calls.length, 2);
-      assert.strictEqual(calls[0].method, 'POST');
-      assert.deepStrictEqual(calls[0].body, { grant_type: 'client_credential', appid: TEST_ENV.WECHAT_APPID, secret: TEST_ENV.WECHAT_SECRET, force_refresh: false });
-    });
-
-    it('getStableToken with forceRefresh is never repeated on -1', async () => {
-      fake.on('/cgi-bin/stable_token', () => ({ body: { errcode: -1 } }));
-      const err = await rejection(app.mockContext().service.wechatClient.getStableToken(TEST_ENV.WECHAT_APPID, { forceRefresh: true }));
-      assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
-      assert.strictEqual(fake.count('/cgi-bin/stable_token'), 1);
-      assert.strictEqual(fake.callsTo('/cgi-bin/stable_token')[0].body.force_refresh, true);
-    });
-
-    it('getStableToken refuses an appid without a configured secret', async () => {
-      const err = await rejection(app.mockContext().service.wechatClient.getStableToken('wx-unknown'));
-      assert.strictEqual(err.reason, 'WECHAT_CONFIG_ERROR');
-      assert.strictEqual(fake.count('/cgi-bin/stable_token'), 0);
-    });
-
     it('customSend posts the message with the mini-program token and returns nothing', async () => {
       fake.on('/cgi-bin/message/custom/send', call => fake.checkToken(call) ?? { body: { errcode: 0, errmsg: 'ok' } });
       const message = { touser: 'o1', msgtype: 'text', text: { content: 'hi' } };

@@ -14,6 +14,12 @@ export interface TestTarget {
   /** A fresh database name, unique per call. */
   dbName(prefix?: string): string;
   close(): Promise<void>;
+  /**
+   * The embedded server's TTL monitor, moved `advanceMs` forward and run once now: it has no
+   * monitor of its own in these tests, so documents expire exactly when a test says (never on a
+   * real server, whose monitor runs once a minute: such tests skip).
+   */
+  expireNow(advanceMs?: number): number;
 }
 
 async function isEmbeddedServer(uri: string): Promise<boolean> {
@@ -39,11 +45,19 @@ export async function startTarget(opts: EmbeddedMongoOptions = {}): Promise<Test
   const dbName = (prefix = 'emtest') => `${prefix}_${run}_${counter++}`;
   const external = process.env.MONGODB_URI;
   if (external && !(await isEmbeddedServer(external))) {
-    return { uri: external, embedded: null, dbName, close: async () => undefined };
+    const expireNow = () => {
+      throw new Error('a real server expires documents on its own schedule');
+    };
+    return { uri: external, embedded: null, dbName, close: async () => undefined, expireNow };
   }
-  const embedded = new EmbeddedMongoServer({ port: 0, ttlMonitorIntervalMs: 200, ...opts });
+  let ttlClockOffsetMs = 0;
+  const embedded = new EmbeddedMongoServer({ port: 0, ttlMonitorIntervalMs: 0, now: () => Date.now() + ttlClockOffsetMs, ...opts });
   await embedded.start();
-  return { uri: embedded.uri, embedded, dbName, close: () => embedded.stop() };
+  const expireNow = (advanceMs = 0) => {
+    ttlClockOffsetMs += advanceMs;
+    return embedded.runTtlMonitor();
+  };
+  return { uri: embedded.uri, embedded, dbName, close: () => embedded.stop(), expireNow };
 }
 
 export interface DriverSession {
@@ -77,18 +91,4 @@ export function useDriverSession(dbPrefix: string, take: (session: DriverSession
 export async function freshCollection<T extends Document = any>(db: Db, name: string): Promise<Collection<T>> {
   await db.collection(name).drop().catch(() => undefined);
   return db.collection<T>(name);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms));
-}
-
-/** Polls until `check` returns true or the timeout passes. */
-export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(intervalMs);
-  }
-  return check();
 }

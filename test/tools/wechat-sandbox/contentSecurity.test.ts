@@ -1,18 +1,13 @@
 import assert from 'node:assert';
 import { CONTENT_CHECK_VISIT_MS, MEDIA_RULES, TEXT_RULES, WechatSandbox, WechatSimulator, buildPush } from '../../../tools/wechat-sandbox';
-import { http, qs, startSandbox, TestClock } from './helpers';
+import { http, qs, TestClock, tokenOf, useSandbox } from './helpers';
 
 describe('test/tools/wechat-sandbox/contentSecurity.test.ts', () => {
   let sandbox: WechatSandbox;
   let clock: TestClock;
   let token: string;
 
-  beforeEach(async () => {
-    ({ sandbox, clock } = await startSandbox());
-    const mp = sandbox.miniProgram;
-    token = (await http(sandbox.url, `/cgi-bin/token${qs({ grant_type: 'client_credential', appid: mp.appid, secret: mp.secret })}`)).json.access_token;
-  });
-  afterEach(() => sandbox.stop());
+  useSandbox(context => ({ sandbox, clock, token } = context));
 
   /** The user opens the mini-program (a login through jscode2session): content checks take their openid for two hours. */
   async function visit(userKey = 'alice'): Promise<string> {
@@ -57,8 +52,7 @@ describe('test/tools/wechat-sandbox/contentSecurity.test.ts', () => {
     assert.strictEqual((await textCheck(ok, 'nope')).json.errcode, 40001);
     // A user known to the app who has not visited for two hours.
     clock.advance(CONTENT_CHECK_VISIT_MS / 1000 + 1);
-    const mp = sandbox.miniProgram;
-    const fresh = (await http(sandbox.url, `/cgi-bin/token${qs({ grant_type: 'client_credential', appid: mp.appid, secret: mp.secret })}`)).json.access_token;
+    const fresh = await tokenOf(sandbox);
     assert.strictEqual((await textCheck(ok, fresh)).json.errcode, 61010);
     await visit();
     assert.strictEqual((await textCheck(ok, fresh)).json.errcode, 0);

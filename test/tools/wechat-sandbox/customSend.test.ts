@@ -1,18 +1,13 @@
 import assert from 'node:assert';
 import { WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
-import { http, pngBytes, qs, startSandbox, TestClock, uploadMedia } from './helpers';
+import { http, pngBytes, qs, TestClock, tokenOf, uploadMedia, useSandbox } from './helpers';
 
 describe('test/tools/wechat-sandbox/customSend.test.ts', () => {
   let sandbox: WechatSandbox;
   let clock: TestClock;
   let token: string;
 
-  beforeEach(async () => {
-    ({ sandbox, clock } = await startSandbox());
-    const mp = sandbox.miniProgram;
-    token = (await http(sandbox.url, `/cgi-bin/token${qs({ grant_type: 'client_credential', appid: mp.appid, secret: mp.secret })}`)).json.access_token;
-  });
-  afterEach(() => sandbox.stop());
+  useSandbox(context => ({ sandbox, clock, token } = context));
 
   const send = (body: unknown, tok = token) => http(sandbox.url, `/cgi-bin/message/custom/send${qs({ access_token: tok })}`, { body });
 
@@ -89,8 +84,7 @@ describe('test/tools/wechat-sandbox/customSend.test.ts', () => {
     sandbox.recordUserMessage(touser);
     assert.strictEqual((await send(text)).json.errcode, 0, 'a new message from the user reopens the window');
     clock.advance(48 * 3600 + 1);
-    const mp = sandbox.miniProgram;
-    const fresh = (await http(sandbox.url, `/cgi-bin/token${qs({ grant_type: 'client_credential', appid: mp.appid, secret: mp.secret })}`)).json.access_token;
+    const fresh = await tokenOf(sandbox);
     assert.strictEqual((await send(text, fresh)).json.errcode, 45015);
     assert.strictEqual(sandbox.sentMessages().length, 6);
   });
@@ -146,14 +140,12 @@ describe('test/tools/wechat-sandbox/customSend.test.ts', () => {
       assert.strictEqual((await send(card('THUMB_NEVER_UPLOADED'))).json.errcode, 40007);
       assert.strictEqual((await send(image(up.json.media_id))).json.errcode, 0);
 
-      const oa = sandbox.officialAccount;
-      const oaToken = (await http(sandbox.url, `/cgi-bin/token${qs({ grant_type: 'client_credential', appid: oa.appid, secret: oa.secret })}`)).json.access_token;
+      const oaToken = await tokenOf(sandbox, 'officialAccount');
       const oaMedia = (await uploadMedia(sandbox.url, oaToken, pngBytes())).json.media_id;
       assert.strictEqual((await send(image(oaMedia))).json.errcode, 40007, 'a media_id of another account');
 
       clock.advance(3 * 24 * 3600 - 1);
-      const mp = sandbox.miniProgram;
-      const fresh = (await http(sandbox.url, `/cgi-bin/token${qs({ grant_type: 'client_credential', appid: mp.appid, secret: mp.secret })}`)).json.access_token;
+      const fresh = await tokenOf(sandbox);
       sandbox.recordUserMessage('alice');
       assert.strictEqual((await send(card(up.json.media_id), fresh)).json.errcode, 0, 'valid until 3 days are up');
       await http(sandbox.url, '/__sandbox/clock', { body: { advanceMs: 1000 } });
@@ -183,10 +175,8 @@ describe('test/tools/wechat-sandbox/customSend.test.ts', () => {
     const open = new WechatSandbox({ port: 0, replyWindow: false, officialAccount: { ...sandbox.officialAccount, followers: 2 } });
     await open.start();
     try {
-      const mp = open.miniProgram;
-      const oa = open.officialAccount;
-      const mpToken = (await http(open.url, `/cgi-bin/token${qs({ grant_type: 'client_credential', appid: mp.appid, secret: mp.secret })}`)).json.access_token;
-      const oaToken = (await http(open.url, `/cgi-bin/token${qs({ grant_type: 'client_credential', appid: oa.appid, secret: oa.secret })}`)).json.access_token;
+      const mpToken = await tokenOf(open);
+      const oaToken = await tokenOf(open, 'officialAccount');
       open.createUser('carol');
       const sendTo = (tok: string, touser: string) => http(open.url, `/cgi-bin/message/custom/send${qs({ access_token: tok })}`, { body: { touser, msgtype: 'text', text: { content: 'hi' } } });
       assert.strictEqual((await sendTo(mpToken, open.openid('carol'))).json.errcode, 0);

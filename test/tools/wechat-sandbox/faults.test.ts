@@ -1,35 +1,13 @@
 import assert from 'node:assert';
-import { request } from 'node:http';
 import { ENDPOINTS, WechatSandbox } from '../../../tools/wechat-sandbox';
-import { http, qs, startSandbox } from './helpers';
-
-/** GET with a client-side timeout: resolves 'timeout' or 'closed' when no answer comes. */
-function getWithTimeout(url: string, ms: number): Promise<{ status?: number; body?: string; outcome: 'answered' | 'timeout' | 'closed'; elapsed: number }> {
-  const t0 = Date.now();
-  return new Promise(resolve => {
-    const req = request(url, res => {
-      const chunks: Buffer[] = [];
-      res.on('data', c => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString(), outcome: 'answered', elapsed: Date.now() - t0 }));
-    });
-    const timer = setTimeout(() => {
-      req.destroy();
-      resolve({ outcome: 'timeout', elapsed: Date.now() - t0 });
-    }, ms);
-    req.on('error', () => {
-      clearTimeout(timer);
-      resolve({ outcome: 'closed', elapsed: Date.now() - t0 });
-    });
-    req.on('response', () => clearTimeout(timer));
-    req.end();
-  });
-}
+import { http, openGet, qs, startSandbox, TestClock } from './helpers';
 
 describe('test/tools/wechat-sandbox/faults.test.ts', function() {
   this.timeout(20_000);
   let sandbox: WechatSandbox;
+  let clock: TestClock;
   beforeEach(async () => {
-    ({ sandbox } = await startSandbox());
+    ({ sandbox, clock } = await startSandbox());
   });
   afterEach(() => sandbox.stop());
 
@@ -63,31 +41,40 @@ describe('test/tools/wechat-sandbox/faults.test.ts', function() {
     assert.ok((await http(sandbox.url, tokenPath())).json.access_token);
   });
 
-  it('timeout: never answers (until the client gives up), or closes after ms', async () => {
-    sandbox.injectFault('/cgi-bin/token', { type: 'timeout', times: 1 });
-    const hung = await getWithTimeout(`${sandbox.url}${tokenPath()}`, 300);
-    assert.strictEqual(hung.outcome, 'timeout');
+  it('timeout: never answers (until the client gives up), or closes after ms of the sandbox clock', async () => {
     sandbox.injectFault('/cgi-bin/token', { type: 'timeout', ms: 100, times: 1 });
-    const closed = await getWithTimeout(`${sandbox.url}${tokenPath()}`, 5000);
-    assert.strictEqual(closed.outcome, 'closed');
-    assert.ok(closed.elapsed >= 90, String(closed.elapsed));
-    assert.strictEqual((await getWithTimeout(`${sandbox.url}${tokenPath()}`, 5000)).outcome, 'answered');
-    // A hanging request does not keep stop() waiting.
+    const closed = openGet(`${sandbox.url}${tokenPath()}`);
+    await clock.waiting();
+    clock.advance(0.099);
+    await new Promise(setImmediate);
+    assert.strictEqual(closed.settled(), false, 'no answer before ms');
+    clock.advance(0.001);
+    assert.strictEqual((await closed.done).outcome, 'closed');
+    assert.strictEqual((await openGet(`${sandbox.url}${tokenPath()}`).done).outcome, 'answered');
+    // Without ms it never answers; a hanging request does not keep stop() waiting.
     sandbox.injectFault('/cgi-bin/token', { type: 'timeout' });
-    const pending = getWithTimeout(`${sandbox.url}${tokenPath()}`, 5000);
-    await new Promise(resolve => setTimeout(resolve, 50));
+    const arrived = new Promise<void>(resolve => sandbox.override('/cgi-bin/token', () => resolve()));
+    const pending = openGet(`${sandbox.url}${tokenPath()}`);
+    await arrived;
+    await new Promise(setImmediate);
+    assert.strictEqual(pending.settled(), false);
     await sandbox.stop();
-    assert.strictEqual((await pending).outcome, 'closed');
+    assert.strictEqual((await pending.done).outcome, 'closed');
   });
 
-  it('latency: answers normally after ms', async () => {
+  it('latency: answers normally after ms of the sandbox clock', async () => {
     sandbox.injectFault('/cgi-bin/token', { type: 'latency', ms: 1000, times: 1 });
-    const slow = await getWithTimeout(`${sandbox.url}${tokenPath()}`, 5000);
-    assert.strictEqual(slow.outcome, 'answered');
-    assert.ok(JSON.parse(slow.body as string).access_token);
-    assert.ok(slow.elapsed >= 990, String(slow.elapsed));
-    const fast = await getWithTimeout(`${sandbox.url}${tokenPath()}`, 5000);
-    assert.ok(fast.elapsed < 900, `the fault was used up (${fast.elapsed} ms)`);
+    const slow = openGet(`${sandbox.url}${tokenPath()}`);
+    await clock.waiting();
+    assert.strictEqual(sandbox.callCount('/cgi-bin/token'), 1);
+    clock.advance(0.999);
+    await new Promise(setImmediate);
+    assert.strictEqual(slow.settled(), false, 'no answer before ms');
+    clock.advance(0.001);
+    const answered = await slow.done;
+    assert.strictEqual(answered.outcome, 'answered');
+    assert.ok(JSON.parse(answered.body as string).access_token);
+    assert.ok(JSON.parse((await openGet(`${sandbox.url}${tokenPath()}`).done).body as string).access_token, 'the fault was used up');
   });
 
   it('a fault does not consume state: the login code still works afterwards', async () => {

@@ -1,18 +1,16 @@
 import assert from 'node:assert';
 import { WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
-import { http, qs, startSandbox, TestClock } from './helpers';
+import { http, qs, startSandbox, TestClock, tokenOf } from './helpers';
 
 describe('test/tools/wechat-sandbox/officialAccount.test.ts', function() {
   this.timeout(30_000);
   let sandbox: WechatSandbox;
   let clock: TestClock;
   let token: string;
-  const oa = () => sandbox.officialAccount;
 
   async function start(followers: number) {
     ({ sandbox, clock } = await startSandbox({ officialAccount: { ...new WechatSandbox().officialAccount, followers } }));
-    const r = await http(sandbox.url, '/cgi-bin/stable_token', { body: { grant_type: 'client_credential', appid: oa().appid, secret: oa().secret } });
-    token = r.json.access_token;
+    token = await tokenOf(sandbox, 'officialAccount');
   }
   afterEach(() => sandbox.stop());
 

@@ -4,7 +4,7 @@ import {
   buildPush, deliverPush, FAILURE_NOTICE, PushAttempt, serializeJson, serializeXml, WechatSandbox, WechatSimulator,
 } from '../../../tools/wechat-sandbox';
 import { BuiltPush, FieldValue, PushChannel, PushFormat, PushMode } from '../../../tools/wechat-sandbox/push';
-import { backend } from './helpers';
+import { backend, TestClock } from './helpers';
 
 const channel: PushChannel = {
   appid: 'wxb11529c136998cb6',
@@ -160,15 +160,16 @@ describe('test/tools/wechat-sandbox/passiveReply.test.ts', () => {
 
   describe('no answer within the deadline: WeChat retries', () => {
     it('a closed connection, then a timeout, then `success`: three identical tries, beforeRetry between them', async () => {
+      const clock = new TestClock();
       const b = await backend((n, _r, res) => {
         if (n === 1) res.destroy();
-        else if (n === 2) setTimeout(() => res.end('success'), 400);
+        else if (n === 2) clock.advance(5); // held past WeChat's 5 seconds
         else res.end('success');
       });
       const seen: Array<[number, PushAttempt]> = [];
       try {
         const push = text('safe', 'json');
-        const r = await deliverPush(b.url, push, { ...fast, beforeRetry: (failed, tries) => {
+        const r = await deliverPush(b.url, push, { clock, beforeRetry: (failed, tries) => {
           seen.push([ tries, failed ]);
         } });
         assert.strictEqual(r.accepted, true, r.failure);

@@ -3,7 +3,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { decryptMessage, sha1Signature } from '../../../app/lib/wechatCrypto';
 import { buildPush, FAILURE_NOTICE, pushMessage, verifyUrl, WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
 import { PushChannel } from '../../../tools/wechat-sandbox/push';
-import { backend } from './helpers';
+import { backend, TestClock } from './helpers';
 
 const channel: PushChannel = {
   appid: 'wxb11529c136998cb6',
@@ -137,16 +137,14 @@ describe('test/tools/wechat-sandbox/push.test.ts', function() {
       }
     });
 
-    it('retries a slow backend: three tries in all, the same message each time', async () => {
-      const b = await backend((n, _r, res) => {
-        if (n < 3) setTimeout(() => res.end('success'), 600);
-        else res.end('success');
-      });
+    it('retries a backend that does not answer within 5 s: three tries in all, the same message each time', async () => {
+      const clock = new TestClock();
+      // The first two tries get no answer: the backend holds them while WeChat's 5 seconds pass.
+      const b = await backend((n, _r, res) => (n < 3 ? clock.advance(5) : res.end('success')));
       try {
-        const r = await pushMessage(b.url, { kind: 'text', format: 'json', channel, user: 'alice', ...fast });
+        const r = await pushMessage(b.url, { kind: 'text', format: 'json', channel, user: 'alice', clock });
         assert.strictEqual(r.accepted, true);
-        assert.deepStrictEqual(r.attempts.map(a => a.error ?? a.body), [ 'timeout', 'timeout', 'success' ]);
-        assert.ok(r.attempts[0].elapsedMs >= 290);
+        assert.deepStrictEqual(r.attempts.map(a => [ a.error ?? a.body, a.elapsedMs ]), [[ 'timeout', 5000 ], [ 'timeout', 5000 ], [ 'success', 0 ]]);
         assert.strictEqual(b.received.length, 3);
         assert.strictEqual(new Set(b.received.map(x => x.body + x.url.search)).size, 1, 'retries are identical (dedupe by MsgId)');
       } finally {

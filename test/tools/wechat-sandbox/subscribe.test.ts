@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import { templateIdFor, WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
 import { serializeJson, serializeXml } from '../../../tools/wechat-sandbox/push';
-import { http, qs, startSandbox } from './helpers';
+import { http, qs, useSandbox } from './helpers';
 
 describe('test/tools/wechat-sandbox/subscribe.test.ts', () => {
   let sandbox: WechatSandbox;
@@ -9,14 +9,11 @@ describe('test/tools/wechat-sandbox/subscribe.test.ts', () => {
   let SHIPPED = '';
   let STATUS = '';
 
-  beforeEach(async () => {
-    ({ sandbox } = await startSandbox());
-    const mp = sandbox.miniProgram;
-    token = (await http(sandbox.url, `/cgi-bin/token${qs({ grant_type: 'client_credential', appid: mp.appid, secret: mp.secret })}`)).json.access_token;
-    SHIPPED = templateIdFor(mp.appid, 'order-shipped');
-    STATUS = templateIdFor(mp.appid, 'service-status');
+  useSandbox(context => {
+    ({ sandbox, token } = context);
+    SHIPPED = templateIdFor(sandbox.miniProgram.appid, 'order-shipped');
+    STATUS = templateIdFor(sandbox.miniProgram.appid, 'service-status');
   });
-  afterEach(() => sandbox.stop());
 
   const send = (body: unknown, tok = token, method?: string) => http(sandbox.url, `/cgi-bin/message/subscribe/send${qs({ access_token: tok })}`, { body, method });
   const shipped = (touser: string, data: Record<string, unknown> = {}) => ({

@@ -70,7 +70,7 @@ describe('test/tools/wechat-sandbox/tokens.test.ts', () => {
     });
 
     it('2000 tokens a day, then 45009 until the next (Beijing) day', async () => {
-      const store = (sandbox as any).tokens;
+      const store = (sandbox as any).state.tokens;
       for (let i = 0; i < 1999; i++) store.issueNormal(acc().appid, clock.ms);
       assert.ok((await token()).json.access_token);
       assert.strictEqual((await token()).json.errcode, 45009);

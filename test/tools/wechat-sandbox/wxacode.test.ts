@@ -3,27 +3,14 @@ import assert from 'node:assert';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import { WechatSandbox } from '../../../tools/wechat-sandbox';
-import { http, qs, startSandbox, TestClock } from './helpers';
+import { http, qs, TestClock, tokenOf, useSandbox } from './helpers';
 
 describe('test/tools/wechat-sandbox/wxacode.test.ts', () => {
   let sandbox: WechatSandbox;
   let clock: TestClock;
   let token = '';
 
-  before(async () => {
-    ({ sandbox, clock } = await startSandbox());
-  });
-  after(() => sandbox.stop());
-  async function freshToken() {
-    const { miniProgram } = sandbox.info();
-    const reply = await http(sandbox.url, '/cgi-bin/stable_token', { body: { grant_type: 'client_credential', appid: miniProgram.appid, secret: miniProgram.secret } });
-    token = reply.json.access_token;
-  }
-
-  beforeEach(async () => {
-    sandbox.reset();
-    await freshToken();
-  });
+  useSandbox(context => ({ sandbox, clock, token } = context));
 
   async function code(body: unknown) {
     const res = await fetch(`${sandbox.url}/wxa/getwxacodeunlimit${qs({ access_token: token })}`, { method: 'POST', body: JSON.stringify(body) });
@@ -96,7 +83,7 @@ describe('test/tools/wechat-sandbox/wxacode.test.ts', () => {
     clock.advance(1);
     assert.strictEqual((await link('/wxa/generate_urllink', ok)).json.errcode, 45009);
     clock.advance(86400);
-    await freshToken();
+    token = await tokenOf(sandbox);
     assert.strictEqual((await link('/wxa/generate_urllink', ok)).json.errcode, 0, 'a new day');
   });
 
