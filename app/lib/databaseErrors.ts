@@ -36,24 +36,57 @@ const TRANSIENT_ERROR_LABELS = [ 'RetryableWriteError', 'TransientTransactionErr
 /** Pre-4.2 servers report some of these by message only (server discovery and monitoring spec). */
 const LEGACY_FAILOVER_MESSAGE = /not master|node is recovering/i;
 
-function hasTransientLabel(err: any): boolean {
-  return TRANSIENT_ERROR_LABELS.some(label => (typeof err.hasErrorLabel === 'function'
-    ? err.hasErrorLabel(label)
-    : Array.isArray(err.errorLabels) && err.errorLabels.includes(label)));
+/** The fields of a driver or mongoose error this module reads (each may be absent). */
+interface DriverErrorFields {
+  name?: unknown;
+  message?: unknown;
+  code?: unknown;
+  cause?: unknown;
+  errorLabels?: unknown;
+  hasErrorLabel?: unknown;
+  writeConcernError?: unknown;
+  result?: { writeConcernError?: unknown };
 }
 
-function isFailoverServerError(err: any): boolean {
-  if (typeof err?.code === 'number' && FAILOVER_ERROR_CODES.has(err.code)) return true;
+function hasTransientLabel(err: DriverErrorFields): boolean {
+  const { hasErrorLabel, errorLabels } = err;
+  return TRANSIENT_ERROR_LABELS.some(label => (typeof hasErrorLabel === 'function'
+    ? hasErrorLabel.call(err, label)
+    : Array.isArray(errorLabels) && errorLabels.includes(label)));
+}
+
+function isFailoverServerError(err: DriverErrorFields): boolean {
+  if (typeof err.code === 'number' && FAILOVER_ERROR_CODES.has(err.code)) return true;
   // A bulk write or insertMany reports a write concern failure beside its results.
-  if (err?.writeConcernError || err?.result?.writeConcernError) return true;
-  return err?.name === 'MongoServerError' && LEGACY_FAILOVER_MESSAGE.test(String(err?.message));
+  if (err.writeConcernError || err.result?.writeConcernError) return true;
+  return err.name === 'MongoServerError' && LEGACY_FAILOVER_MESSAGE.test(String(err.message));
+}
+
+/**
+ * A write refused by a unique index (server code 11000, MongoDB manual "Error Codes":
+ * DuplicateKey); keyPattern names the index's fields.
+ */
+export function isDuplicateKeyError(err: unknown): err is { code: 11000; keyPattern?: Record<string, unknown> } {
+  return typeof err === 'object' && err !== null && (err as DriverErrorFields).code === 11000;
+}
+
+/**
+ * The per-operation errors of a failed unordered bulk write: the driver's MongoBulkWriteError
+ * carries them as `writeErrors`, older shapes under `result.result.writeErrors`; each has a
+ * `code`, or its server error under `err`.
+ */
+export function bulkWriteErrors(err: unknown): Array<{ code?: unknown; err?: unknown }> {
+  if (typeof err !== 'object' || err === null) return [];
+  const { writeErrors, result } = err as { writeErrors?: unknown; result?: { result?: { writeErrors?: unknown } } };
+  const found = writeErrors ?? result?.result?.writeErrors;
+  return Array.isArray(found) ? found.filter(e => typeof e === 'object' && e !== null) : [];
 }
 
 /** True when `err` (or the error it wraps) says the database is unreachable or failing over. */
 export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
-  const e = err as any;
-  if (!e || typeof e !== 'object') return false;
-  if (UNREACHABLE_ERROR_NAMES.has(e.name) || isFailoverServerError(e) || hasTransientLabel(e)) return true;
+  if (!err || typeof err !== 'object') return false;
+  const e: DriverErrorFields = err;
+  if ((typeof e.name === 'string' && UNREACHABLE_ERROR_NAMES.has(e.name)) || isFailoverServerError(e) || hasTransientLabel(e)) return true;
   // mongoose's command buffer timing out while the connection is down
   if (/buffering timed out/.test(String(e.message))) return true;
   return depth < 2 && e.cause !== undefined && isDatabaseUnavailable(e.cause, depth + 1);

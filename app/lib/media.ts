@@ -10,7 +10,8 @@
 export const IMAGE_MAX_BYTES = 2 * 1024 * 1024;
 export const MEDIA_TTL_MS = 3 * 24 * 3600_000;
 
-export type ImageFormat = 'png' | 'jpeg' | 'gif';
+export const IMAGE_FORMATS = [ 'png', 'jpeg', 'gif' ] as const;
+export type ImageFormat = typeof IMAGE_FORMATS[number];
 
 export const IMAGE_CONTENT_TYPES: Readonly<Record<ImageFormat, string>> = { png: 'image/png', jpeg: 'image/jpeg', gif: 'image/gif' };
 

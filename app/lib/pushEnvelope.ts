@@ -12,7 +12,8 @@ import { parse as parseLosslessJson } from 'lossless-json';
 import { AppError, InvalidParamError } from './errors';
 import { decryptMessage, encryptMessage, safeEqual, sha1Signature, WechatCryptoError } from './wechatCrypto';
 
-export type PushChannelName = 'miniprogram' | 'officialAccount';
+export const PUSH_CHANNEL_NAMES = [ 'miniprogram', 'officialAccount' ] as const;
+export type PushChannelName = typeof PUSH_CHANNEL_NAMES[number];
 
 export interface PushChannelConfig {
   name: PushChannelName;
@@ -28,8 +29,10 @@ export interface PushChannelConfig {
   maxAgeSeconds: number;
 }
 
-export type PushFormat = 'json' | 'xml';
-export type PushMode = 'plaintext' | 'compatible' | 'safe';
+export const PUSH_FORMATS = [ 'json', 'xml' ] as const;
+export type PushFormat = typeof PUSH_FORMATS[number];
+export const PUSH_MODES = [ 'plaintext', 'compatible', 'safe' ] as const;
+export type PushMode = typeof PUSH_MODES[number];
 
 /** The query string as koa parses it: a repeated parameter arrives as an array. */
 export type PushQuery = Record<string, string | string[] | undefined>;

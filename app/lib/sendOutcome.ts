@@ -27,7 +27,7 @@ const MESSAGE_SENDING_OPS = [ 'customSend', 'subscribeSend' ];
  */
 export function isWechatApiError(err: unknown): err is WechatApiError {
   return err instanceof WechatApiError ||
-    (err instanceof Error && err.name === 'WechatApiError' && typeof (err as any).reason === 'string' && 'errcode' in err && 'delivery' in err);
+    (err instanceof Error && err.name === 'WechatApiError' && 'reason' in err && typeof err.reason === 'string' && 'errcode' in err && 'delivery' in err);
 }
 
 export function classifySendError(err: unknown): SendOutcome {
@@ -46,7 +46,7 @@ export function classifySendError(err: unknown): SendOutcome {
  */
 export function isPermanentFailure(err: unknown): boolean {
   if (isWechatApiError(err)) return err.errcode !== null && errcodeRule(err.errcode).retry === 'never';
-  return (err as any)?.reason === 'INVALID_PARAM';
+  return typeof err === 'object' && err !== null && 'reason' in err && err.reason === 'INVALID_PARAM';
 }
 
 /** Seconds to wait before the attempt after `attempts` failed ones: base * 2^(attempts-1), capped. */

@@ -32,10 +32,14 @@ export const EVENT_WRAPPERS: Record<SubscribeEvent, string> = {
   subscribe_msg_sent_event: 'SubscribeMsgSentEvent',
 };
 
+/** A user's choice for a template in a popup or the settings (WeChat's SubscribeStatusString). */
+export const SUBSCRIBE_STATUSES = [ 'accept', 'reject' ] as const;
+export type SubscribeStatus = typeof SUBSCRIBE_STATUSES[number];
+
 export interface SubscribeEventEntry {
   templateId: string;
   /** popup and change events: the user's choice */
-  status?: 'accept' | 'reject';
+  status?: SubscribeStatus;
   /** popup: 0 from the mini-program's own popup (WeChat sends it as a string) */
   popupScene?: string;
   /** sent event: WeChat's id of the delivered message (exact digits) */
@@ -56,7 +60,7 @@ function scalar(value: unknown): string | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   if (typeof value === 'bigint') return value.toString();
   // lossless-json hands numbers over as objects with their digits in `value`.
-  if (value && typeof value === 'object' && typeof (value as any).value === 'string' && (value as any).isLosslessNumber) return (value as any).value;
+  if (value && typeof value === 'object' && 'value' in value && typeof value.value === 'string' && 'isLosslessNumber' in value && value.isLosslessNumber) return value.value;
   return undefined;
 }
 
@@ -71,7 +75,7 @@ function rawEntries(event: SubscribeEvent, nested: Record<string, unknown>): unk
   const entries: unknown[] = [];
   for (const w of asList(wrapper)) {
     // XML: <Wrapper><List>..</List><List>..</List></Wrapper>; a JSON sample: "Wrapper": [ {..} ]
-    if (w && typeof w === 'object' && !Array.isArray(w) && 'List' in w) entries.push(...asList((w as any).List));
+    if (w && typeof w === 'object' && !Array.isArray(w) && 'List' in w) entries.push(...asList(w.List));
     else entries.push(w);
   }
   entries.push(...asList(nested.List));

@@ -3,6 +3,9 @@ import { Model, Schema, Types } from 'mongoose';
 
 export const SYNC_RUN_STATUSES = [ 'running', 'failed', 'completed', 'abandoned' ] as const;
 export type SyncRunStatus = typeof SYNC_RUN_STATUSES[number];
+/** Who started a run: an admin (POST /admin/oa/sync) or the daily schedule */
+export const SYNC_RUN_TRIGGERS = [ 'admin', 'schedule' ] as const;
+export type SyncRunTrigger = typeof SYNC_RUN_TRIGGERS[number];
 
 /**
  * One full follower sync of the official account (app/service/followerSync.ts). The document is
@@ -21,7 +24,7 @@ export interface FollowerSyncRunDoc {
   appid: string;
   status: SyncRunStatus;
   active?: boolean;
-  trigger: 'admin' | 'schedule';
+  trigger: SyncRunTrigger;
   leaseOwner?: string | null;
   leaseUntil?: Date | null;
   heartbeatAt?: Date | null;
@@ -50,7 +53,7 @@ export default (app: Application): Model<FollowerSyncRunDoc> => {
     appid: { type: String, required: true },
     status: { type: String, enum: SYNC_RUN_STATUSES, required: true },
     active: { type: Boolean },
-    trigger: { type: String, enum: [ 'admin', 'schedule' ], required: true },
+    trigger: { type: String, enum: SYNC_RUN_TRIGGERS, required: true },
     leaseOwner: { type: String, default: null },
     leaseUntil: { type: Date, default: null },
     heartbeatAt: { type: Date, default: null },

@@ -1,55 +1,109 @@
 import { Application } from 'egg';
+import { Model, Schema, Types } from 'mongoose';
+import { PUSH_CHANNEL_NAMES, PUSH_FORMATS, PUSH_MODES, PushChannelName, PushFormat, PushMode } from '../lib/pushEnvelope';
+
+/**
+ * pending -> processing (claimed, lease until lockedUntil) -> done | failed; back to pending
+ * after a transient failure, with nextAttemptAt = now + backoff.
+ */
+export const INBOX_STATUSES = [ 'pending', 'processing', 'done', 'failed' ] as const;
+export type InboxStatus = typeof INBOX_STATUSES[number];
+
+/**
+ * none: nothing sent yet (or a send proven not to have gone out); sending: a send is in flight;
+ * sent / failed (permanent WeChat error) / unknown (outcome unknown, never resent); skipped: no
+ * rule matched; expired: the reply window closed before the reply could go out (never attempted
+ * then: WeChat would refuse it with 45015); transferred: the push was answered with
+ * transfer_customer_service (human agents answer; nothing is sent by us).
+ */
+export const REPLY_STATES = [ 'none', 'sending', 'sent', 'failed', 'unknown', 'skipped', 'expired', 'transferred' ] as const;
+export type ReplyState = typeof REPLY_STATES[number];
+
+export interface InboxReply {
+  state: ReplyState;
+  ruleId?: string;
+  msgtype?: string;
+  errcode?: number;
+  errmsg?: string;
+  /** Identifies the one send in flight; its result is written against it. */
+  sendToken?: string;
+  sendStartedAt?: Date;
+  sentAt?: Date;
+}
+
+/** One stored push (absent optional fields are absent, never null). */
+export interface InboxMessageDoc {
+  _id: Types.ObjectId;
+  channel: PushChannelName;
+  dedupeKey: string;
+  /** The replay rule (app/lib/pushEnvelope.ts OpenedPush.replayKey): one item per signature set. */
+  replayKey?: string;
+  mode?: PushMode;
+  format?: PushFormat;
+  toUser?: string;
+  fromUser: string;
+  msgType: string;
+  event?: string;
+  /** Exact decimal digits: 64-bit ids do not fit a JS number. */
+  msgId?: string;
+  createTime?: number;
+  content?: string;
+  /** Top-level scalar fields as received (safe names only, see app/lib/pushEnvelope.ts). */
+  fields?: Record<string, string>;
+  /**
+   * Top-level objects and lists as received (PushMessage.nested: `List`, `result`, `detail`,
+   * `Actions`, …), bounded in depth and size; absent when the push has none.
+   */
+  nested?: Record<string, unknown>;
+  status: InboxStatus;
+  attempts: number;
+  nextAttemptAt: Date;
+  lockedUntil?: Date;
+  lockToken?: string;
+  lastError?: string;
+  processedAt?: Date;
+  reply: InboxReply;
+  expireAt: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}
 
 /**
  * The durable push inbox (docs/message-push.md). One document per push message, unique per
- * `dedupeKey`, written before WeChat gets its `success`; processed afterwards by
- * app/service/inbox.ts. Removed by MongoDB's TTL monitor at `expireAt`.
+ * `dedupeKey`, written before WeChat gets its `success` (app/repository/InboxRepository.ts);
+ * processed afterwards by app/service/inbox.ts. Removed by MongoDB's TTL monitor at `expireAt`.
  */
-export default (app: Application) => {
+export default (app: Application): Model<InboxMessageDoc> => {
   const { mongoose } = app;
-  const { Schema } = mongoose;
 
-  const ReplySchema = new Schema({
-    // none: nothing sent yet (or a send proven not to have gone out); sending: a send is in
-    // flight; sent / failed (permanent WeChat error) / unknown (outcome unknown, never resent);
-    // skipped: no rule matched; expired: the reply window closed before the reply could go out
-    // (never attempted then: WeChat would refuse it with 45015); transferred: the push was
-    // answered with transfer_customer_service (human agents answer; nothing is sent by us).
-    state: { type: String, enum: [ 'none', 'sending', 'sent', 'failed', 'unknown', 'skipped', 'expired', 'transferred' ], default: 'none' },
+  const ReplySchema = new mongoose.Schema<InboxReply>({
+    state: { type: String, enum: REPLY_STATES, default: 'none' },
     ruleId: { type: String },
     msgtype: { type: String },
     errcode: { type: Number },
     errmsg: { type: String },
-    // Identifies the one send in flight; its result is written against it.
     sendToken: { type: String },
     sendStartedAt: { type: Date },
     sentAt: { type: Date },
   }, { _id: false });
 
-  const InboxMessageSchema = new Schema({
-    channel: { type: String, enum: [ 'miniprogram', 'officialAccount' ], required: true },
+  const InboxMessageSchema = new mongoose.Schema<InboxMessageDoc>({
+    channel: { type: String, enum: PUSH_CHANNEL_NAMES, required: true },
     dedupeKey: { type: String, required: true, unique: true },
-    // The replay rule (app/lib/pushEnvelope.ts OpenedPush.replayKey): one item per signature set.
     replayKey: { type: String },
-    mode: { type: String, enum: [ 'plaintext', 'compatible', 'safe' ] },
-    format: { type: String, enum: [ 'json', 'xml' ] },
+    mode: { type: String, enum: PUSH_MODES },
+    format: { type: String, enum: PUSH_FORMATS },
     toUser: { type: String },
     fromUser: { type: String, required: true },
     msgType: { type: String, required: true },
     event: { type: String },
-    // Exact decimal digits: 64-bit ids do not fit a JS number.
     msgId: { type: String },
     createTime: { type: Number },
     content: { type: String },
-    // Top-level scalar fields as received (safe names only, see app/lib/pushEnvelope.ts).
-    fields: { type: Schema.Types.Mixed },
-    // Top-level objects and lists as received (PushMessage.nested: `List`, `result`, `detail`,
-    // `Actions`, …), bounded in depth and size; absent when the push has none.
-    nested: { type: Schema.Types.Mixed },
+    fields: { type: mongoose.Schema.Types.Mixed },
+    nested: { type: mongoose.Schema.Types.Mixed },
 
-    // pending -> processing (claimed, lease until lockedUntil) -> done | failed; back to pending
-    // after a transient failure, with nextAttemptAt = now + backoff.
-    status: { type: String, enum: [ 'pending', 'processing', 'done', 'failed' ], default: 'pending' },
+    status: { type: String, enum: INBOX_STATUSES, default: 'pending' },
     attempts: { type: Number, default: 0 },
     nextAttemptAt: { type: Date, default: () => new Date() },
     lockedUntil: { type: Date },
@@ -59,7 +113,7 @@ export default (app: Application) => {
     reply: { type: ReplySchema, default: () => ({}) },
 
     expireAt: { type: Date, required: true },
-  }, { timestamps: true });
+  }, { timestamps: true }) as Schema<InboxMessageDoc>;
 
   // Claims, the sweeper and the queue's refill: due items by status, oldest first (sorted by
   // nextAttemptAt then _id, so the index gives the order and nothing is sorted in memory). The

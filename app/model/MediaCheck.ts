@@ -1,5 +1,6 @@
 import { Application } from 'egg';
-import { Model, Schema } from 'mongoose';
+import { Model, Schema, Types } from 'mongoose';
+import { MEDIA_TYPES, MediaTypeName } from '../lib/contentSecurity';
 
 /**
  * One asynchronous media check (/wxa/media_check_async, docs/content-security.md): asked for by a
@@ -17,12 +18,12 @@ export const MEDIA_CHECK_STATUSES = [ 'pending', 'done', 'failed', 'timed_out' ]
 export type MediaCheckStatus = typeof MEDIA_CHECK_STATUSES[number];
 
 export interface MediaCheckDoc {
-  _id: any;
+  _id: Types.ObjectId;
   traceId: string;
   /** The user who asked (or, unrequested, the push's FromUserName) */
   openid: string;
   url?: string;
-  mediaType?: 'image' | 'audio';
+  mediaType?: MediaTypeName;
   scene?: string;
   status: MediaCheckStatus;
   unrequested?: boolean;
@@ -47,7 +48,7 @@ export default (app: Application): Model<MediaCheckDoc> => {
     traceId: { type: String, required: true, maxlength: 128 },
     openid: { type: String, required: true, maxlength: 128 },
     url: { type: String, maxlength: 2048 },
-    mediaType: { type: String, enum: [ 'image', 'audio' ] },
+    mediaType: { type: String, enum: Object.keys(MEDIA_TYPES) },
     scene: { type: String },
     status: { type: String, enum: MEDIA_CHECK_STATUSES, required: true },
     unrequested: { type: Boolean },
@@ -66,5 +67,5 @@ export default (app: Application): Model<MediaCheckDoc> => {
   // The timeout sweep: pending checks past their deadline.
   schema.index({ status: 1, deadlineAt: 1 });
   schema.index({ expireAt: 1 }, { expireAfterSeconds: 0 });
-  return (app.mongooseDB as any).model('MediaCheck', schema, 'media_checks');
+  return app.mongooseDB.model('MediaCheck', schema, 'media_checks');
 };

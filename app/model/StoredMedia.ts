@@ -1,5 +1,6 @@
 import { Application } from 'egg';
-import { Model, Schema } from 'mongoose';
+import { Model, Schema, Types } from 'mongoose';
+import { IMAGE_FORMATS, ImageFormat } from '../lib/media';
 
 /**
  * An image an admin uploaded once (POST /admin/media), kept in MongoDB so that any worker or
@@ -8,10 +9,10 @@ import { Model, Schema } from 'mongoose';
  * lease, so one upload per refresh across all processes.
  */
 export interface StoredMediaDoc {
-  _id: any;
+  _id: Types.ObjectId;
   /** The file name the admin gave (display only) */
   name: string;
-  format: 'png' | 'jpeg' | 'gif';
+  format: ImageFormat;
   size: number;
   sha256: string;
   /** The image itself: at most 2 MB (WeChat's limit), well inside a document's 16 MB */
@@ -37,7 +38,7 @@ export default (app: Application): Model<StoredMediaDoc> => {
   const { mongoose } = app;
   const schema = new mongoose.Schema<StoredMediaDoc>({
     name: { type: String, required: true, maxlength: 200 },
-    format: { type: String, enum: [ 'png', 'jpeg', 'gif' ], required: true },
+    format: { type: String, enum: IMAGE_FORMATS, required: true },
     size: { type: Number, required: true },
     sha256: { type: String, required: true },
     data: { type: Buffer, required: true },

@@ -1,20 +1,28 @@
 import { Application } from 'egg';
+import { Model, Schema, Types } from 'mongoose';
+// Type only: the list is stored as WeChat's getTemplateList returned it (no runtime dependency on the service).
+import type { SubscribeTemplate } from '../service/wechatClient';
 
 /**
  * The mini-program's subscribe-message templates as getTemplateList last returned them, one
  * document per appid, shared by every worker and server (app/service/subscribeMessage.ts).
  */
-export default (app: Application) => {
+export interface SubscribeTemplateCacheDoc {
+  _id: Types.ObjectId;
+  appid: string;
+  templates: SubscribeTemplate[];
+  fetchedAt: Date;
+}
+
+export default (app: Application): Model<SubscribeTemplateCacheDoc> => {
   const { mongoose } = app;
-  const { Schema } = mongoose;
-
-  const SubscribeTemplateCacheSchema = new Schema({
+  const schema = new mongoose.Schema<SubscribeTemplateCacheDoc>({
     appid: { type: String, required: true },
-    templates: { type: Schema.Types.Mixed, required: true },
+    templates: { type: mongoose.Schema.Types.Mixed, required: true },
     fetchedAt: { type: Date, required: true },
-  }, { versionKey: false });
+  }, { versionKey: false }) as Schema<SubscribeTemplateCacheDoc>;
 
-  SubscribeTemplateCacheSchema.index({ appid: 1 }, { unique: true });
+  schema.index({ appid: 1 }, { unique: true });
 
-  return (app.mongooseDB as any).model('SubscribeTemplateCache', SubscribeTemplateCacheSchema, 'subscribe_templates');
+  return app.mongooseDB.model('SubscribeTemplateCache', schema, 'subscribe_templates');
 };

@@ -1,5 +1,5 @@
 import { Application } from 'egg';
-import { Model, Schema } from 'mongoose';
+import { Model, Schema, Types } from 'mongoose';
 import { WxaCodeParams } from '../lib/wxacode';
 
 /**
@@ -11,7 +11,7 @@ import { WxaCodeParams } from '../lib/wxacode';
  * lease; the others wait for it. A failed call deletes the document: nothing is kept of a refusal.
  */
 export interface WxaCodeDoc {
-  _id: any;
+  _id: Types.ObjectId;
   /** sha256 of the appid and the parameters in a fixed order (app/lib/wxacode.ts, wxaCodeKey) */
   key: string;
   appid: string;
@@ -43,5 +43,5 @@ export default (app: Application): Model<WxaCodeDoc> => {
   }, { timestamps: true, versionKey: false, minimize: false }) as Schema<WxaCodeDoc>;
   // One document per set of parameters: the single-flight across processes rests on it.
   schema.index({ key: 1 }, { unique: true });
-  return (app.mongooseDB as any).model('WxaCode', schema, 'wxa_codes');
+  return app.mongooseDB.model('WxaCode', schema, 'wxa_codes');
 };

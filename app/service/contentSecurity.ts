@@ -1,6 +1,7 @@
 import { Service } from 'egg';
+import { isDuplicateKeyError } from '../lib/databaseErrors';
 import {
-  MEDIA_TYPES, MediaCheckInput, SCENES, SceneName, Suggest, VerdictDetail,
+  MEDIA_TYPES, MediaCheckInput, MediaTypeName, SCENES, SceneName, Suggest, VerdictDetail,
   mediaVerdictFromPush, textVerdict, validateTextCheck,
 } from '../lib/contentSecurity';
 import { NotFoundError, WechatApiError } from '../lib/errors';
@@ -16,7 +17,7 @@ export interface TextCheckResult {
 export interface MediaCheckView {
   traceId: string;
   status: MediaCheckStatus;
-  mediaType?: string;
+  mediaType?: MediaTypeName;
   mediaUrl?: string;
   scene?: string;
   requestedAt?: Date;
@@ -92,8 +93,8 @@ export default class ContentSecurityService extends Service {
     };
     try {
       await this.model.create({ traceId, ...request, status: 'pending', expireAt: this.expireAt(now) });
-    } catch (err: any) {
-      if (err?.code !== 11000) throw err;
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) throw err;
       // The verdict's push was stored first (it raced this insert): the request completes it.
       const res = await this.model.updateOne({ traceId, unrequested: true, openid }, { $set: request, $unset: { unrequested: 1 } });
       if (res.matchedCount !== 1) {
@@ -156,8 +157,8 @@ export default class ContentSecurityService extends Service {
     if (res.modifiedCount === 1) return 'recorded';
     try {
       await this.model.create({ traceId, openid: push.fromUser, unrequested: true, ...set });
-    } catch (err: any) {
-      if (err?.code === 11000) return 'duplicate';
+    } catch (err) {
+      if (isDuplicateKeyError(err)) return 'duplicate';
       throw err;
     }
     this.ctx.logger.warn('[contentSecurity] verdict for unknown trace_id %s kept as unrequested', traceId);

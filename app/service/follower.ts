@@ -1,5 +1,8 @@
 import { Service } from 'egg';
+import { AnyBulkWriteOperation } from 'mongoose';
+import { bulkWriteErrors, isDuplicateKeyError } from '../lib/databaseErrors';
 import { AppError, InvalidParamError, UnauthorizedError } from '../lib/errors';
+import { FollowerDoc } from '../model/Follower';
 import { UserDoc } from '../model/User';
 import { OfficialAccountUser } from './wechatClient';
 
@@ -175,10 +178,10 @@ export default class FollowerService extends Service {
   async applySyncBatch(runId: string, users: OfficialAccountUser[], fetchedAt: Date): Promise<number> {
     const appid = this.appid();
     const now = new Date();
-    const ops = users.filter(u => typeof u.openid === 'string' && u.openid !== '').map(u => {
+    const ops = users.filter(u => typeof u.openid === 'string' && u.openid !== '').map((u): AnyBulkWriteOperation<FollowerDoc> => {
       const following = u.subscribe === 1;
       const subscribeTime = Number(u.subscribe_time);
-      const set: Record<string, unknown> = { appid, subscribed: following, lastSyncRunId: runId, lastSyncedAt: now };
+      const set: Partial<FollowerDoc> = { appid, subscribed: following, lastSyncRunId: runId, lastSyncedAt: now };
       if (following) {
         set.unsubscribedAt = null;
         if (subscribeTime > 0) set.subscribedAt = new Date(subscribeTime * 1000);
@@ -196,12 +199,12 @@ export default class FollowerService extends Service {
     });
     if (ops.length === 0) return 0;
     try {
-      await this.model.bulkWrite(ops as any, { ordered: false });
-    } catch (err: any) {
+      await this.model.bulkWrite(ops, { ordered: false });
+    } catch (err) {
       // A follower changed by a newer event does not match the filter, so its upsert collides
       // with the existing openid: the event's state stands. Anything else is a real failure.
-      const writeErrors: any[] = err?.writeErrors ?? err?.result?.result?.writeErrors ?? [];
-      const onlyNewerEvents = writeErrors.length > 0 && writeErrors.every(e => (e?.code ?? e?.err?.code) === 11000);
+      const writeErrors = bulkWriteErrors(err);
+      const onlyNewerEvents = writeErrors.length > 0 && writeErrors.every(e => isDuplicateKeyError(e.code !== undefined ? e : e.err));
       if (!onlyNewerEvents) throw err;
     }
     return ops.length;
@@ -225,8 +228,8 @@ export default class FollowerService extends Service {
     try {
       const res = await this.model.updateOne(filter, update, { upsert: true });
       return res.matchedCount + (res.upsertedCount ?? 0) > 0;
-    } catch (err: any) {
-      if (err?.code !== 11000) throw err;
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) throw err;
       // The upsert's insert hit the unique openid: either a newer event stands, or another writer
       // inserted the openid between our match and our insert. The server retries such a race only
       // for equality-only filters (MongoDB manual, "Upsert with Unique Index"), and this one has a

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Service } from 'egg';
-import { Types } from 'mongoose';
+import { isDuplicateKeyError } from '../lib/databaseErrors';
+import { Model, Types } from 'mongoose';
 import { clock } from '../lib/clock';
 import { WechatApiError } from '../lib/errors';
 import { isWechatApiError } from '../lib/sendOutcome';
-import { FollowerSyncRunDoc, SyncRunStatus } from '../model/FollowerSyncRun';
+import { FollowerSyncRunDoc, SyncRunStatus, SyncRunTrigger } from '../model/FollowerSyncRun';
 import { FollowerPage, OfficialAccountUser } from './wechatClient';
 
 /** /cgi-bin/user/info/batchget takes at most 100 openids. */
@@ -14,7 +15,7 @@ export const BATCHGET_SIZE = 100;
 export interface SyncRunView {
   runId: string;
   status: SyncRunStatus;
-  trigger: 'admin' | 'schedule';
+  trigger: SyncRunTrigger;
   pagesDone: number;
   followersSoFar: number;
   /** Followers according to WeChat's latest user/get reply */
@@ -82,7 +83,7 @@ class RunState {
   /** WeChat calls not yet added to the run document */
   readonly calls = { userGet: 0, batchGet: 0 };
 
-  constructor(private readonly model: any, doc: FollowerSyncRunDoc, owner: string) {
+  constructor(private readonly model: Model<FollowerSyncRunDoc>, doc: FollowerSyncRunDoc, owner: string) {
     this.runId = String(doc._id);
     this.mine = { _id: doc._id, leaseOwner: owner };
     this.cursor = doc.pageCursor ?? '';
@@ -159,7 +160,7 @@ export default class FollowerSyncService extends Service {
    * POST /admin/oa/sync: starts a run (or resumes an interrupted one) in the background and
    * returns at once; if a run is in progress elsewhere, reports that one.
    */
-  async startInBackground(trigger: 'admin' | 'schedule' = 'admin'): Promise<StartResult> {
+  async startInBackground(trigger: SyncRunTrigger = 'admin'): Promise<StartResult> {
     const claim = await this.claim(trigger);
     if (claim.owner) {
       const { runId } = claim.run;
@@ -172,7 +173,7 @@ export default class FollowerSyncService extends Service {
   }
 
   /** Starts (or resumes) a run and waits for its end: the schedule, scripts, tests. */
-  async runNow(trigger: 'admin' | 'schedule' = 'schedule'): Promise<StartResult> {
+  async runNow(trigger: SyncRunTrigger = 'schedule'): Promise<StartResult> {
     const claim = await this.claim(trigger);
     if (!claim.owner) return { started: false, resumed: false, run: claim.run };
     const run = await this.execute(claim.run.runId, claim.owner);
@@ -203,7 +204,7 @@ export default class FollowerSyncService extends Service {
   // -------------------------------------------------------------------------
   // Claiming a run
 
-  private async claim(trigger: 'admin' | 'schedule'): Promise<Claim> {
+  private async claim(trigger: SyncRunTrigger): Promise<Claim> {
     const appid = this.ctx.service.follower.appid();
     const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
     const leaseMs = this.app.config.followerSync.leaseSeconds * 1000;
@@ -231,9 +232,9 @@ export default class FollowerSyncService extends Service {
         const run = doc.toObject() as FollowerSyncRunDoc;
         this.ctx.logger.info('[followerSync] run %s started (%s)', run._id, trigger);
         return { started: true, resumed: false, run: toView(run), owner };
-      } catch (err: any) {
+      } catch (err) {
         // Another process created the account's unfinished run between our two reads: report it.
-        if (err?.code !== 11000) throw err;
+        if (!isDuplicateKeyError(err)) throw err;
       }
     }
     throw new Error('could not claim or read the follower sync run (concurrent starts kept colliding)');

@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Service } from 'egg';
 import { Types } from 'mongoose';
+import { Filter } from 'mongodb';
 import { OpenedPush, PushChannelName, PushRejectedError } from '../lib/pushEnvelope';
 import { ReplyRule } from '../lib/replyRules';
 import { isSubscribeEvent } from '../lib/subscribeMessages';
 import { backoffSeconds, classifySendError, isPermanentFailure, isWechatApiError, replyWindowClosesAt } from '../lib/sendOutcome';
+import { InboxMessageDoc, InboxStatus, ReplyState } from '../model/InboxMessage';
+import { InboxLease, InboxRepository, InboxUpdate, NewInboxItem } from '../repository/InboxRepository';
 
-export const INBOX_STATUSES = [ 'pending', 'processing', 'done', 'failed' ] as const;
-export type InboxStatus = typeof INBOX_STATUSES[number];
+export { INBOX_STATUSES, InboxStatus } from '../model/InboxMessage';
 
 export interface RecordResult {
   id: string | null;
@@ -18,7 +20,7 @@ export interface RecordResult {
    */
   transferred: boolean;
   /** With `{ claimed: true }`: the stored item, already leased to this process, for `processClaimed` */
-  claimed?: Record<string, any>;
+  claimed?: InboxItem;
 }
 
 export interface ProcessResult {
@@ -31,7 +33,7 @@ export interface ProcessResult {
 
 export interface InboxItemView {
   id: string;
-  channel: string;
+  channel: PushChannelName;
   msgType: string;
   event?: string;
   msgId?: string;
@@ -42,7 +44,7 @@ export interface InboxItemView {
   attempts: number;
   nextAttemptAt?: Date;
   lastError?: string;
-  reply: { state: string; ruleId?: string; msgtype?: string; errcode?: number; errmsg?: string; sentAt?: Date };
+  reply: { state: ReplyState; ruleId?: string; msgtype?: string; errcode?: number; errmsg?: string; sentAt?: Date };
   createdAt: Date;
   processedAt?: Date;
 }
@@ -55,6 +57,9 @@ const CONTENT_PREVIEW = 200;
  */
 const matchedBeforeAnswer = new WeakMap<object, { rule: ReplyRule | null }>();
 
+/** A stored item as processing sees it: claimed from the store, or stored claimed by `record`. */
+export type InboxItem = InboxMessageDoc;
+
 export interface RecordOptions {
   /** Store it already claimed by this process (a free processing slot) */
   claimed?: boolean;
@@ -64,9 +69,15 @@ export interface RecordOptions {
   matched?: { rule: ReplyRule | null };
 }
 
-function describe(err: any): string {
+function describe(err: unknown): string {
   if (isWechatApiError(err)) return `${err.reason}${err.errcode === null ? '' : ` ${err.errcode}`}: ${err.message}`.slice(0, 300);
-  return `${err?.name ?? 'Error'}: ${String(err?.message ?? err)}`.slice(0, 300);
+  const { name, message }: { name?: unknown; message?: unknown } = typeof err === 'object' && err !== null ? err : {};
+  return `${name ?? 'Error'}: ${String(message ?? err)}`.slice(0, 300);
+}
+
+/** WeChat's errmsg of a refused send, as stored on the item. */
+function wechatErrmsg(err: unknown): string {
+  return isWechatApiError(err) ? err.message.slice(0, 200) : '';
 }
 
 /**
@@ -86,9 +97,7 @@ function describe(err: any): string {
  * Time is read through `now()` only (tests move it with mock(Date, 'now')).
  */
 export default class InboxService extends Service {
-  private get model() {
-    return this.ctx.model.InboxMessage;
-  }
+  private readonly store = new InboxRepository(this.ctx.model.InboxMessage);
 
   /** The inbox's one clock. */
   private now(): Date {
@@ -98,10 +107,10 @@ export default class InboxService extends Service {
   /**
    * Stores a verified push; a second delivery of the same message is reported as duplicate.
    * A signature set already stored with another message is a replay (REPLAYED_REQUEST).
-   * One insert straight through the driver: every value is built here with its schema type
-   * (the envelope parser hands over strings and a number), so a mongoose document (hydration,
-   * validation, save hooks) would only add CPU to the acknowledgement WeChat waits for. The
-   * schema's defaults and timestamps are therefore written explicitly.
+   * One insert straight through the driver (app/repository/InboxRepository.ts): every value is
+   * built here with its schema type (the envelope parser hands over strings and a number), so a
+   * mongoose document (hydration, validation, save hooks) would only add CPU to the
+   * acknowledgement WeChat waits for.
    */
   async record(channel: PushChannelName, opened: OpenedPush, options: RecordOptions = {}): Promise<RecordResult> {
     const { message } = opened;
@@ -109,10 +118,11 @@ export default class InboxService extends Service {
     const transferred = options.transferRuleId !== undefined;
     // Stored already claimed when this process has a free slot to process it at once: the
     // same lease a claim would take, without the claim's round trip to the database.
-    // A message handed to agents is stored done: it is never auto-replied.
-    const lease = transferred ? { status: 'done', attempts: 0, processedAt: now }
-      : options.claimed ? { status: 'processing', attempts: 1, ...this.newLease(now) } : { status: 'pending', attempts: 0 };
-    const doc: Record<string, unknown> = {
+    // A message handed to agents is stored done: it is never auto-replied. Otherwise pending,
+    // the schema's default.
+    const lease: Partial<NewInboxItem> = transferred ? { status: 'done', attempts: 0, processedAt: now }
+      : options.claimed ? { status: 'processing', attempts: 1, ...this.newLease(now) } : {};
+    const result = await this.store.insert({
       channel,
       dedupeKey: opened.dedupeKey,
       replayKey: opened.replayKey,
@@ -129,33 +139,23 @@ export default class InboxService extends Service {
       nested: message.nested,
       ...lease,
       nextAttemptAt: now,
-      reply: transferred ? { state: 'transferred', ruleId: options.transferRuleId, msgtype: 'transfer_customer_service' } : { state: 'none' },
+      ...(transferred ? { reply: { state: 'transferred', ruleId: options.transferRuleId, msgtype: 'transfer_customer_service' } } : {}),
       expireAt: new Date(now.getTime() + this.retentionSeconds() * 1000),
-      createdAt: now,
-      updatedAt: now,
-    };
-    // Absent optional fields stay absent (the driver would store undefined as null).
-    for (const key of Object.keys(doc)) if (doc[key] === undefined) delete doc[key];
-    try {
-      const res = await this.model.collection.insertOne(doc);
-      const claimed = options.claimed && !transferred ? { ...doc, _id: res.insertedId } : null;
+    }, now);
+    if ('stored' in result) {
+      const claimed = options.claimed && !transferred ? { ...result.stored } : null;
       if (claimed && options.matched) matchedBeforeAnswer.set(claimed, options.matched);
-      return { id: String(res.insertedId), duplicate: false, transferred, ...(claimed ? { claimed } : {}) };
-    } catch (err: any) {
-      if (err?.code !== 11000) throw err;
-      // One query reads the item holding the key. On the replay key it tells WeChat's retry of
-      // the same message from another body sent under a signature set that was already used.
-      // Either way its reply state says whether the first delivery was handed to agents.
-      const byReplayKey = err.keyPattern?.replayKey !== undefined;
-      const holder = await this.model.collection.findOne(
-        byReplayKey ? { replayKey: opened.replayKey } : { dedupeKey: opened.dedupeKey },
-        { projection: { dedupeKey: 1, 'reply.state': 1 } },
-      );
-      if (byReplayKey && holder?.dedupeKey !== opened.dedupeKey) {
-        throw new PushRejectedError('REPLAYED_REQUEST', 'this signature, timestamp and nonce were already used for another message');
-      }
-      return { id: null, duplicate: true, transferred: holder?.reply?.state === 'transferred' };
+      return { id: String(result.stored._id), duplicate: false, transferred, ...(claimed ? { claimed } : {}) };
     }
+    // One query reads the item holding the key. On the replay key it tells WeChat's retry of
+    // the same message from another body sent under a signature set that was already used.
+    // Either way its reply state says whether the first delivery was handed to agents.
+    const byReplayKey = result.duplicateKey === 'replayKey';
+    const holder = await this.store.holder(byReplayKey ? { replayKey: opened.replayKey } : { dedupeKey: opened.dedupeKey });
+    if (byReplayKey && holder?.dedupeKey !== opened.dedupeKey) {
+      throw new PushRejectedError('REPLAYED_REQUEST', 'this signature, timestamp and nonce were already used for another message');
+    }
+    return { id: null, duplicate: true, transferred: holder?.reply?.state === 'transferred' };
   }
 
   /**
@@ -167,39 +167,20 @@ export default class InboxService extends Service {
   }
 
   /** Claims one due item (or the given one if it is due); null when there is none. */
-  async claim(id?: string): Promise<any | null> {
+  async claim(id?: string): Promise<InboxItem | null> {
     const now = this.now();
-    const filter: any = {
-      $or: [
-        { status: 'pending', nextAttemptAt: { $lte: now } },
-        { status: 'processing', lockedUntil: { $lt: now } },
-      ],
-    };
     // Ids come from this service (insert results, dueIds), never from a request.
-    if (id !== undefined) filter._id = new Types.ObjectId(id);
-    return this.model.collection.findOneAndUpdate(
-      filter,
-      {
-        $set: { status: 'processing', ...this.newLease(now), updatedAt: now },
-        $inc: { attempts: 1 },
-      },
-      { returnDocument: 'after', sort: { nextAttemptAt: 1, _id: 1 }, includeResultMetadata: false },
-    );
+    return this.store.claim(now, this.newLease(now), id === undefined ? undefined : new Types.ObjectId(id));
   }
 
   /** A fresh lease on an item from `now`: whoever holds the lockToken may process it until lockedUntil. */
-  private newLease(now: Date): { lockToken: string; lockedUntil: Date } {
+  private newLease(now: Date): InboxLease {
     return { lockToken: randomUUID(), lockedUntil: new Date(now.getTime() + this.app.config.inbox.leaseSeconds * 1000) };
   }
 
-  /**
-   * One write to an item, straight through the driver with the updatedAt that mongoose's
-   * timestamps would add. Filters and values are built here (ids and tokens read back, strings,
-   * numbers, Dates), so mongoose's casting and query building, several times per push, were
-   * pure cost (each also captured a stack trace for its "query already executed" check).
-   */
-  private updateItem(filter: Record<string, unknown>, update: { $set: Record<string, unknown>; $unset?: Record<string, number> }) {
-    return this.model.collection.updateOne(filter, { ...update, $set: { ...update.$set, updatedAt: this.now() } });
+  /** One write to an item (app/repository/InboxRepository.ts), at the inbox's time. */
+  private updateItem(filter: Filter<InboxMessageDoc>, update: InboxUpdate) {
+    return this.store.update(filter, update, this.now());
   }
 
   /**
@@ -208,15 +189,8 @@ export default class InboxService extends Service {
    * out (the sweeper: a worker crashed or restarted mid-processing).
    */
   async dueIds(limit: number, options: { expiredLeases?: boolean } = {}): Promise<string[]> {
-    const now = this.now();
-    const pending = { status: 'pending', nextAttemptAt: { $lte: now } };
-    const filter = options.expiredLeases ? { $or: [ pending, { status: 'processing', lockedUntil: { $lt: now } }] } : pending;
-    const docs = await this.model.find(filter)
-      .sort({ nextAttemptAt: 1, _id: 1 })
-      .limit(limit)
-      .select({ _id: 1 })
-      .lean();
-    return docs.map((d: any) => String(d._id));
+    const ids = await this.store.dueIds(this.now(), limit, options);
+    return ids.map(id => String(id));
   }
 
   /** Right after recording (in the background): process this item if nobody else has. */
@@ -228,7 +202,7 @@ export default class InboxService extends Service {
   }
 
   /** Right after recording (in the background): process an item `record` stored already claimed. */
-  async processClaimed(item: Record<string, any>): Promise<ProcessResult | null> {
+  async processClaimed(item: InboxItem): Promise<ProcessResult | null> {
     return this.processInBackground(String(item._id), () => this.process(item));
   }
 
@@ -269,9 +243,9 @@ export default class InboxService extends Service {
   }
 
   /** Processes one claimed item (see the class comment for the states). */
-  async process(item: any): Promise<ProcessResult> {
+  async process(item: InboxItem): Promise<ProcessResult> {
     const { ctx } = this;
-    const fence = { _id: item._id, lockToken: item.lockToken, status: 'processing' };
+    const fence: Filter<InboxMessageDoc> = { _id: item._id, lockToken: item.lockToken, status: 'processing' };
     const now = this.now();
 
     if (item.reply?.state === 'sending') {
@@ -334,7 +308,7 @@ export default class InboxService extends Service {
     const mine = { _id: item._id, 'reply.sendToken': sendToken };
     try {
       await ctx.service.autoReply.send(rule.reply, item.fromUser);
-    } catch (err: any) {
+    } catch (err) {
       const outcome = classifySendError(err);
       const errcode = isWechatApiError(err) ? err.errcode : null;
       const lastError = describe(err);
@@ -343,7 +317,7 @@ export default class InboxService extends Service {
         const delay = backoffSeconds(item.attempts, backoffBaseSeconds, backoffMaxSeconds);
         const retryAt = this.now().getTime() + delay * 1000;
         if (retryAt > windowClosesAt) {
-          const sendError = errcode === null ? {} : { 'reply.errcode': errcode, 'reply.errmsg': err.message.slice(0, 200) };
+          const sendError = errcode === null ? {} : { 'reply.errcode': errcode, 'reply.errmsg': wechatErrmsg(err) };
           return this.expire(mine, sendError, windowClosesAt, `attempt ${item.attempts} was not sent (${lastError}) and the next would come too late`);
         }
         await this.updateItem(mine, {
@@ -361,7 +335,7 @@ export default class InboxService extends Service {
         $set: {
           status: 'failed', 'reply.state': state, processedAt: this.now(),
           lastError: outcome === 'unknown' ? `SEND_OUTCOME_UNKNOWN: ${lastError}` : lastError,
-          ...(errcode === null ? {} : { 'reply.errcode': errcode, 'reply.errmsg': err.message.slice(0, 200) }),
+          ...(errcode === null ? {} : { 'reply.errcode': errcode, 'reply.errmsg': wechatErrmsg(err) }),
         },
         $unset: { lockedUntil: 1, lockToken: 1 },
       });
@@ -376,7 +350,7 @@ export default class InboxService extends Service {
   }
 
   /** Records that the item's reply window closed at `closesAt` before its reply could go out. */
-  private async expire(filter: Record<string, unknown>, set: Record<string, unknown>, closesAt: number, why: string): Promise<ProcessResult> {
+  private async expire(filter: Filter<InboxMessageDoc>, set: Record<string, unknown>, closesAt: number, why: string): Promise<ProcessResult> {
     const lastError = `REPLY_WINDOW_CLOSED: the reply window closed at ${new Date(closesAt).toISOString()}; ${why}`.slice(0, 300);
     const res = await this.updateItem(filter, {
       $set: { status: 'failed', 'reply.state': 'expired', processedAt: this.now(), lastError, ...set },
@@ -394,12 +368,12 @@ export default class InboxService extends Service {
    * permanent one (an invalid event, an errcode WeChat never takes back such as 40003) is not.
    * Handlers must be idempotent: a retried item (after a crash or a transient failure) runs again.
    */
-  private async processWithoutReply(item: any, fence: Record<string, unknown>, label: string, handle: () => Promise<unknown>): Promise<ProcessResult> {
+  private async processWithoutReply(item: InboxItem, fence: Filter<InboxMessageDoc>, label: string, handle: () => Promise<unknown>): Promise<ProcessResult> {
     const { ctx } = this;
-    const release = { lockedUntil: 1, lockToken: 1 };
+    const release = { lockedUntil: 1, lockToken: 1 } as const;
     try {
       await handle();
-    } catch (err: any) {
+    } catch (err) {
       const lastError = describe(err);
       const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.inbox;
       if (!isPermanentFailure(err) && item.attempts < maxAttempts) {
@@ -426,7 +400,7 @@ export default class InboxService extends Service {
   }
 
   /** A wxa_media_check verdict onto its media check; a throw leaves the item leased, for the sweeper. */
-  private async processMediaCheck(item: any, fence: Record<string, unknown>): Promise<ProcessResult> {
+  private async processMediaCheck(item: InboxItem, fence: Filter<InboxMessageDoc>): Promise<ProcessResult> {
     const recorded = await this.ctx.service.contentSecurity.recordVerdict({ fromUser: item.fromUser, fields: item.fields ?? {}, nested: item.nested });
     const lastError = recorded === 'invalid' ? { lastError: 'INVALID_VERDICT: the push carries no usable verdict (logged)' } : {};
     const res = await this.updateItem(fence, {
@@ -438,13 +412,8 @@ export default class InboxService extends Service {
 
   /** Recent items for the admin API: no lock tokens, no raw fields. */
   async list(options: { status?: InboxStatus; limit: number }): Promise<InboxItemView[]> {
-    const filter: any = {};
-    if (options.status) filter.status = options.status;
-    const docs = await this.model.find(filter).setOptions({ sanitizeFilter: true })
-      .sort({ createdAt: -1, _id: -1 })
-      .limit(options.limit)
-      .lean();
-    return docs.map((d: any): InboxItemView => ({
+    const docs = await this.store.list(options);
+    return docs.map((d): InboxItemView => ({
       id: String(d._id),
       channel: d.channel,
       msgType: d.msgType,

@@ -110,7 +110,7 @@ export default class MediaService extends Service {
       .setOptions({ sanitizeFilter: true }).select({ _id: 1 })
       .lean();
     if (users.length > 0) {
-      const ids = users.map((r: any) => String(r._id));
+      const ids = users.map(r => String(r._id));
       throw new InvalidParamError(`stored image ${id} is used by reply rule(s) ${ids.join(', ')}; change or delete them first`,
         [{ field: 'id', message: `used by reply rule(s) ${ids.join(', ')}` }]);
     }
@@ -124,7 +124,7 @@ export default class MediaService extends Service {
   async assertStored(refs: { field: string; id: string }[]): Promise<void> {
     if (refs.length === 0) return;
     const found = await this.model.find({ _id: { $in: refs.map(r => new Types.ObjectId(r.id)) } }).select({ _id: 1 }).lean();
-    const known = new Set(found.map((d: any) => String(d._id)));
+    const known = new Set(found.map(d => String(d._id)));
     const missing = refs.filter(r => !known.has(r.id));
     if (missing.length > 0) {
       throw new InvalidParamError(missing.map(r => `${r.field}: no stored image ${r.id} (upload it with POST /admin/media)`).join('; '),

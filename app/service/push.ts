@@ -5,7 +5,7 @@ import { AppError, PushNotStoredError } from '../lib/errors';
 import {
   authenticatePush, openAuthenticatedPush, OpenedPush, PushChannelConfig, PushChannelName, PushQuery, SUCCESS_REPLY, transferReply, verifyEcho,
 } from '../lib/pushEnvelope';
-import { RecordResult } from './inbox';
+import { InboxItem, RecordResult } from './inbox';
 
 export interface ReceiveResult {
   /** The answer for WeChat: `success`, or the transfer_customer_service reply (agents) */
@@ -34,7 +34,7 @@ async function beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<{ 
 }
 
 /** An item of the processing queue: an inbox id to claim, or an item stored already claimed */
-export type InboxWork = string | Record<string, any>;
+export type InboxWork = string | InboxItem;
 
 /**
  * This worker's queue of received items to process right after their acknowledgement

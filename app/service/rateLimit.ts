@@ -1,5 +1,6 @@
 import { Service } from 'egg';
 import { RateLimitedError } from '../lib/errors';
+import { RateLimitRepository } from '../repository/RateLimitRepository';
 
 export const WINDOW_MS = 60_000;
 
@@ -23,29 +24,10 @@ export default class RateLimitService extends Service {
     if (!(limitPerMinute > 0)) return;
     const now = Date.now();
     const window = windowOf(bucket, subject || 'unknown', now);
-    const count = await this.increment(window.key, new Date(window.end + WINDOW_MS));
+    const count = await new RateLimitRepository(this.ctx.model.RateLimit).increment(window.key, new Date(window.end + WINDOW_MS));
     if (count > limitPerMinute) {
       const retryAfterSeconds = Math.max(1, Math.ceil((window.end - now) / 1000));
       throw new RateLimitedError(`too many ${bucket} requests (limit ${limitPerMinute} per minute); retry in ${retryAfterSeconds} s`, retryAfterSeconds);
-    }
-  }
-
-  private async increment(key: string, expiresAt: Date): Promise<number> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // Straight to the driver: a string key, a number and a Date need no casting, and this
-        // runs before every login (mongoose's query building would cost more than the counter).
-        const doc = await this.ctx.model.RateLimit.collection.findOneAndUpdate(
-          { key },
-          { $inc: { count: 1 }, $setOnInsert: { expiresAt } },
-          { upsert: true, returnDocument: 'after', projection: { count: 1 }, includeResultMetadata: false },
-        );
-        return doc!.count;
-      } catch (err: any) {
-        // Two first requests of a window raced to insert the counter: the loser increments it.
-        if (err?.code === 11000 && attempt < 2) continue;
-        throw err;
-      }
     }
   }
 }

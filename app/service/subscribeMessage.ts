@@ -1,12 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Service } from 'egg';
 import { Types } from 'mongoose';
+import { Filter } from 'mongodb';
 import { AppError, InvalidParamError, NotFoundError } from '../lib/errors';
 import { backoffSeconds, classifySendError, isWechatApiError } from '../lib/sendOutcome';
 import {
   checkDataAgainstTemplate, isSubscribeEvent, normalizeSubscribeEvent, parseTemplateFields, sendFingerprint,
-  SendInput, SubscribeEvent, SubscribeEventEntry, TemplateField,
+  SendInput, SubscribeEvent, SubscribeEventEntry, SubscribeStatus, TemplateField,
 } from '../lib/subscribeMessages';
+import { GrantKind, SendStatus, SubscribeMessageSendDoc } from '../model/SubscribeMessageSend';
+import { GrantLastSent, SubscriptionGrantDoc } from '../model/SubscriptionGrant';
+import { GrantChange, GrantHolder, SubscriptionGrantRepository } from '../repository/SubscriptionGrantRepository';
+import { SendUpdate, SubscribeMessageSendRepository } from '../repository/SubscribeMessageSendRepository';
+import { SubscribeTemplateCacheRepository } from '../repository/SubscribeTemplateCacheRepository';
 import { SubscribeTemplate } from './wechatClient';
 
 /** A template as the admin API shows it: WeChat's fields and the parsed data fields. */
@@ -14,7 +20,7 @@ export interface TemplateView {
   templateId: string;
   title: string;
   /** 'oneTime' (type 2) or 'longTerm' (type 3) */
-  kind: 'oneTime' | 'longTerm';
+  kind: GrantKind;
   type: number;
   content: string;
   example: string;
@@ -26,11 +32,11 @@ export interface TemplateView {
 export interface GrantView {
   templateId: string;
   oneTimeAvailable: number;
-  status: 'accept' | 'reject' | null;
+  status: SubscribeStatus | null;
   statusAt: Date | null;
   lastPopupAt: Date | null;
   lastChangeAt: Date | null;
-  lastSent: { at: Date; msgId?: string; errorCode?: number; errorStatus?: string } | null;
+  lastSent: GrantLastSent | null;
   updatedAt: Date;
 }
 
@@ -43,9 +49,9 @@ export interface SendView {
   page?: string;
   miniprogramState: string;
   lang: string;
-  grant: 'oneTime' | 'longTerm';
+  grant: GrantKind;
   grantReturned: boolean;
-  status: string;
+  status: SendStatus;
   attempts: number;
   nextAttemptAt?: Date;
   error?: string;
@@ -56,11 +62,18 @@ export interface SendView {
   createdAt: Date;
 }
 
-const MAX_APPLIED_EVENTS = 20;
+/** At most this many grants are shown to a user. */
+const MAX_GRANTS_LISTED = 200;
 
-function describe(err: any): string {
+function describe(err: unknown): string {
   if (isWechatApiError(err)) return `${err.reason}${err.errcode === null ? '' : ` ${err.errcode}`}: ${err.message}`.slice(0, 300);
-  return `${err?.name ?? 'Error'}: ${String(err?.message ?? err)}`.slice(0, 300);
+  const { name, message }: { name?: unknown; message?: unknown } = typeof err === 'object' && err !== null ? err : {};
+  return `${name ?? 'Error'}: ${String(message ?? err)}`.slice(0, 300);
+}
+
+/** The grant a send holds (or is about to take). */
+function holderOf(send: Pick<SubscribeMessageSendDoc, '_id' | 'openid' | 'templateId' | 'grant'>): GrantHolder {
+  return { sendId: String(send._id), openid: send.openid, templateId: send.templateId, grant: send.grant };
 }
 
 function templateView(t: SubscribeTemplate): TemplateView {
@@ -97,13 +110,8 @@ export default class SubscribeMessageService extends Service {
     return new Date(Date.now());
   }
 
-  private get grants() {
-    return this.ctx.model.SubscriptionGrant.collection;
-  }
-
-  private get sends() {
-    return this.ctx.model.SubscribeMessageSend.collection;
-  }
+  private readonly grants = new SubscriptionGrantRepository(this.ctx.model.SubscriptionGrant);
+  private readonly sends = new SubscribeMessageSendRepository(this.ctx.model.SubscribeMessageSend);
 
   // -------------------------------------------------------------------------
   // Grants, from the push events
@@ -122,7 +130,7 @@ export default class SubscribeMessageService extends Service {
   }
 
   /** The update one event entry makes to its grant document. */
-  private entryUpdate(event: SubscribeEvent, entry: SubscribeEventEntry, at: Date): Record<string, any> {
+  private entryUpdate(event: SubscribeEvent, entry: SubscribeEventEntry, at: Date): GrantChange {
     switch (event) {
       case 'subscribe_msg_popup_event':
         // Each accept in the popup allows one send of a one-time template; for a long-term one the
@@ -147,37 +155,15 @@ export default class SubscribeMessageService extends Service {
     }
   }
 
-  /**
-   * Applies one entry unless its key is already on the document. The upsert's filter holds the
-   * key as `$ne`: a document that has it does not match, so the upsert tries an insert and the
-   * unique (openid, templateId) index refuses it. That duplicate-key error, or a concurrent first
-   * insert, is settled by repeating the update without upsert.
-   */
-  private async applyEntry(openid: string, event: SubscribeEvent, entry: SubscribeEventEntry, key: string, at: Date): Promise<boolean> {
-    const now = this.now();
-    const change = this.entryUpdate(event, entry, at);
-    const filter = { openid, templateId: entry.templateId, appliedEvents: { $ne: key } };
-    const update = {
-      ...change,
-      $set: { ...change.$set, updatedAt: now },
-      $setOnInsert: { createdAt: now, ...(change.$inc || change.$set.oneTimeAvailable !== undefined ? {} : { oneTimeAvailable: 0 }) },
-      $push: { appliedEvents: { $each: [ key ], $slice: -MAX_APPLIED_EVENTS } },
-    };
-    try {
-      const res = await this.grants.updateOne(filter, update, { upsert: true });
-      return res.modifiedCount + res.upsertedCount > 0;
-    } catch (err: any) {
-      if (err?.code !== 11000) throw err;
-      const res = await this.grants.updateOne(filter, update);
-      return res.modifiedCount > 0;
-    }
+  /** Applies one entry unless its key is already on the grant (app/repository/SubscriptionGrantRepository.ts). */
+  private applyEntry(openid: string, event: SubscribeEvent, entry: SubscribeEventEntry, key: string, at: Date): Promise<boolean> {
+    return this.grants.applyEntry({ openid, templateId: entry.templateId }, key, this.entryUpdate(event, entry, at), this.now());
   }
 
   /** GET /api/subscriptions/messages: the user's own grants. */
   async grantsOf(openid: string): Promise<GrantView[]> {
-    const docs = await this.grants.find({ openid }).sort({ templateId: 1 }).limit(200)
-      .toArray();
-    return docs.map((d: any): GrantView => ({
+    const docs = await this.grants.ofUser(openid, MAX_GRANTS_LISTED);
+    return docs.map((d: SubscriptionGrantDoc): GrantView => ({
       templateId: d.templateId,
       oneTimeAvailable: d.oneTimeAvailable ?? 0,
       status: d.status ?? null,
@@ -198,17 +184,17 @@ export default class SubscribeMessageService extends Service {
    */
   async templates(options: { refresh?: boolean } = {}): Promise<{ templates: TemplateView[]; fetchedAt: Date }> {
     const { appid } = this.app.config.wechat;
-    const cache = this.ctx.model.SubscribeTemplateCache.collection;
+    const cache = new SubscribeTemplateCacheRepository(this.ctx.model.SubscribeTemplateCache);
     if (!options.refresh) {
-      const stored: any = await cache.findOne({ appid });
+      const stored = await cache.get(appid);
       const ageMs = stored ? this.now().getTime() - new Date(stored.fetchedAt).getTime() : Infinity;
-      if (ageMs >= 0 && ageMs < this.app.config.subscribeMessage.templateCacheSeconds * 1000) {
-        return { templates: (stored.templates as SubscribeTemplate[]).map(templateView), fetchedAt: stored.fetchedAt };
+      if (stored && ageMs >= 0 && ageMs < this.app.config.subscribeMessage.templateCacheSeconds * 1000) {
+        return { templates: stored.templates.map(templateView), fetchedAt: stored.fetchedAt };
       }
     }
     const templates = await this.ctx.service.wechatClient.getSubscribeTemplates();
     const fetchedAt = this.now();
-    await cache.updateOne({ appid }, { $set: { templates, fetchedAt } }, { upsert: true });
+    await cache.put(appid, templates, fetchedAt);
     return { templates: templates.map(templateView), fetchedAt };
   }
 
@@ -231,7 +217,7 @@ export default class SubscribeMessageService extends Service {
    */
   async send(input: SendInput): Promise<SendView> {
     const fingerprint = sendFingerprint(input);
-    const existing = await this.sends.findOne({ idempotencyKey: input.idempotencyKey });
+    const existing = await this.sends.byIdempotencyKey(input.idempotencyKey);
     if (existing) return this.replay(existing, fingerprint);
 
     const openid = input.openId ?? await this.openidOfUnionId(input.unionId as string);
@@ -255,37 +241,30 @@ export default class SubscribeMessageService extends Service {
       miniprogramState: input.miniprogramState,
       lang: input.lang,
       grant: template.kind,
-      grantReturned: false,
-      status: 'reserving',
-      attempts: 0,
+      status: 'reserving' as const,
       // If this process dies before the grant is settled, the sweeper repairs the send then.
       nextAttemptAt: new Date(now.getTime() + this.app.config.subscribeMessage.reserveSeconds * 1000),
-      createdAt: now,
-      updatedAt: now,
     };
-    try {
-      await this.sends.insertOne(doc);
-    } catch (err: any) {
-      if (err?.code !== 11000) throw err;
+    if (!await this.sends.insert(doc, now)) {
       // The same key, sent concurrently: that request's send is this one.
-      const holder = await this.sends.findOne({ idempotencyKey: input.idempotencyKey });
+      const holder = await this.sends.byIdempotencyKey(input.idempotencyKey);
       if (holder) return this.replay(holder, fingerprint);
-      throw err;
+      throw new Error(`the send of idempotency key ${input.idempotencyKey} was stored and dropped concurrently`);
     }
 
-    if (!await this.takeGrant(doc)) {
-      await this.sends.deleteOne({ _id: id, status: 'reserving' });
+    if (!await this.grants.take(holderOf(doc), this.now())) {
+      await this.sends.dropReservation(id);
       throw new AppError('NO_SUBSCRIPTION_GRANT', template.kind === 'longTerm' ?
         'the user has not accepted this long-term template (or switched it off)' :
         'the user has no one-time grant left for this template: each accept in the subscribe popup allows one send', { templateId: input.templateId });
     }
     const claimed = await this.claim({ _id: id, status: 'reserving' });
-    if (!claimed) return this.view(await this.sends.findOne({ _id: id }));
+    if (!claimed) return this.viewOf(id);
     return this.attempt(claimed);
   }
 
   /** The stored send for a repeated key; the same key with another request is refused. */
-  private replay(existing: any, fingerprint: string): SendView {
+  private replay(existing: SubscribeMessageSendDoc, fingerprint: string): SendView {
     if (existing.fingerprint !== fingerprint) {
       throw new InvalidParamError('idempotencyKey was already used for another send', [{ field: 'idempotencyKey', message: 'already used with other parameters' }]);
     }
@@ -299,66 +278,36 @@ export default class SubscribeMessageService extends Service {
     return user.openId;
   }
 
-  /** Takes the grant the send needs, atomically, marking it with the send's id. */
-  private async takeGrant(send: { _id: Types.ObjectId; openid: string; templateId: string; grant: string }): Promise<boolean> {
-    const id = String(send._id);
-    const filter = send.grant === 'longTerm' ?
-      { openid: send.openid, templateId: send.templateId, status: 'accept' } :
-      { openid: send.openid, templateId: send.templateId, oneTimeAvailable: { $gt: 0 } };
-    const res = await this.grants.updateOne(filter, {
-      ...(send.grant === 'longTerm' ? {} : { $inc: { oneTimeAvailable: -1 } }),
-      $push: { consumedBy: id },
-      $set: { updatedAt: this.now() },
-    });
-    return res.modifiedCount === 1;
-  }
-
-  /**
-   * Lets go of the send's hold on its grant: once, because the update requires the send's id in
-   * consumedBy. `giveBack` returns a one-time grant WeChat did not use.
-   */
-  private async releaseGrant(send: any, giveBack: boolean): Promise<boolean> {
-    const id = String(send._id);
-    const res = await this.grants.updateOne({ openid: send.openid, templateId: send.templateId, consumedBy: id }, {
-      $pull: { consumedBy: id },
-      ...(giveBack && send.grant === 'oneTime' ? { $inc: { oneTimeAvailable: 1 } } : {}),
-      $set: { updatedAt: this.now() },
-    });
-    return res.modifiedCount === 1;
+  /** Lets go of the send's hold on its grant (once); `giveBack` returns a one-time grant WeChat did not use. */
+  private releaseGrant(send: SubscribeMessageSendDoc, giveBack: boolean): Promise<boolean> {
+    return this.grants.release(holderOf(send), giveBack, this.now());
   }
 
   /** Leases a send for one attempt (attempts + 1); null when someone else has it. */
-  private async claim(filter: Record<string, unknown>): Promise<any | null> {
+  private claim(filter: Filter<SubscribeMessageSendDoc>): Promise<SubscribeMessageSendDoc | null> {
     const now = this.now();
     const lockedUntil = new Date(now.getTime() + this.app.config.subscribeMessage.leaseSeconds * 1000);
-    return this.sends.findOneAndUpdate(filter, {
-      // nextAttemptAt = the lease's end: the sweeper finds a send whose worker died there.
-      $set: { status: 'sending', lockToken: randomUUID(), lockedUntil, nextAttemptAt: lockedUntil, updatedAt: now },
-      $inc: { attempts: 1 },
-    }, { returnDocument: 'after', includeResultMetadata: false });
+    return this.sends.claim(filter, { lockToken: randomUUID(), lockedUntil }, now);
   }
 
   /** One attempt of a leased send, and its outcome recorded (fenced by the lease's token). */
-  private async attempt(send: any): Promise<SendView> {
+  private async attempt(send: SubscribeMessageSendDoc): Promise<SendView> {
     const { ctx } = this;
     const mine = { _id: send._id, lockToken: send.lockToken };
-    const release = { lockToken: 1, lockedUntil: 1 };
+    const release = { lockToken: 1, lockedUntil: 1 } as const;
     try {
       await ctx.service.wechatClient.subscribeSend({
         touser: send.openid,
         template_id: send.templateId,
         ...(send.page ? { page: send.page } : {}),
-        data: Object.fromEntries(Object.entries(send.data as Record<string, string>).map(([ k, value ]) => [ k, { value }])),
+        data: Object.fromEntries(Object.entries(send.data).map(([ k, value ]) => [ k, { value }])),
         miniprogram_state: send.miniprogramState,
         lang: send.lang,
       });
-    } catch (err: any) {
+    } catch (err) {
       const outcome = classifySendError(err);
-      const errcode = isWechatApiError(err) && err.errcode !== null ? err.errcode : undefined;
-      const recorded = {
-        lastError: describe(err),
-        ...(errcode === undefined ? {} : { errcode, errmsg: String(err.message).slice(0, 200) }),
-      };
+      const refusal = isWechatApiError(err) && err.errcode !== null ? { errcode: err.errcode, errmsg: String(err.message).slice(0, 200) } : {};
+      const recorded = { lastError: describe(err), ...refusal };
       const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.subscribeMessage;
       if (outcome === 'unsent' && send.attempts < maxAttempts) {
         const delay = backoffSeconds(send.attempts, backoffBaseSeconds, backoffMaxSeconds);
@@ -379,22 +328,27 @@ export default class SubscribeMessageService extends Service {
         });
         ctx.logger.warn('[subscribe] send %s failed after %d attempt(s), grant %s: %s', send._id, send.attempts, returned ? 'given back' : 'already settled', recorded.lastError);
       }
-      return this.view(await this.sends.findOne({ _id: send._id }));
+      return this.viewOf(send._id);
     }
     await this.update(mine, { $set: { status: 'sent', sentAt: this.now(), finishedAt: this.now() }, $unset: { ...release, error: 1, lastError: 1 } });
     await this.releaseGrant(send, false);
-    return this.view(await this.sends.findOne({ _id: send._id }));
+    return this.viewOf(send._id);
   }
 
-  private update(filter: Record<string, unknown>, update: { $set: Record<string, unknown>; $unset?: Record<string, number> }) {
-    return this.sends.updateOne(filter, { ...update, $set: { ...update.$set, updatedAt: this.now() } });
+  private update(filter: Filter<SubscribeMessageSendDoc>, update: SendUpdate) {
+    return this.sends.update(filter, update, this.now());
+  }
+
+  private async viewOf(id: Types.ObjectId): Promise<SendView> {
+    const doc = await this.sends.byId(id);
+    if (!doc) throw new NotFoundError('no subscribe-message send with this id');
+    return this.view(doc);
   }
 
   /** GET /admin/subscribe-messages/:id */
   async get(id: string): Promise<SendView> {
-    const doc = Types.ObjectId.isValid(id) && /^[0-9a-f]{24}$/.test(id) ? await this.sends.findOne({ _id: new Types.ObjectId(id) }) : null;
-    if (!doc) throw new NotFoundError('no subscribe-message send with this id');
-    return this.view(doc);
+    if (!Types.ObjectId.isValid(id) || !/^[0-9a-f]{24}$/.test(id)) throw new NotFoundError('no subscribe-message send with this id');
+    return this.viewOf(new Types.ObjectId(id));
   }
 
   /**
@@ -405,9 +359,8 @@ export default class SubscribeMessageService extends Service {
     const now = this.now();
     const counts: Record<string, number> = {};
     const count = (what: string) => { counts[what] = (counts[what] ?? 0) + 1; };
-    for (const status of [ 'queued', 'sending', 'reserving' ]) {
-      const due = await this.sends.find({ status, nextAttemptAt: { $lte: now } }).sort({ nextAttemptAt: 1, _id: 1 }).limit(limit)
-        .toArray();
+    for (const status of [ 'queued', 'sending', 'reserving' ] as const) {
+      const due = await this.sends.due(status, now, limit);
       for (const send of due) {
         try {
           count(await this.sweepOne(send));
@@ -421,7 +374,7 @@ export default class SubscribeMessageService extends Service {
     return counts;
   }
 
-  private async sweepOne(send: any): Promise<string> {
+  private async sweepOne(send: SubscribeMessageSendDoc): Promise<string> {
     const now = this.now();
     if (send.status === 'queued') {
       const claimed = await this.claim({ _id: send._id, status: 'queued', nextAttemptAt: { $lte: now } });
@@ -436,16 +389,15 @@ export default class SubscribeMessageService extends Service {
       return res.modifiedCount === 1 ? 'unknown' : 'lost';
     }
     // reserving: the process died between storing the send and settling its grant.
-    const grant = await this.grants.findOne({ openid: send.openid, templateId: send.templateId, consumedBy: String(send._id) });
-    if (!grant) {
-      await this.sends.deleteOne({ _id: send._id, status: 'reserving' });
+    if (!await this.grants.isHeldBy(holderOf(send))) {
+      await this.sends.dropReservation(send._id);
       return 'dropped';
     }
     const claimed = await this.claim({ _id: send._id, status: 'reserving' });
     return claimed ? (await this.attempt(claimed)).status : 'lost';
   }
 
-  private view(d: any): SendView {
+  private view(d: SubscribeMessageSendDoc): SendView {
     return {
       id: String(d._id),
       idempotencyKey: d.idempotencyKey,

@@ -1,11 +1,9 @@
 import { Service } from 'egg';
-import { Schema } from 'mongoose';
 import { AppError, InvalidParamError, WechatApiError } from '../lib/errors';
 import { OpenDataInput, PhoneInput } from '../lib/authDto';
 import { decryptOpenData, WechatCryptoError } from '../lib/wechatCrypto';
-import { Code2SessionResult } from './wechatClient';
-import { SessionEntry, UserDoc } from '../model/User';
-import { pushSession } from './session';
+import { UserDoc } from '../model/User';
+import { UserRepository } from '../repository/UserRepository';
 
 export interface LoginResult {
   token: string;
@@ -49,7 +47,8 @@ export default class UserService extends Service {
     await service.rateLimit.consume('login', clientIp, app.config.rateLimit.loginPerMinute);
     const wx = await service.wechatClient.code2Session(code);
     const { token, expiresIn, entry } = service.session.create();
-    const { user, isNewUser } = await this.upsertOnLogin(wx, entry);
+    const { user, isNewUser } = await new UserRepository(this.ctx.model.User).upsertOnLogin(
+      { openId: wx.openid, sessionKey: wx.session_key, ...(wx.unionid ? { unionId: wx.unionid } : {}) }, entry);
     this.ctx.logger.info('[user] login openId=%s new=%s', user.openId, isNewUser);
     return { token, expiresIn, openId: user.openId, unionId: user.unionId ?? null, isNewUser };
   }
@@ -111,34 +110,6 @@ export default class UserService extends Service {
     }
   }
 
-  private async upsertOnLogin(wx: Code2SessionResult, session: SessionEntry): Promise<{ user: UserDoc; isNewUser: boolean }> {
-    const { User } = this.ctx.model;
-    // One time for the login: lastLoginAt, createdAt of a new user and the session's createdAt.
-    const now = session.createdAt;
-    const set: Partial<UserDoc> = { sessionKey: wx.session_key, lastLoginAt: now };
-    if (wx.unionid) set.unionId = wx.unionid;
-    // What mongoose's upsert would add on insert: the schema's defaults, and createdAt.
-    const onInsert: Record<string, unknown> = { ...schemaDefaults(User.schema), createdAt: now };
-    for (const key of Object.keys(set)) delete onInsert[key];
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // Straight to the driver: openid is a string from WeChat's reply and every value has its
-        // schema type already; mongoose's query building cost more than the rest of the upsert.
-        const user = await User.collection.findOneAndUpdate(
-          { openId: wx.openid },
-          { $set: set, $setOnInsert: onInsert, ...pushSession(session) },
-          { upsert: true, returnDocument: 'after', projection: { sessionKey: 0, sessions: 0 }, includeResultMetadata: false },
-        ) as UserDoc | null;
-        // $setOnInsert wrote `now` only if this call inserted the user.
-        return { user: user!, isNewUser: new Date(user!.createdAt).getTime() === now.getTime() };
-      } catch (err: any) {
-        // A concurrent first login of the same user inserted it first: update it instead.
-        if (err?.code === 11000 && attempt < 2) continue;
-        throw err;
-      }
-    }
-  }
-
   /** Decrypts open data with the user's current session_key and checks its watermark and openId. */
   private async decryptForUser(user: UserDoc, input: OpenDataInput): Promise<Record<string, any>> {
     const stored = await this.ctx.model.User.findById(user._id).select('+sessionKey').lean<UserDoc>();
@@ -177,19 +148,4 @@ export function toPhoneResult(info: Record<string, any>, field: string): PhoneRe
     throw new InvalidParamError('the data holds no phone number', [{ field, message: 'holds no phone number' }]);
   }
   return { phoneNumber: String(phoneNumber), purePhoneNumber: String(purePhoneNumber), countryCode: String(countryCode) };
-}
-
-const defaultsBySchema = new WeakMap<Schema, Record<string, unknown>>();
-
-/** A schema's constant defaults by path (functions such as ObjectId generation left out), read once per schema. */
-function schemaDefaults(schema: Schema): Record<string, unknown> {
-  let defaults = defaultsBySchema.get(schema);
-  if (!defaults) {
-    const found: Record<string, unknown> = {};
-    schema.eachPath((path, type: any) => {
-      if (type.defaultValue !== undefined && typeof type.defaultValue !== 'function') found[path] = type.defaultValue;
-    });
-    defaultsBySchema.set(schema, defaults = found);
-  }
-  return defaults;
 }

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Service } from 'egg';
 import { clock } from '../lib/clock';
+import { isDuplicateKeyError } from '../lib/databaseErrors';
 import { WechatApiError } from '../lib/errors';
 import { LinkInput, linkExpiresAt, WxaCodeParams, wxaCodeKey } from '../lib/wxacode';
 import { WxaCodeDoc } from '../model/WxaCode';
@@ -76,10 +77,10 @@ export default class WxaCodeService extends Service {
         { key, data: null, $or: [{ leaseUntil: null }, { leaseUntil: { $lte: new Date(now) } }] },
         { $set: lease, $setOnInsert: { appid, params } },
         { upsert: true, new: true },
-      ).lean<WxaCodeDoc>().catch((err: any) => {
+      ).lean<WxaCodeDoc>().catch((err: unknown) => {
         // Another process created it (holding its lease) or stored the image between our read and
         // this write: the unique key refuses the insert, and we wait for that one.
-        if (err?.code === 11000) return null;
+        if (isDuplicateKeyError(err)) return null;
         throw err;
       });
       if (taken?.leaseOwner === owner) return this.fetchHoldingLease(key, params, owner);

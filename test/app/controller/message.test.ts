@@ -243,7 +243,7 @@ describe('test/app/controller/message.test.ts', () => {
       const items = await app.model.InboxMessage.find({}).sort({ _id: 1 }).lean();
       assert.strictEqual(items.length, 3);
       assert.deepStrictEqual(items[0].nested, { Actions: [{ ActionTime: '1', ActionType: '100001' }, { ActionTime: '2', ActionType: '100002' }] });
-      assert.strictEqual(items[0].fields.WayBillId, '123');
+      assert.strictEqual(items[0].fields?.WayBillId, '123');
       assert.deepStrictEqual(items.slice(1).map((d: any) => d.fields.MsgID), [ '200163836', '200163840' ]);
       assert.strictEqual(items[1].nested, undefined);
     });

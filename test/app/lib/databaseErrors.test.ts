@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import { MongoNetworkError, MongoServerError } from 'mongodb';
-import { FAILOVER_ERROR_CODES, isDatabaseUnavailable } from '../../../app/lib/databaseErrors';
+import { bulkWriteErrors, FAILOVER_ERROR_CODES, isDatabaseUnavailable, isDuplicateKeyError } from '../../../app/lib/databaseErrors';
 import { FAILOVER_ERRORS } from '../../fixtures/failoverErrors';
 
 describe('test/app/lib/databaseErrors.test.ts', () => {
@@ -32,5 +32,21 @@ describe('test/app/lib/databaseErrors.test.ts', () => {
     ]) {
       assert.strictEqual(isDatabaseUnavailable(err), false, String((err as any)?.message ?? err));
     }
+  });
+
+  it('tells a duplicate key (a unique index refused the write) from other errors', () => {
+    const duplicate = new MongoServerError({ message: 'E11000 duplicate key error', code: 11000, keyPattern: { replayKey: 1 } });
+    assert.strictEqual(isDuplicateKeyError(duplicate), true);
+    assert.deepStrictEqual(isDuplicateKeyError(duplicate) && duplicate.keyPattern, { replayKey: 1 });
+    for (const err of [ new MongoServerError({ message: 'x', code: 9 }), new MongoNetworkError('reset'), null, 11000, { code: '11000' }]) {
+      assert.strictEqual(isDuplicateKeyError(err), false, String(err));
+    }
+  });
+
+  it('reads the per-operation errors of a bulk write in both shapes, and none from anything else', () => {
+    const errors = [{ code: 11000 }, { err: { code: 11000 } }];
+    assert.deepStrictEqual(bulkWriteErrors({ name: 'MongoBulkWriteError', writeErrors: errors }), errors);
+    assert.deepStrictEqual(bulkWriteErrors({ result: { result: { writeErrors: errors } } }), errors);
+    for (const err of [ new Error('x'), null, 'a string', { writeErrors: 'not a list' }]) assert.deepStrictEqual(bulkWriteErrors(err), []);
   });
 });

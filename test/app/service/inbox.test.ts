@@ -86,21 +86,21 @@ describe('test/app/service/inbox.test.ts', () => {
     it('hands one due item to exactly one of several concurrent claimers', async () => {
       const item = await insert();
       const claims = await Promise.all(Array.from({ length: 5 }, () => app.mockContext().service.inbox.claim()));
-      const won = claims.filter(Boolean);
+      const won = claims.filter(claim => claim !== null);
       assert.strictEqual(won.length, 1);
       assert.strictEqual(String(won[0]._id), String(item._id));
       assert.strictEqual(won[0].status, 'processing');
       assert.strictEqual(won[0].attempts, 1);
-      assert(new Date(won[0].lockedUntil).getTime() > Date.now());
+      assert(new Date(won[0].lockedUntil ?? 0).getTime() > Date.now());
     });
 
     it('a worker whose lease was taken over does not send', async () => {
       await insert();
       const ctx = app.mockContext();
-      const first = await ctx.service.inbox.claim();
+      const first = (await ctx.service.inbox.claim())!;
       // Its lease runs out; another worker claims the item.
       await app.model.InboxMessage.updateOne({ _id: first._id }, { $set: { lockedUntil: new Date(Date.now() - 1) } });
-      const second = await app.mockContext().service.inbox.claim();
+      const second = (await app.mockContext().service.inbox.claim())!;
       assert.strictEqual(String(second._id), String(first._id));
       assert.deepStrictEqual(await ctx.service.inbox.process(first), { outcome: 'lost' });
       assert.strictEqual(customSends(fake).length, 0);
@@ -191,7 +191,7 @@ describe('test/app/service/inbox.test.ts', () => {
       onCustomSend(fake, async () => {
         // While the send is in flight, the lease expires and another worker looks at the item.
         await app.model.InboxMessage.updateOne({}, { $set: { lockedUntil: new Date(Date.now() - 1) } });
-        const other = await app.mockContext().service.inbox.claim();
+        const other = (await app.mockContext().service.inbox.claim())!;
         assert.deepStrictEqual(await app.mockContext().service.inbox.process(other), { outcome: 'unknown' });
         return { body: { errcode: 0 } };
       });
@@ -214,7 +214,7 @@ describe('test/app/service/inbox.test.ts', () => {
     assert.deepStrictEqual(claimed?.nested, expected);
     await app.model.InboxMessage.updateOne({ _id: id }, { $set: { status: 'pending' } });
     const item = await ctx.service.inbox.claim(String(id));
-    assert.deepStrictEqual(item.nested, expected);
+    assert.deepStrictEqual(item?.nested, expected);
   });
 
   it('sets the retention deadline from INBOX_TTL_SECONDS and declares a TTL index', async () => {
