@@ -12,7 +12,8 @@
  * - apps.ts: a second app instance (another worker or server) whose per-process state the root
  *   hook resets too;
  * - listen.ts, login.ts, tokens.ts: the app on a real port, a login over HTTP, a WeChat error's
- *   rejection.
+ *   rejection;
+ * - invalidParam.ts: the fields an INVALID_PARAM thrown by a validator names.
  * Test data stays in test/fixtures/ (the suite's environment, WeChat's push samples, the contract).
  * The tools' own suites (test/tools) import single files (e.g. './support/gate'), never this
  * index: it loads egg-mock's bootstrap app, which they do not need.
@@ -22,6 +23,7 @@ export * from './clock';
 export * from './database';
 export * from './eventually';
 export * from './gate';
+export * from './invalidParam';
 export * from './listen';
 export * from './login';
 export * from './push';

@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import { CodeRequest, OpenDataRequest, phoneFlow } from '../../../app/lib/authDto';
-import { invalidFields } from '../../fixtures/invalidParam';
+import { invalidFields } from '../../support/invalidParam';
 import { validate } from '../../../app/lib/validation';
 
 describe('test/app/lib/authDto.test.ts', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import {
   LABELS, TEXT_MAX_CHARS, mediaVerdictFromPush, readDetail, textVerdict, MediaCheckRequest, mediaCheckInput, TraceIdParams, validateTextCheck,
 } from '../../../app/lib/contentSecurity';
-import { invalidFields } from '../../fixtures/invalidParam';
+import { invalidFields } from '../../support/invalidParam';
 import { validate } from '../../../app/lib/validation';
 
 /** What the controller does with a POST /api/security/media body */

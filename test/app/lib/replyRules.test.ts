@@ -1,5 +1,5 @@
 import assert from 'node:assert';
-import { invalidFields } from '../../fixtures/invalidParam';
+import { invalidFields } from '../../support/invalidParam';
 import {
   compareRules, customSendBody, defaultLinkRule, LIMITS, MatchBudget, regexRefusalReason, ruleMatches, selectRule, toRe2Syntax, validateReplyRule,
 } from '../../../app/lib/replyRules';

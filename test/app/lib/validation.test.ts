@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import { Type } from '@sinclair/typebox';
 import { InvalidParamError } from '../../../app/lib/errors';
 import { convertParameters, IdParams, NOT_BLANK, StringEnum, validate } from '../../../app/lib/validation';
-import { invalidFields } from '../../fixtures/invalidParam';
+import { invalidFields } from '../../support/invalidParam';
 
 const Thing = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 8 }),

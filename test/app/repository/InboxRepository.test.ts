@@ -37,7 +37,6 @@ describe('test/app/repository/InboxRepository.test.ts', () => {
     return result.stored;
   };
   const lease = (token: string, seconds = 30) => ({ lockToken: token, lockedUntil: later(seconds) });
-  beforeEach(() => app.model.InboxMessage.deleteMany({}));
 
   describe('insert', () => {
     it('stores what mongoose would have stored: the schema\'s defaults and timestamps, nothing undefined', async () => {

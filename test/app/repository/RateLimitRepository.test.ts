@@ -4,7 +4,6 @@ import { RateLimitRepository } from '../../../app/repository/RateLimitRepository
 
 describe('test/app/repository/RateLimitRepository.test.ts', () => {
   const store = () => new RateLimitRepository(app.model.RateLimit);
-  beforeEach(() => app.model.RateLimit.deleteMany({}));
 
   it('creates a counter at 1 with its expiry, then counts up without touching the expiry', async () => {
     const expiresAt = new Date('2026-12-01T00:02:00Z');

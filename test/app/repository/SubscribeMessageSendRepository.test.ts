@@ -28,7 +28,6 @@ function newSend(fields: Partial<NewSend> = {}): NewSend {
 
 describe('test/app/repository/SubscribeMessageSendRepository.test.ts', () => {
   const store = () => new SubscribeMessageSendRepository(app.model.SubscribeMessageSend);
-  beforeEach(() => app.model.SubscribeMessageSend.deleteMany({}));
 
   it('stores a send with the schema\'s defaults and timestamps, once per idempotency key', async () => {
     const send = newSend();

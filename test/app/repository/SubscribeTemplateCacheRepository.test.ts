@@ -7,7 +7,6 @@ const template = (id: string): SubscribeTemplate => ({ priTmplId: id, title: 't'
 
 describe('test/app/repository/SubscribeTemplateCacheRepository.test.ts', () => {
   const store = () => new SubscribeTemplateCacheRepository(app.model.SubscribeTemplateCache);
-  beforeEach(() => app.model.SubscribeTemplateCache.deleteMany({}));
 
   it('keeps one list per appid, replaced by the next', async () => {
     assert.strictEqual(await store().get('wxRepo'), null);

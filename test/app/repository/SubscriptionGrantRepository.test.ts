@@ -11,7 +11,6 @@ describe('test/app/repository/SubscriptionGrantRepository.test.ts', () => {
   const store = () => new SubscriptionGrantRepository(app.model.SubscriptionGrant);
   const read = () => app.model.SubscriptionGrant.findOne(GRANT, { _id: 0 }).lean();
   const holder = (sendId: string, grant: GrantHolder['grant'] = 'oneTime'): GrantHolder => ({ ...GRANT, sendId, grant });
-  beforeEach(() => app.model.SubscriptionGrant.deleteMany({}));
 
   it('creates a grant with the schema\'s defaults and timestamps, applies each entry key once', async () => {
     assert.strictEqual(await store().applyEntry(GRANT, 'item1:0', { $set: { status: 'reject', statusAt: T0 } }, at(1)), true);

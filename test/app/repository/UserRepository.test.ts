@@ -10,7 +10,6 @@ function session(at: string, tokenHash = `hash-${at}`): SessionEntry {
 
 describe('test/app/repository/UserRepository.test.ts', () => {
   const store = () => new UserRepository(app.model.User);
-  beforeEach(() => app.model.User.deleteMany({}));
 
   it('inserts a first login as mongoose would (the schema\'s defaults, createdAt), with its session, and hides the secrets', async () => {
     const first = session('2026-12-01T08:00:00Z');
