@@ -2,7 +2,12 @@ import { EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
 import { readEnv, EnvSettings, WechatAppSettings } from './env';
 import { formatLogRecord } from '../app/lib/logFormat';
 
-/** This application's own settings, typed; egg's are in EggAppConfig. */
+/**
+ * This application's own settings, typed, read as `app.config.backend.<name>` (cnpmcore keeps its
+ * own under `config.cnpmcore` the same way). egg's and its plugins' settings stay at the top level
+ * where they read them; keeping ours apart means no name of ours can meet one of theirs
+ * (`config.session` is egg-session's).
+ */
 export interface BizConfig {
   wechat: EnvSettings['wechat'] & {
     /** Timeout of every call to WeChat's API, in milliseconds */
@@ -130,7 +135,7 @@ type DeepPartial<T> = {
   [K in keyof T]?: NonNullable<T[K]> extends (...args: never[]) => unknown ? T[K]
     : NonNullable<T[K]> extends object ? DeepPartial<NonNullable<T[K]>> : T[K];
 };
-export type DefaultConfig = DeepPartial<EggAppConfig & BizConfig>;
+export type DefaultConfig = DeepPartial<EggAppConfig & { backend: BizConfig }>;
 
 /** How long a write waits for a majority of the replica set before it fails (MongoWriteConcernError). */
 export const DEFAULT_WTIMEOUT_MS = 5000;
@@ -220,7 +225,7 @@ export default (appInfo: EggAppInfo) => {
   // egg's next HttpClient (urllib 4 on undici) for ctx.curl: a keep-alive pool that costs about
   // half the CPU per call of the default urllib 2, on both ends (`npm run bench`, docs/performance.md).
   // Connecting gets its own bound; app/service/wechatClient.ts puts a deadline of
-  // `wechat.httpTimeoutMs` on each whole call.
+  // `backend.wechat.httpTimeoutMs` on each whole call.
   config.httpclient = {
     useHttpClientNext: true,
     connect: { timeout: 3000 },
@@ -232,11 +237,11 @@ export default (appInfo: EggAppInfo) => {
   // it may carry a password. (egg's d.ts knows only `dump.ignore`; its dumper reads ignoreKeyPaths too.)
   config.dump = {
     ignoreKeyPaths: {
-      'config.wechat.msgToken': true,
-      'config.wechat.msgAesKey': true,
-      'config.officialAccount.msgToken': true,
-      'config.officialAccount.msgAesKey': true,
-      'config.admin.token': true,
+      'config.backend.wechat.msgToken': true,
+      'config.backend.wechat.msgAesKey': true,
+      'config.backend.officialAccount.msgToken': true,
+      'config.backend.officialAccount.msgAesKey': true,
+      'config.backend.admin.token': true,
       'config.mongoose.client.url': true,
     },
   } as PowerPartial<EggAppConfig['dump']>;
@@ -310,6 +315,6 @@ export default (appInfo: EggAppInfo) => {
 
   return {
     ...(config as {}),
-    ...bizConfig,
+    backend: bizConfig,
   };
 };

@@ -8,7 +8,9 @@ export default () => {
     throw new Error(`[config] missing required environment variables: ${missing.join(', ')} (see README, Configuration)`);
   }
   const config: DefaultConfig = {
-    databaseIndexes: { failStartup: true },
+    backend: {
+      databaseIndexes: { failStartup: true },
+    },
     logger: {
       level: 'INFO',
       consoleLevel: 'WARN',

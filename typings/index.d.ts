@@ -13,8 +13,16 @@ import { LoggerMeta } from 'egg-logger';
 import { Connection } from 'mongoose';
 import { UserDoc } from '../app/model/User';
 import { AuthenticatedSession } from '../app/service/session';
+import { BizConfig } from '../config/config.default';
 
 declare module 'egg' {
+  /**
+   * The application's own settings are `config.backend` (BizConfig, typed by ets from
+   * config/config.default.ts). egg's d.ts lets any other top-level name through as `any`: these
+   * names are `never` there, so a read or write that was not moved under `backend` is a type error.
+   */
+  interface EggAppConfig extends Record<keyof BizConfig, never> {}
+
   // Options egg passes on to egg-logger and urllib, which egg's d.ts leaves out
   // (config/config.default.ts sets them).
   interface EggLoggerConfig {
