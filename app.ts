@@ -19,7 +19,7 @@ export default class AppBoot implements IBoot {
 
   /** The contract and the reference page are read once, before the app serves (app/service/apiDocs.ts). */
   async didLoad() {
-    if (this.app.config.apiDocs.enabled) this.app.apiDocs = loadApiDocs(this.app);
+    if (this.app.config.backend.apiDocs.enabled) this.app.apiDocs = loadApiDocs(this.app);
   }
 
   /**
@@ -29,7 +29,7 @@ export default class AppBoot implements IBoot {
    */
   async willReady() {
     const problems = await this.app.createAnonymousContext().service.databaseIndexes.ensureDeclared();
-    if (problems.length > 0 && this.app.config.databaseIndexes.failStartup) throw new Error(describeIndexProblems(problems));
+    if (problems.length > 0 && this.app.config.backend.databaseIndexes.failStartup) throw new Error(describeIndexProblems(problems));
   }
 
   async beforeClose() {

@@ -51,12 +51,12 @@ export default (app: Application) => {
   router.get('/admin/oa/sync', adminAuth, controller.officialAccount.syncStatus);
 
   // Mini-program codes and links (docs/wxacode.md)
-  const adminOrSession = app.middleware.adminOrSession({ sessionAllowed: ctx => ctx.app.config.wxacode.sessionAccess });
+  const adminOrSession = app.middleware.adminOrSession({ sessionAllowed: ctx => ctx.app.config.backend.wxacode.sessionAccess });
   router.get('/api/wxacode', adminOrSession, controller.wxacode.show);
   router.post('/admin/url-links', adminAuth, controller.wxacode.createUrlLink);
   router.post('/admin/url-schemes', adminAuth, controller.wxacode.createUrlScheme);
 
-  // The API contract (docs/openapi.yaml) and its reference page: NOT_FOUND unless config.apiDocs.enabled.
+  // The API contract (docs/openapi.yaml) and its reference page: NOT_FOUND unless config.backend.apiDocs.enabled.
   router.get('/openapi.json', controller.apiDocs.contract);
   router.get('/docs', controller.apiDocs.page);
   router.get('/docs/:file', controller.apiDocs.asset);

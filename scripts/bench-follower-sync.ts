@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   try {
     await Promise.all([ app.model.Follower.deleteMany({}), app.model.FollowerSyncRun.deleteMany({}), app.model.AccessToken.deleteMany({}) ]);
     const ctx = app.mockContext();
-    const { batchConcurrency } = app.config.followerSync;
+    const { batchConcurrency } = app.config.backend.followerSync;
     console.log(`follower sync of ${followers.toLocaleString('en-US')} followers against the sandbox (${batchConcurrency} batchget calls in flight)...`);
     const started = performance.now();
     const { run } = await ctx.service.followerSync.runNow('admin');

@@ -34,7 +34,7 @@ if (!process.env.MONGODB_URI) {
 
 // Every test starts with a fresh per-process state in every running app instance (no
 // access_token or media_id copy, no cached reply rules, no flight in progress, a processing queue
-// built from config.inbox as the test sets it: app/extend/application.ts) and an empty database
+// built from config.backend.inbox as the test sets it: app/extend/application.ts) and an empty database
 // (test/support/database.ts). The app is loaded by the first test file that imports
 // egg-mock/bootstrap, after this file has set the environment; the tools' own suites never load it.
 beforeEach(async () => {

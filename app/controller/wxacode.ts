@@ -12,7 +12,7 @@ export default class WxaCodeController extends Controller {
     const params = wxaCodeParams(ctx.validated(WxaCodeQuery, 'query'));
     if (ctx.user) {
       // Only users are limited: each new scene is a call to WeChat (5,000 a minute for the whole mini-program).
-      await ctx.service.rateLimit.consume('wxacode-user', ctx.user.openId, this.app.config.wxacode.sessionPerUserPerMinute);
+      await ctx.service.rateLimit.consume('wxacode-user', ctx.user.openId, this.app.config.backend.wxacode.sessionPerUserPerMinute);
     }
     const code = await ctx.service.wxacode.code(params);
     // A code never changes for its parameters; it is private to whoever may ask for it.

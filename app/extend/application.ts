@@ -21,7 +21,7 @@ class ProcessState {
   readonly wxaCodeFlights = new SingleFlight<ServedCode>();
   /** The enabled reply rules (app/service/autoReply.ts); the ReplyRule model's write hooks invalidate it */
   readonly replyRules = new CachedRead<ReplyRuleView[]>();
-  /** The contract and the reference page, read at start-up when config.apiDocs.enabled (app.ts) */
+  /** The contract and the reference page, read at start-up when config.backend.apiDocs.enabled (app.ts) */
   apiDocs: ApiDocs | null = null;
   /** What the start-up index check found (app.ts, read by /health) */
   indexReport: IndexReport = { checked: false, problems: [] };
@@ -30,8 +30,8 @@ class ProcessState {
   constructor(private readonly app: Application) {}
 
   /**
-   * Built from config.inbox on first use, and never rebuilt behind a caller's back: a changed
-   * config.inbox takes effect after reset() (tests change it before their first push, after the
+   * Built from config.backend.inbox on first use, and never rebuilt behind a caller's back: a changed
+   * config.backend.inbox takes effect after reset() (tests change it before their first push, after the
    * root hook's reset).
    */
   get processingQueue(): BoundedQueue<InboxWork> {

@@ -108,7 +108,7 @@ export class DatabaseUnavailableError extends AppError {
 
 /**
  * A push that could not be stored because the database stayed unavailable for as long as the push
- * may wait (config.inbox.recordWaitMs). It gets no answer at all (the connection is closed), since
+ * may wait (config.backend.inbox.recordWaitMs). It gets no answer at all (the connection is closed), since
  * WeChat retries a push only when no answer arrives within 5 s; an error body would be shown to
  * the user as a failure and never retried.
  */

@@ -11,7 +11,7 @@ const BEARER_RE = /^Bearer +(\S+) *$/i;
  */
 export default () => {
   return async function adminAuth(ctx: Context, next: () => Promise<any>) {
-    const expected = ctx.app.config.admin.token;
+    const expected = ctx.app.config.backend.admin.token;
     if (!expected) throw new NotFoundError(`no route for ${ctx.method} ${ctx.path}`);
     const match = BEARER_RE.exec(ctx.get('authorization'));
     if (!match || !safeEqual(match[1], expected)) {

@@ -12,7 +12,7 @@ import { bearerToken } from './auth';
 export default (options: { sessionAllowed: (ctx: Context) => boolean }) => {
   return async function adminOrSession(ctx: Context, next: () => Promise<any>) {
     const token = bearerToken(ctx.get('authorization'));
-    const adminToken = ctx.app.config.admin.token;
+    const adminToken = ctx.app.config.backend.admin.token;
     if (token && adminToken && safeEqual(token, adminToken)) {
       await next();
       return;

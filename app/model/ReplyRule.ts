@@ -39,7 +39,7 @@ export default (app: Application) => {
   ReplyRuleSchema.index({ enabled: 1, priority: -1, createdAt: 1 });
 
   // Any write through this process makes its cached rules stale at once (app.replyRulesCache,
-  // app/extend/application.ts); other processes re-read within config.autoReply.rulesCacheMs.
+  // app/extend/application.ts); other processes re-read within config.backend.autoReply.rulesCacheMs.
   const stale = () => app.replyRulesCache.invalidate();
   ReplyRuleSchema.post('save', stale);
   ReplyRuleSchema.post('insertMany', stale);

@@ -97,7 +97,7 @@ export default class AccessTokenService extends Service {
       path: '/cgi-bin/stable_token',
       body: { grant_type: 'client_credential', appid, secret, force_refresh: forceRefresh },
       retry: forceRefresh ? 'unsent-only' : 'idempotent',
-      // Two attempts keep a refresh within the lease (config.accessToken.leaseMs).
+      // Two attempts keep a refresh within the lease (config.backend.accessToken.leaseMs).
       attempts: 2,
     });
     const expiresIn = Number(reply.expires_in);
@@ -109,7 +109,7 @@ export default class AccessTokenService extends Service {
 
   /** Secrets per appid, from config: the mini-program's and the official account's. */
   private secretFor(appid: string): string {
-    const { wechat, officialAccount } = this.app.config;
+    const { wechat, officialAccount } = this.app.config.backend;
     const secret = appid && appid === wechat.appid ? wechat.secret :
       appid && appid === officialAccount.appid ? officialAccount.secret : '';
     if (!secret) throw new WechatApiError('WECHAT_CONFIG_ERROR', `no secret configured for appid ${appid || '(empty)'}`);
@@ -125,7 +125,7 @@ export default class AccessTokenService extends Service {
   }
 
   private async obtain(appid: string, rejected: string | null): Promise<string> {
-    const { waitMs, pollMs } = this.app.config.accessToken;
+    const { waitMs, pollMs } = this.app.config.backend.accessToken;
     const started = clock.now();
     const deadline = started + waitMs;
     const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
@@ -171,7 +171,7 @@ export default class AccessTokenService extends Service {
     try {
       return await this.model.findOneAndUpdate(
         { appid, $or: [{ leaseUntil: null }, { leaseUntil: { $lte: new Date(now) } }] },
-        { $set: { leaseOwner: owner, leaseUntil: new Date(now + this.app.config.accessToken.leaseMs) } },
+        { $set: { leaseOwner: owner, leaseUntil: new Date(now + this.app.config.backend.accessToken.leaseMs) } },
         { upsert: true, new: true },
       ).lean();
     } catch (err: any) {
@@ -202,7 +202,7 @@ export default class AccessTokenService extends Service {
       const fields = {
         token: result.accessToken,
         expiresAt: new Date(at + result.expiresIn * 1000),
-        refreshAt: new Date(at + refreshDelaySeconds(result.expiresIn, this.app.config.accessToken.refreshAheadSeconds) * 1000),
+        refreshAt: new Date(at + refreshDelaySeconds(result.expiresIn, this.app.config.backend.accessToken.refreshAheadSeconds) * 1000),
         rejectedTokenHash: null,
         lastErrorAt: null,
         lastErrorReason: null,

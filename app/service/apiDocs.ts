@@ -32,7 +32,7 @@ const PAGE = `<!doctype html>
 
 /**
  * Reads docs/openapi.yaml (converted to JSON) and the viewer's files once, at start-up (app.ts keeps
- * them in `app.apiDocs`), when config.apiDocs.enabled; a broken contract then stops the start.
+ * them in `app.apiDocs`), when config.backend.apiDocs.enabled; a broken contract then stops the start.
  */
 export function loadApiDocs(app: Application): ApiDocs {
   const contract = parse(readFileSync(path.join(app.baseDir, 'docs/openapi.yaml'), 'utf8'));
@@ -49,11 +49,11 @@ export function loadApiDocs(app: Application): ApiDocs {
   };
 }
 
-/** GET /openapi.json and /docs (docs/openapi.yaml): NOT_FOUND, like an unknown route, unless config.apiDocs.enabled. */
+/** GET /openapi.json and /docs (docs/openapi.yaml): NOT_FOUND, like an unknown route, unless config.backend.apiDocs.enabled. */
 export default class ApiDocsService extends Service {
   private loaded(): ApiDocs {
     const docs = this.app.apiDocs;
-    if (!docs || !this.app.config.apiDocs.enabled) throw new NotFoundError(`no route for ${this.ctx.method} ${this.ctx.path}`);
+    if (!docs || !this.app.config.backend.apiDocs.enabled) throw new NotFoundError(`no route for ${this.ctx.method} ${this.ctx.path}`);
     return docs;
   }
 

@@ -98,11 +98,11 @@ export default class AutoReplyService extends Service {
   /** The rule that answers `message`: stored rules by priority, then the configured default. */
   async match(message: MatchableMessage): Promise<ReplyRule | null> {
     const rules = await this.enabledRules();
-    const selection = await selectRule<ReplyRuleView>(rules, message, { now: matchClock.now, budgetMs: this.app.config.autoReply.matchBudgetMs });
+    const selection = await selectRule<ReplyRuleView>(rules, message, { now: matchClock.now, budgetMs: this.app.config.backend.autoReply.matchBudgetMs });
     if (selection.regexesSkipped > 0) {
       // Counts only: the message text is the user's and stays out of the log.
       this.ctx.logger.warn('[autoReply] %d regex rules not tried: the %d ms regex budget of this message was spent after %d',
-        selection.regexesSkipped, this.app.config.autoReply.matchBudgetMs, selection.regexesRun);
+        selection.regexesSkipped, this.app.config.backend.autoReply.matchBudgetMs, selection.regexesRun);
     }
     for (const rule of selection.refused) {
       const key = `${rule.id}:${rule.match.keyword!.value}`;
@@ -112,41 +112,41 @@ export default class AutoReplyService extends Service {
       this.ctx.logger.warn('[autoReply] rule %s never matches: %s', rule.id, withProblem(rule).problem);
     }
     if (selection.rule) return selection.rule;
-    const fallback = defaultLinkRule(this.app.config.autoReply.defaultLink);
+    const fallback = defaultLinkRule(this.app.config.backend.autoReply.defaultLink);
     return fallback && ruleMatches(fallback, message) ? fallback : null;
   }
 
   /**
    * Whether a pushed message goes to human agents, decided before the push is answered (the
    * answer is then transfer_customer_service): the first matching rule is a transfer rule, or no
-   * rule answers it and config.autoReply.unmatched is `transfer`. Only a user's message on the
+   * rule answers it and config.backend.autoReply.unmatched is `transfer`. Only a user's message on the
    * mini-program channel, never an event (转发客服消息). No WeChat call: the rules come from this
    * worker's cache (a cold cache is one indexed query, bounded by the push's wait for the database,
-   * config.inbox.recordWaitMs, like the insert that follows it).
+   * config.backend.inbox.recordWaitMs, like the insert that follows it).
    * A transfer records the rule id (`unmatched` for the setting) and is answered with
    * transfer_customer_service; otherwise the answer is `success`.
    */
   async handOff(message: HandOffMessage): Promise<HandOff> {
     if (message.channel !== 'miniprogram' || message.msgType === 'event') return { transfer: false };
     // Without a transfer rule or setting nothing can be handed off: the answer does not wait for
-    // matching (up to config.autoReply.matchBudgetMs of regexes), which processing does after it.
-    if (this.app.config.autoReply.unmatched !== 'transfer' && !(await this.enabledRules()).some(r => r.action === 'transfer')) {
+    // matching (up to config.backend.autoReply.matchBudgetMs of regexes), which processing does after it.
+    if (this.app.config.backend.autoReply.unmatched !== 'transfer' && !(await this.enabledRules()).some(r => r.action === 'transfer')) {
       return { transfer: false };
     }
     const rule = await this.match(message);
     if (rule?.action === 'transfer') return { transfer: true, ruleId: rule.id };
-    if (!rule && this.app.config.autoReply.unmatched === 'transfer') return { transfer: true, ruleId: UNMATCHED_RULE_ID };
+    if (!rule && this.app.config.backend.autoReply.unmatched === 'transfer') return { transfer: true, ruleId: UNMATCHED_RULE_ID };
     return { transfer: false, matched: { rule } };
   }
 
   /**
-   * The enabled rules in priority order, read at most once per config.autoReply.rulesCacheMs by
+   * The enabled rules in priority order, read at most once per config.backend.autoReply.rulesCacheMs by
    * each worker (every push used to read and convert them), and again after any write through
    * this process (the ReplyRule model's write hooks invalidate `app.replyRulesCache`,
    * app/extend/application.ts). Concurrent callers share one read; a failed read is not kept.
    */
   private enabledRules(): Promise<ReplyRuleView[]> {
-    return this.app.replyRulesCache.get(clock.now(), this.app.config.autoReply.rulesCacheMs, () => this.model.find({ enabled: true })
+    return this.app.replyRulesCache.get(clock.now(), this.app.config.backend.autoReply.rulesCacheMs, () => this.model.find({ enabled: true })
       .sort({ priority: -1, createdAt: 1, _id: 1 })
       .limit(MAX_RULES)
       .lean()

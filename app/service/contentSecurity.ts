@@ -51,7 +51,7 @@ export default class ContentSecurityService extends Service {
   }
 
   private expireAt(from: Date): Date {
-    return new Date(from.getTime() + this.app.config.contentSecurity.retentionDays * 86400_000);
+    return new Date(from.getTime() + this.app.config.backend.contentSecurity.retentionDays * 86400_000);
   }
 
   /**
@@ -69,7 +69,7 @@ export default class ContentSecurityService extends Service {
 
   /** POST /api/security/text: checkText under the user's rate limit. */
   async checkTextForUser(openid: string, input: { content: string; scene: SceneName }): Promise<TextCheckResult> {
-    await this.ctx.service.rateLimit.consume('security-text', openid, this.app.config.rateLimit.securityTextPerUserPerMinute);
+    await this.ctx.service.rateLimit.consume('security-text', openid, this.app.config.backend.rateLimit.securityTextPerUserPerMinute);
     return this.checkText(openid, input.content, input.scene);
   }
 
@@ -78,7 +78,7 @@ export default class ContentSecurityService extends Service {
    * media, stores the pending check, returns its trace_id. Nothing is stored when WeChat refuses.
    */
   async submitMedia(openid: string, input: MediaCheckInput): Promise<{ traceId: string }> {
-    await this.ctx.service.rateLimit.consume('security-media', openid, this.app.config.rateLimit.securityMediaPerUserPerMinute);
+    await this.ctx.service.rateLimit.consume('security-media', openid, this.app.config.backend.rateLimit.securityMediaPerUserPerMinute);
     const traceId = await this.ctx.service.wechatClient.mediaCheckAsync({
       openid, scene: SCENES[input.scene], mediaUrl: input.mediaUrl, mediaType: MEDIA_TYPES[input.mediaType],
     });
@@ -89,7 +89,7 @@ export default class ContentSecurityService extends Service {
       mediaType: input.mediaType,
       scene: input.scene,
       requestedAt: now,
-      deadlineAt: new Date(now.getTime() + this.app.config.contentSecurity.mediaTimeoutSeconds * 1000),
+      deadlineAt: new Date(now.getTime() + this.app.config.backend.contentSecurity.mediaTimeoutSeconds * 1000),
     };
     try {
       await this.model.create({ traceId, ...request, status: 'pending', expireAt: this.expireAt(now) });
@@ -144,7 +144,7 @@ export default class ContentSecurityService extends Service {
       return 'invalid';
     }
     const { traceId } = parsed;
-    if (parsed.appid !== null && parsed.appid !== this.app.config.wechat.appid) {
+    if (parsed.appid !== null && parsed.appid !== this.app.config.backend.wechat.appid) {
       this.ctx.logger.warn('[contentSecurity] wxa_media_check push for trace_id %s names another appid; ignored', traceId);
       return 'invalid';
     }

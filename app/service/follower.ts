@@ -58,7 +58,7 @@ export default class FollowerService extends Service {
 
   /** The official account's appid, or OA_NOT_CONFIGURED. */
   appid(): string {
-    const { appid } = this.app.config.officialAccount;
+    const { appid } = this.app.config.backend.officialAccount;
     if (!appid) {
       throw new AppError('OA_NOT_CONFIGURED', 'the official account is not configured on this server (OA_APPID, OA_SECRET, OA_MSG_TOKEN)');
     }

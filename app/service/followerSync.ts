@@ -132,7 +132,7 @@ export function toView(doc: FollowerSyncRunDoc): SyncRunView {
 /**
  * Full sync of the official account's followers (docs/official-account.md):
  * /cgi-bin/user/get pages (10,000 openids, next_openid) -> /cgi-bin/user/info/batchget (100 a
- * call, `config.followerSync.batchConcurrency` calls in flight) -> bulkWrite into the follower
+ * call, `config.backend.followerSync.batchConcurrency` calls in flight) -> bulkWrite into the follower
  * store; when the listing ends, followers the run did not list are marked unsubscribed.
  *
  * - One unfinished run per account (unique partial index, see app/model/FollowerSyncRun.ts); the
@@ -182,10 +182,10 @@ export default class FollowerSyncService extends Service {
 
   /**
    * The schedule's tick: resumes an interrupted run; otherwise starts one when none started within
-   * `config.followerSync.everyHours`. Does nothing (and says so) without OA_APPID.
+   * `config.backend.followerSync.everyHours`. Does nothing (and says so) without OA_APPID.
    */
   async runScheduled(): Promise<StartResult | null> {
-    if (!this.app.config.officialAccount.appid) {
+    if (!this.app.config.backend.officialAccount.appid) {
       this.ctx.logger.info('[followerSync] official account not configured (OA_APPID): nothing to sync');
       return null;
     }
@@ -193,7 +193,7 @@ export default class FollowerSyncService extends Service {
     const unfinished = await this.model.findOne({ appid, active: true }).lean<FollowerSyncRunDoc>();
     if (!unfinished) {
       const last = await this.model.findOne({ appid }).sort({ startedAt: -1 }).lean<FollowerSyncRunDoc>();
-      const dueAt = last ? new Date(last.startedAt).getTime() + this.app.config.followerSync.everyHours * 3600_000 : 0;
+      const dueAt = last ? new Date(last.startedAt).getTime() + this.app.config.backend.followerSync.everyHours * 3600_000 : 0;
       if (clock.now() < dueAt) return null;
     }
     const result = await this.runNow('schedule');
@@ -207,7 +207,7 @@ export default class FollowerSyncService extends Service {
   private async claim(trigger: SyncRunTrigger): Promise<Claim> {
     const appid = this.ctx.service.follower.appid();
     const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
-    const leaseMs = this.app.config.followerSync.leaseSeconds * 1000;
+    const leaseMs = this.app.config.backend.followerSync.leaseSeconds * 1000;
     for (let attempt = 0; attempt < 5; attempt++) {
       const now = new Date(clock.now());
       const lease = { status: 'running', leaseOwner: owner, leaseUntil: new Date(now.getTime() + leaseMs), heartbeatAt: now };
@@ -246,7 +246,7 @@ export default class FollowerSyncService extends Service {
   /** Runs (the rest of) a claimed run to its end or to a failure; returns its final view. */
   async execute(runId: string, owner: string): Promise<SyncRunView> {
     const { ctx } = this;
-    const leaseMs = this.app.config.followerSync.leaseSeconds * 1000;
+    const leaseMs = this.app.config.backend.followerSync.leaseSeconds * 1000;
     const id = new Types.ObjectId(runId);
     const doc = await this.model.findOne({ _id: id, leaseOwner: owner }).lean<FollowerSyncRunDoc>();
     if (!doc) throw new LeaseLostError();
@@ -377,7 +377,7 @@ export default class FollowerSyncService extends Service {
         }
       }
     };
-    const { batchConcurrency } = this.app.config.followerSync;
+    const { batchConcurrency } = this.app.config.backend.followerSync;
     await Promise.all(Array.from({ length: Math.max(1, batchConcurrency) }, worker));
     await checkpoints;
     if (failure !== null) throw failure;

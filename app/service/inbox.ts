@@ -163,7 +163,7 @@ export default class InboxService extends Service {
    * stays fresh for up to twice the freshness window, and its replay key must outlive that.
    */
   private retentionSeconds(): number {
-    return Math.max(this.app.config.inbox.ttlSeconds, 2 * this.app.config.wechat.msgMaxAgeSeconds);
+    return Math.max(this.app.config.backend.inbox.ttlSeconds, 2 * this.app.config.backend.wechat.msgMaxAgeSeconds);
   }
 
   /** Claims one due item (or the given one if it is due); null when there is none. */
@@ -175,7 +175,7 @@ export default class InboxService extends Service {
 
   /** A fresh lease on an item from `now`: whoever holds the lockToken may process it until lockedUntil. */
   private newLease(now: Date): InboxLease {
-    return { lockToken: randomUUID(), lockedUntil: new Date(now.getTime() + this.app.config.inbox.leaseSeconds * 1000) };
+    return { lockToken: randomUUID(), lockedUntil: new Date(now.getTime() + this.app.config.backend.inbox.leaseSeconds * 1000) };
   }
 
   /** One write to an item (app/repository/InboxRepository.ts), at the inbox's time. */
@@ -223,7 +223,7 @@ export default class InboxService extends Service {
    * per item instead would sort every due item again for each one: during a backlog, a long
    * stall of the database for every item swept.)
    */
-  async sweep(limit = this.app.config.inbox.sweepBatch): Promise<{ processed: number; outcomes: Record<string, number> }> {
+  async sweep(limit = this.app.config.backend.inbox.sweepBatch): Promise<{ processed: number; outcomes: Record<string, number> }> {
     const outcomes: Record<string, number> = {};
     let processed = 0;
     for (const id of await this.dueIds(limit, { expiredLeases: true })) {
@@ -312,7 +312,7 @@ export default class InboxService extends Service {
       const outcome = classifySendError(err);
       const errcode = isWechatApiError(err) ? err.errcode : null;
       const lastError = describe(err);
-      const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.inbox;
+      const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.backend.inbox;
       if (outcome === 'unsent' && item.attempts < maxAttempts) {
         const delay = backoffSeconds(item.attempts, backoffBaseSeconds, backoffMaxSeconds);
         const retryAt = this.now().getTime() + delay * 1000;
@@ -375,7 +375,7 @@ export default class InboxService extends Service {
       await handle();
     } catch (err) {
       const lastError = describe(err);
-      const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.inbox;
+      const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.backend.inbox;
       if (!isPermanentFailure(err) && item.attempts < maxAttempts) {
         const delay = backoffSeconds(item.attempts, backoffBaseSeconds, backoffMaxSeconds);
         const res = await this.updateItem(fence, {

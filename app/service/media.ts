@@ -15,7 +15,7 @@ import { StoredMediaDoc } from '../model/StoredMedia';
  *   server can upload it.
  * - `mediaIdFor(id)` hands out a media_id for custom/send, uploading the image
  *   (/cgi-bin/media/upload) when it has none for this appid, or when less than
- *   config.media.refreshAheadSeconds remain of its 3 days. `invalidate(id, mediaId)` after a
+ *   config.backend.media.refreshAheadSeconds remain of its 3 days. `invalidate(id, mediaId)` after a
  *   40007 drops that media_id (only if it is still the stored one) and uploads again.
  * - One upload per refresh whatever the number of callers, with the access_token's discipline
  *   (app/service/accessToken.ts): in-process single-flight, then a lease in the image's document
@@ -135,7 +135,7 @@ export default class MediaService extends Service {
   /** A WeChat media_id for the stored image `id`, valid for a while yet (uploads it when due). */
   async mediaIdFor(id: string): Promise<string> {
     if (!MEDIA_REF_RE.test(id)) throw new NotFoundError(`no stored image ${id}`);
-    const { appid } = this.app.config.wechat;
+    const { appid } = this.app.config.backend.wechat;
     const local = this.app.mediaIdCache.fresh(id, clock.now());
     if (local && local.appid === appid) return local.mediaId;
     return this.app.mediaIdCache.refreshes.run(`get:${id}`, () => this.obtain(id, null));
@@ -154,8 +154,8 @@ export default class MediaService extends Service {
   }
 
   private async obtain(id: string, rejected: string | null): Promise<string> {
-    const { waitMs, pollMs } = this.app.config.media;
-    const { appid } = this.app.config.wechat;
+    const { waitMs, pollMs } = this.app.config.backend.media;
+    const { appid } = this.app.config.backend.wechat;
     const started = clock.now();
     const deadline = started + waitMs;
     const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
@@ -180,7 +180,7 @@ export default class MediaService extends Service {
       }
       const lease = await this.model.findOneAndUpdate(
         { _id, $or: [{ leaseUntil: null }, { leaseUntil: { $lte: new Date(now) } }] },
-        { $set: { leaseOwner: owner, leaseUntil: new Date(now + this.app.config.media.leaseMs) } },
+        { $set: { leaseOwner: owner, leaseUntil: new Date(now + this.app.config.backend.media.leaseMs) } },
         { new: true },
       ).lean<StoredMediaDoc>();
       if (lease) return this.uploadHoldingLease(lease, owner, rejected);
@@ -194,7 +194,7 @@ export default class MediaService extends Service {
 
   private async uploadHoldingLease(lease: StoredMediaDoc, owner: string, rejected: string | null): Promise<string> {
     const id = String(lease._id);
-    const { appid } = this.app.config.wechat;
+    const { appid } = this.app.config.backend.wechat;
     const release = { leaseOwner: null, leaseUntil: null };
     // Uploaded by another process between our read and the lease?
     if (lease.mediaId && lease.mediaAppid === appid && lease.mediaId !== rejected && lease.mediaRefreshAt && clock.now() < new Date(lease.mediaRefreshAt).getTime()) {
@@ -209,7 +209,7 @@ export default class MediaService extends Service {
       const at = clock.now();
       const fields = {
         mediaId, mediaAppid: appid, mediaUploadedAt: new Date(at), mediaExpiresAt: new Date(at + MEDIA_TTL_MS),
-        mediaRefreshAt: new Date(mediaRefreshAt(at, this.app.config.media.refreshAheadSeconds * 1000)),
+        mediaRefreshAt: new Date(mediaRefreshAt(at, this.app.config.backend.media.refreshAheadSeconds * 1000)),
         lastErrorAt: null, lastErrorReason: null, lastErrorCode: null,
       };
       const stored = await this.model.updateOne({ _id: lease._id, leaseOwner: owner }, { $set: { ...fields, ...release } });

@@ -38,16 +38,16 @@ export type InboxWork = string | InboxItem;
 
 /**
  * This worker's queue of received items to process right after their acknowledgement
- * (config.inbox.concurrency at once, config.inbox.queueLimit waiting, FIFO). Each item runs on
+ * (config.backend.inbox.concurrency at once, config.backend.inbox.queueLimit waiting, FIFO). Each item runs on
  * a fresh anonymous context, so the request's own context (request, response, body) is freed
  * as soon as WeChat has its `success`, not when the reply to the user has been sent. Items
  * refused while it is full stay pending in the inbox; once the queue has room again it reads
  * the due ones back (oldest first), and the sweeper remains the safety net.
- * Built once per app instance from config.inbox as it is then: `app.processingQueue`
+ * Built once per app instance from config.backend.inbox as it is then: `app.processingQueue`
  * (app/extend/application.ts) holds it and builds it again only after a reset.
  */
 export function createProcessingQueue(app: Application): BoundedQueue<InboxWork> {
-  const { concurrency, queueLimit } = app.config.inbox;
+  const { concurrency, queueLimit } = app.config.backend.inbox;
   return new BoundedQueue<InboxWork>({
     concurrency,
     maxQueued: queueLimit,
@@ -73,7 +73,7 @@ export function createProcessingQueue(app: Application): BoundedQueue<InboxWork>
  */
 export default class PushService extends Service {
   channel(name: PushChannelName): PushChannelConfig {
-    const { wechat, officialAccount } = this.app.config;
+    const { wechat, officialAccount } = this.app.config.backend;
     if (name === 'officialAccount') {
       if (!officialAccount.appid) throw new AppError('OA_NOT_CONFIGURED', 'the official account is not configured (OA_APPID)');
       return {
@@ -122,7 +122,7 @@ export default class PushService extends Service {
   }
 
   /**
-   * Records the push, waiting up to config.inbox.recordWaitMs while the database is unreachable or
+   * Records the push, waiting up to config.backend.inbox.recordWaitMs while the database is unreachable or
    * failing over: mongoose holds commands while it reconnects, and a failover error (after the
    * driver's own retry) is tried again after a pause. Past the wait: PushNotStoredError, and the
    * push gets no answer, so WeChat retries it. An attempt still in flight then finishes on its own
@@ -132,7 +132,7 @@ export default class PushService extends Service {
    */
   private async recordWithinWait(name: PushChannelName, opened: OpenedPush): Promise<RecordResult> {
     // Real time, not app/lib/clock.ts: this waits on real timers while WeChat waits for the answer.
-    const deadline = Date.now() + this.app.config.inbox.recordWaitMs;
+    const deadline = Date.now() + this.app.config.backend.inbox.recordWaitMs;
     for (;;) {
       const outcome = await beforeDeadline(this.recordAndQueue(name, opened), deadline);
       if (outcome.done) return outcome.result;
@@ -140,7 +140,7 @@ export default class PushService extends Service {
       const reason = outcome.error === undefined ? 'no reply from the database' : (outcome.error as Error)?.message;
       if (outcome.error === undefined || Date.now() + RECORD_RETRY_PAUSE_MS >= deadline) {
         this.ctx.logger.warn('[push] %s %s not stored within %d ms (%s): no answer, WeChat retries it',
-          name, opened.dedupeKey, this.app.config.inbox.recordWaitMs, reason);
+          name, opened.dedupeKey, this.app.config.backend.inbox.recordWaitMs, reason);
         throw new PushNotStoredError();
       }
       this.ctx.logger.warn('[push] %s %s not stored yet (%s), trying again', name, opened.dedupeKey, reason);

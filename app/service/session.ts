@@ -53,7 +53,7 @@ export default class SessionService extends Service {
    */
   create(now = new Date(Date.now())): NewSession {
     const token = randomBytes(TOKEN_BYTES).toString('base64url');
-    const ttlSeconds = this.app.config.session.ttlSeconds;
+    const ttlSeconds = this.app.config.backend.session.ttlSeconds;
     return {
       token,
       expiresIn: ttlSeconds,

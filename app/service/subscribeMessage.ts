@@ -183,12 +183,12 @@ export default class SubscribeMessageService extends Service {
    * from WeChat and stored. `refresh` reads WeChat now.
    */
   async templates(options: { refresh?: boolean } = {}): Promise<{ templates: TemplateView[]; fetchedAt: Date }> {
-    const { appid } = this.app.config.wechat;
+    const { appid } = this.app.config.backend.wechat;
     const cache = new SubscribeTemplateCacheRepository(this.ctx.model.SubscribeTemplateCache);
     if (!options.refresh) {
       const stored = await cache.get(appid);
       const ageMs = stored ? this.now().getTime() - new Date(stored.fetchedAt).getTime() : Infinity;
-      if (stored && ageMs >= 0 && ageMs < this.app.config.subscribeMessage.templateCacheSeconds * 1000) {
+      if (stored && ageMs >= 0 && ageMs < this.app.config.backend.subscribeMessage.templateCacheSeconds * 1000) {
         return { templates: stored.templates.map(templateView), fetchedAt: stored.fetchedAt };
       }
     }
@@ -203,7 +203,7 @@ export default class SubscribeMessageService extends Service {
     const { templates, fetchedAt } = await this.templates();
     const found = templates.find(t => t.templateId === templateId);
     if (found) return found;
-    if (this.now().getTime() - new Date(fetchedAt).getTime() < this.app.config.subscribeMessage.unknownTemplateRefreshSeconds * 1000) return null;
+    if (this.now().getTime() - new Date(fetchedAt).getTime() < this.app.config.backend.subscribeMessage.unknownTemplateRefreshSeconds * 1000) return null;
     return (await this.templates({ refresh: true })).templates.find(t => t.templateId === templateId) ?? null;
   }
 
@@ -243,7 +243,7 @@ export default class SubscribeMessageService extends Service {
       grant: template.kind,
       status: 'reserving' as const,
       // If this process dies before the grant is settled, the sweeper repairs the send then.
-      nextAttemptAt: new Date(now.getTime() + this.app.config.subscribeMessage.reserveSeconds * 1000),
+      nextAttemptAt: new Date(now.getTime() + this.app.config.backend.subscribeMessage.reserveSeconds * 1000),
     };
     if (!await this.sends.insert(doc, now)) {
       // The same key, sent concurrently: that request's send is this one.
@@ -286,7 +286,7 @@ export default class SubscribeMessageService extends Service {
   /** Leases a send for one attempt (attempts + 1); null when someone else has it. */
   private claim(filter: Filter<SubscribeMessageSendDoc>): Promise<SubscribeMessageSendDoc | null> {
     const now = this.now();
-    const lockedUntil = new Date(now.getTime() + this.app.config.subscribeMessage.leaseSeconds * 1000);
+    const lockedUntil = new Date(now.getTime() + this.app.config.backend.subscribeMessage.leaseSeconds * 1000);
     return this.sends.claim(filter, { lockToken: randomUUID(), lockedUntil }, now);
   }
 
@@ -308,7 +308,7 @@ export default class SubscribeMessageService extends Service {
       const outcome = classifySendError(err);
       const refusal = isWechatApiError(err) && err.errcode !== null ? { errcode: err.errcode, errmsg: String(err.message).slice(0, 200) } : {};
       const recorded = { lastError: describe(err), ...refusal };
-      const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.subscribeMessage;
+      const { maxAttempts, backoffBaseSeconds, backoffMaxSeconds } = this.app.config.backend.subscribeMessage;
       if (outcome === 'unsent' && send.attempts < maxAttempts) {
         const delay = backoffSeconds(send.attempts, backoffBaseSeconds, backoffMaxSeconds);
         await this.update(mine, { $set: { status: 'queued', nextAttemptAt: new Date(this.now().getTime() + delay * 1000), ...recorded }, $unset: release });
@@ -355,7 +355,7 @@ export default class SubscribeMessageService extends Service {
    * The sweeper (app/schedule/subscribeMessageSweeper.ts): due retries, sends whose worker died
    * mid-send (lease over: unknown outcome, never resent) and reservations never settled.
    */
-  async sweep(limit = this.app.config.subscribeMessage.sweepBatch): Promise<Record<string, number>> {
+  async sweep(limit = this.app.config.backend.subscribeMessage.sweepBatch): Promise<Record<string, number>> {
     const now = this.now();
     const counts: Record<string, number> = {};
     const count = (what: string) => { counts[what] = (counts[what] ?? 0) + 1; };

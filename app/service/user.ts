@@ -44,7 +44,7 @@ export default class UserService extends Service {
    */
   async login(code: string, clientIp: string): Promise<LoginResult> {
     const { service, app } = this.ctx;
-    await service.rateLimit.consume('login', clientIp, app.config.rateLimit.loginPerMinute);
+    await service.rateLimit.consume('login', clientIp, app.config.backend.rateLimit.loginPerMinute);
     const wx = await service.wechatClient.code2Session(code);
     const { token, expiresIn, entry } = service.session.create();
     const { user, isNewUser } = await new UserRepository(this.ctx.model.User).upsertOnLogin(
@@ -83,8 +83,8 @@ export default class UserService extends Service {
   /** The phone number from the getPhoneNumber button: `{ code }` (current) or `{ encryptedData, iv }` (older). */
   async bindPhone(user: UserDoc, input: PhoneInput, clientIp: string): Promise<PhoneResult> {
     const { service, app } = this.ctx;
-    await service.rateLimit.consume('phone', clientIp, app.config.rateLimit.phonePerMinute);
-    await service.rateLimit.consume('phone-user', user.openId, app.config.rateLimit.phonePerUserPerMinute);
+    await service.rateLimit.consume('phone', clientIp, app.config.backend.rateLimit.phonePerMinute);
+    await service.rateLimit.consume('phone-user', user.openId, app.config.backend.rateLimit.phonePerUserPerMinute);
 
     let info: Record<string, any>;
     if ('code' in input) {
@@ -134,7 +134,7 @@ export default class UserService extends Service {
 
   /** The appid in the watermark must be ours (its timestamp is not checked for age). */
   private checkWatermark(data: Record<string, any>) {
-    if (data?.watermark?.appid !== this.app.config.wechat.appid) {
+    if (data?.watermark?.appid !== this.app.config.backend.wechat.appid) {
       throw new AppError('WATERMARK_MISMATCH', 'the data was not issued for this mini-program (watermark.appid)');
     }
   }

@@ -83,7 +83,7 @@ export default class WechatClientService extends Service {
 
   /** GET /sns/jscode2session. The code is single-use: never repeated once sent. */
   async code2Session(code: string): Promise<Code2SessionResult> {
-    const { appid, secret } = this.app.config.wechat;
+    const { appid, secret } = this.app.config.backend.wechat;
     const reply = await this.transport.json({
       op: 'code2Session',
       method: 'GET',
@@ -107,7 +107,7 @@ export default class WechatClientService extends Service {
    * user ("填入后会校验openid和code的绑定关系", 获取手机号 getPhoneNumber).
    */
   async getPhoneNumber(code: string, openid: string): Promise<PhoneInfo> {
-    const reply = await this.withToken(this.app.config.wechat.appid, {
+    const reply = await this.withToken(this.app.config.backend.wechat.appid, {
       op: 'getPhoneNumber',
       method: 'POST',
       path: '/wxa/business/getuserphonenumber',
@@ -130,7 +130,7 @@ export default class WechatClientService extends Service {
    * authorized, 40003 bad openid, ...). A message is never sent twice by a retry.
    */
   async customSend(message: CustomMessage): Promise<void> {
-    await this.withToken(this.app.config.wechat.appid, {
+    await this.withToken(this.app.config.backend.wechat.appid, {
       op: 'customSend',
       method: 'POST',
       path: '/cgi-bin/message/custom/send',
@@ -145,7 +145,7 @@ export default class WechatClientService extends Service {
    * media_id, so it is retried like an idempotent call (twice: within the media service's lease).
    */
   async uploadTempMedia(image: { filename: string; contentType: string; data: Buffer }): Promise<{ mediaId: string; createdAt: number }> {
-    const reply = await this.withToken(this.app.config.wechat.appid, {
+    const reply = await this.withToken(this.app.config.backend.wechat.appid, {
       op: 'uploadTempMedia',
       method: 'POST',
       path: '/cgi-bin/media/upload',
@@ -168,7 +168,7 @@ export default class WechatClientService extends Service {
    * like any idempotent call.
    */
   async getSubscribeTemplates(): Promise<SubscribeTemplate[]> {
-    const reply = await this.withToken(this.app.config.wechat.appid, {
+    const reply = await this.withToken(this.app.config.backend.wechat.appid, {
       op: 'getSubscribeTemplates',
       method: 'GET',
       path: '/wxaapi/newtmpl/gettemplate',
@@ -190,7 +190,7 @@ export default class WechatClientService extends Service {
    * may have left (43101 no subscription, 47003 bad data, 40037 bad template, 41030 bad page, ...).
    */
   async subscribeSend(message: SubscribeSendBody): Promise<void> {
-    await this.withToken(this.app.config.wechat.appid, {
+    await this.withToken(this.app.config.backend.wechat.appid, {
       op: 'subscribeSend',
       method: 'POST',
       path: '/cgi-bin/message/subscribe/send',
@@ -207,7 +207,7 @@ export default class WechatClientService extends Service {
    * effect, so it is retried like an idempotent call. The reply as WeChat sent it (errcode 0).
    */
   async msgSecCheck(input: { openid: string; scene: number; content: string }): Promise<WechatReply> {
-    return this.withToken(this.app.config.wechat.appid, {
+    return this.withToken(this.app.config.backend.wechat.appid, {
       op: 'msgSecCheck',
       method: 'POST',
       path: '/wxa/msg_sec_check',
@@ -222,7 +222,7 @@ export default class WechatClientService extends Service {
    * verdict nobody waits for.
    */
   async mediaCheckAsync(input: { openid: string; scene: number; mediaUrl: string; mediaType: number }): Promise<string> {
-    const reply = await this.withToken(this.app.config.wechat.appid, {
+    const reply = await this.withToken(this.app.config.backend.wechat.appid, {
       op: 'mediaCheckAsync',
       method: 'POST',
       path: '/wxa/media_check_async',
@@ -245,7 +245,7 @@ export default class WechatClientService extends Service {
    */
   async getUnlimitedQRCode(params: WxaCodeParams): Promise<WechatImage> {
     const { line_color, ...rest } = params;
-    return this.tokenCall(this.app.config.wechat.appid, {
+    return this.tokenCall(this.app.config.backend.wechat.appid, {
       op: 'getUnlimitedQRCode',
       method: 'POST',
       path: '/wxa/getwxacodeunlimit',
@@ -260,7 +260,7 @@ export default class WechatClientService extends Service {
    * counted in WeChat's daily quota (45009); repeating a failed call only makes another link.
    */
   async generateUrlLink(input: LinkInput): Promise<string> {
-    const reply = await this.withToken(this.app.config.wechat.appid, {
+    const reply = await this.withToken(this.app.config.backend.wechat.appid, {
       op: 'generateUrlLink',
       method: 'POST',
       path: '/wxa/generate_urllink',
@@ -275,7 +275,7 @@ export default class WechatClientService extends Service {
   /** POST /wxa/generatescheme (generateScheme): a new weixin://dl/business/?t=… scheme for each call. */
   async generateScheme(input: LinkInput): Promise<string> {
     const { path, query, env_version, ...expiry } = input;
-    const reply = await this.withToken(this.app.config.wechat.appid, {
+    const reply = await this.withToken(this.app.config.backend.wechat.appid, {
       op: 'generateScheme',
       method: 'POST',
       path: '/wxa/generatescheme',
@@ -339,7 +339,7 @@ export default class WechatClientService extends Service {
   // Internals
 
   private officialAccountAppid(): string {
-    const { appid } = this.app.config.officialAccount;
+    const { appid } = this.app.config.backend.officialAccount;
     if (!appid) throw new AppError('OA_NOT_CONFIGURED', 'the official account is not configured (OA_APPID)');
     return appid;
   }

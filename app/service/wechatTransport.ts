@@ -8,7 +8,7 @@ import { codeImageType } from '../lib/wxacode';
  * The token-free transport under every call to WeChat's server API (api.weixin.qq.com, or the
  * sandbox in tests), on egg's HttpClient. It knows nothing of access_tokens: app/service/wechatClient.ts
  * adds them to the calls that take one, and app/service/accessToken.ts obtains them through this.
- * - base URL from `config.wechat.apiBase`, a deadline on every call, connecting included (`config.wechat.httpTimeoutMs`);
+ * - base URL from `config.backend.wechat.apiBase`, a deadline on every call, connecting included (`config.backend.wechat.httpTimeoutMs`);
  * - replies that are not JSON, HTTP errors, timeouts -> WECHAT_UNAVAILABLE; a missing errcode is 0;
  * - every other errcode -> WechatApiError with the reason of app/lib/wechatErrcodes.ts, the one errcode table;
  * - retries with a short backoff on "system busy" (-1) and network errors, but only where repeating the call is
@@ -120,7 +120,7 @@ export default class WechatTransportService extends Service {
 
   /** One logical call: attempts, deadline, parsing, errcode mapping, redacted logs. */
   private async exchange(req: WechatRequest, binary: boolean): Promise<Answer> {
-    const { apiBase, httpTimeoutMs } = this.app.config.wechat;
+    const { apiBase, httpTimeoutMs } = this.app.config.backend.wechat;
     const qs = new URLSearchParams(req.query ?? {}).toString();
     const url = `${apiBase}${req.path}${qs ? `?${qs}` : ''}`;
     const boundary = `----wechatClient${randomBytes(12).toString('hex')}`;

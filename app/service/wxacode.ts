@@ -58,7 +58,7 @@ export default class WxaCodeService extends Service {
 
   /** The code for these parameters: from MongoDB, or from WeChat once for all processes. */
   async code(params: WxaCodeParams): Promise<ServedCode> {
-    const { appid } = this.app.config.wechat;
+    const { appid } = this.app.config.backend.wechat;
     const key = wxaCodeKey(appid, params);
     const stored = await this.model.findOne({ key }).lean<WxaCodeDoc>();
     if (stored?.data) return served(stored);
@@ -66,7 +66,7 @@ export default class WxaCodeService extends Service {
   }
 
   private async obtain(key: string, appid: string, params: WxaCodeParams): Promise<ServedCode> {
-    const { leaseMs, waitMs, pollMs } = this.app.config.wxacode;
+    const { leaseMs, waitMs, pollMs } = this.app.config.backend.wxacode;
     const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
     const deadline = clock.now() + waitMs;
     for (;;) {
@@ -106,7 +106,7 @@ export default class WxaCodeService extends Service {
     // Stored whoever holds the lease by now: the image is the same for the same parameters.
     await this.model.updateOne({ key }, {
       $set: { data: code.data, contentType: code.contentType, size: code.data.length, sha256: code.sha256, leaseOwner: null, leaseUntil: null },
-      $setOnInsert: { appid: this.app.config.wechat.appid, params },
+      $setOnInsert: { appid: this.app.config.backend.wechat.appid, params },
     }, { upsert: true });
     this.ctx.logger.info('[wxacode] code %s stored (%d bytes)', key.slice(0, 12), code.data.length);
     return code;

@@ -55,8 +55,8 @@ describe('test/client/miniprogram.test.ts', () => {
 
   beforeEach(async () => {
     await useOaSandbox(sandbox);
-    mock(app.config.wechat, 'appid', sandbox.miniProgram.appid);
-    mock(app.config.wechat, 'secret', sandbox.miniProgram.secret);
+    mock(app.config.backend.wechat, 'appid', sandbox.miniProgram.appid);
+    mock(app.config.backend.wechat, 'secret', sandbox.miniProgram.secret);
   });
 
   function client(userKey: string, opts: { baseUrl?: string; timeoutMs?: number } = {}): { wx: WxStub; backend: ReturnType<typeof createBackend> } {
@@ -112,7 +112,7 @@ describe('test/client/miniprogram.test.ts', () => {
 
     it('never loops: a session that dies again at once rejects UNAUTHORIZED after one re-login', async () => {
       // Every session is born expired.
-      mock(app.config.session, 'ttlSeconds', 0);
+      mock(app.config.backend.session, 'ttlSeconds', 0);
       const { wx, backend } = client('alice');
       const err = await rejectsWith(backend.getUser(), 'UNAUTHORIZED');
       assert.strictEqual(err.reply?.code, 0);
@@ -220,8 +220,8 @@ describe('test/client/miniprogram.test.ts', () => {
   describe('subscribe messages', () => {
     it('getSubscriptionGrants() shows the template a popup accepted, pushed by WeChat to the backend', async () => {
       const { miniProgram } = sandbox;
-      mock(app.config.wechat, 'msgToken', miniProgram.msgToken);
-      mock(app.config.wechat, 'msgAesKey', miniProgram.msgAesKey);
+      mock(app.config.backend.wechat, 'msgToken', miniProgram.msgToken);
+      mock(app.config.backend.wechat, 'msgAesKey', miniProgram.msgAesKey);
       const { backend } = client('erin');
       assert.deepStrictEqual(await backend.getSubscriptionGrants(), []);
       const templateId = templateIdFor(miniProgram.appid, 'order-shipped');
@@ -244,7 +244,7 @@ describe('test/client/miniprogram.test.ts', () => {
     });
 
     it('content checks, and RATE_LIMITED with retryAfterSeconds', async () => {
-      mock(app.config.rateLimit, 'securityTextPerUserPerMinute', 1);
+      mock(app.config.backend.rateLimit, 'securityTextPerUserPerMinute', 1);
       const { backend } = client('alice');
       const verdict = await backend.checkText('hello', 'comment');
       assert.strictEqual(verdict.suggest, 'pass');

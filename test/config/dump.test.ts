@@ -54,11 +54,11 @@ describe('test/config/dump.test.ts', function() {
 
   it('masks every secret in run/application_config.json and run/agent_config.json', () => {
     const { rundir } = app2.config;
-    assert.strictEqual(app2.config.admin.token, SECRETS.ADMIN_TOKEN, 'the app runs with the values under test');
-    assert.strictEqual(app2.config.officialAccount.msgAesKey, SECRETS.OA_MSG_AES_KEY);
+    assert.strictEqual(app2.config.backend.admin.token, SECRETS.ADMIN_TOKEN, 'the app runs with the values under test');
+    assert.strictEqual(app2.config.backend.officialAccount.msgAesKey, SECRETS.OA_MSG_AES_KEY);
     const dumped = JSON.parse(readFileSync(join(rundir, 'application_config.json'), 'utf8'));
-    assert.strictEqual(dumped.config.officialAccount.appid, SETTINGS.OA_APPID, 'what is not secret stays readable');
-    assert.match(dumped.config.admin.token, /^<String len: \d+>$/);
+    assert.strictEqual(dumped.config.backend.officialAccount.appid, SETTINGS.OA_APPID, 'what is not secret stays readable');
+    assert.match(dumped.config.backend.admin.token, /^<String len: \d+>$/);
     readFileSync(join(rundir, 'agent_config.json'), 'utf8');
     assert.deepStrictEqual(secretsOnDisk(rundir, Object.values(SECRETS)), []);
 

@@ -3,7 +3,7 @@
  * port with its data): requests during the outage fail with DATABASE_UNAVAILABLE in the standard
  * shape within a bounded time, the app reconnects by itself, and nothing it acknowledged is lost;
  * a push that cannot be stored during the outage gets no answer after its bounded wait
- * (config.inbox.recordWaitMs), is delivered again by WeChat (the simulator) and recorded exactly once.
+ * (config.backend.inbox.recordWaitMs), is delivered again by WeChat (the simulator) and recorded exactly once.
  * Only possible with the embedded server: skipped when MONGODB_URI points at a real MongoDB.
  */
 import assert from 'node:assert';
@@ -45,9 +45,9 @@ describe('test/fault/dbOutage.test.ts', function() {
   });
 
   beforeEach(async () => {
-    mock(app.config.wechat, 'apiBase', sandbox.url);
-    mock(app.config.rateLimit, 'loginPerMinute', 0);
-    mock(app.config.autoReply, 'defaultLink', DEFAULT_LINK);
+    mock(app.config.backend.wechat, 'apiBase', sandbox.url);
+    mock(app.config.backend.rateLimit, 'loginPerMinute', 0);
+    mock(app.config.backend.autoReply, 'defaultLink', DEFAULT_LINK);
   });
 
   function push(user: string, content: string) {
@@ -147,7 +147,7 @@ describe('test/fault/dbOutage.test.ts', function() {
   it('a push WeChat retries after the outage is stored once, and gets the answer its first delivery earned (a transfer)', async () => {
     const db = embeddedMongo!;
     // A shorter wait than production's 3 s: the backend gives up and closes the connection sooner.
-    mock(app.config.inbox, 'recordWaitMs', 400);
+    mock(app.config.backend.inbox, 'recordWaitMs', 400);
     await app.model.ReplyRule.create({ name: 'agents', action: 'transfer', match: { msgType: 'text', keyword: { mode: 'contains', value: '人工' } } });
     const built = push('outage-transfer', '转人工');
     await db.stop();

@@ -29,7 +29,7 @@ describe('test/fault/failover.test.ts', () => {
     target.url = `${server.url}/message/check`;
   });
   after(() => server?.close());
-  beforeEach(() => mock(app.config.inbox, 'recordWaitMs', RECORD_WAIT_MS));
+  beforeEach(() => mock(app.config.backend.inbox, 'recordWaitMs', RECORD_WAIT_MS));
 
   /** The driver's collection under a model: what mongoose's queries and our direct calls use. */
   const driverCollection = (model: any) => model.collection.collection;

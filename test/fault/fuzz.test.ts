@@ -146,14 +146,14 @@ describe('test/fault/fuzz.test.ts', function() {
     // eslint-disable-next-line no-console
     console.log(`    fuzz seed ${SEED} (replay with FUZZ_SEED=${SEED})`);
     const rng = prng(SEED);
-    mock(app.config.wechat, 'apiBase', sandbox.url);
+    mock(app.config.backend.wechat, 'apiBase', sandbox.url);
     // /openapi.json and /docs serve documents, not API replies, and read no input (their tests are
     // test/app/controller/apiDocs.test.ts): off here, they too must answer the standard shape.
-    mock(app.config.apiDocs, 'enabled', false);
+    mock(app.config.backend.apiDocs, 'enabled', false);
     // High limits: the fuzz reaches every code path behind them.
-    mock(app.config.rateLimit, 'loginPerMinute', 1_000_000);
-    mock(app.config.rateLimit, 'phonePerMinute', 1_000_000);
-    mock(app.config.rateLimit, 'phonePerUserPerMinute', 1_000_000);
+    mock(app.config.backend.rateLimit, 'loginPerMinute', 1_000_000);
+    mock(app.config.backend.rateLimit, 'phonePerMinute', 1_000_000);
+    mock(app.config.backend.rateLimit, 'phonePerUserPerMinute', 1_000_000);
 
     // Valid state made before the snapshot: a session, a recorded push (to replay), a cached token,
     // the cached subscribe-message templates (a read-through cache an admin GET may fill).

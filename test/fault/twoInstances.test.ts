@@ -29,11 +29,11 @@ describe('test/fault/twoInstances.test.ts', function() {
   /** Settings both instances need, applied to each (app2 is ours: set directly, restored by closing it). */
   function configure(instance: any, mockIt: boolean) {
     const set = (target: any, key: string, value: unknown) => (mockIt ? mock(target, key, value) : (target[key] = value));
-    set(instance.config.wechat, 'apiBase', sandbox.url);
-    set(instance.config.rateLimit, 'loginPerMinute', 0);
-    set(instance.config.rateLimit, 'phonePerMinute', 0);
-    set(instance.config.rateLimit, 'phonePerUserPerMinute', 0);
-    set(instance.config.autoReply, 'defaultLink', DEFAULT_LINK);
+    set(instance.config.backend.wechat, 'apiBase', sandbox.url);
+    set(instance.config.backend.rateLimit, 'loginPerMinute', 0);
+    set(instance.config.backend.rateLimit, 'phonePerMinute', 0);
+    set(instance.config.backend.rateLimit, 'phonePerUserPerMinute', 0);
+    set(instance.config.backend.autoReply, 'defaultLink', DEFAULT_LINK);
   }
 
   before(async () => {
@@ -129,7 +129,7 @@ describe('test/fault/twoInstances.test.ts', function() {
     const rule = await contractRequest().post('/admin/reply-rules').set('authorization', `Bearer ${TEST_ENV.ADMIN_TOKEN}`)
       .send({ name: 'logo', match: { msgType: 'text' }, reply: { msgtype: 'image', image: { mediaRef: stored.body.data.id } } });
     assertOk(rule);
-    // Written through app: app2 would see it within config.autoReply.rulesCacheMs; at once here.
+    // Written through app: app2 would see it within config.backend.autoReply.rulesCacheMs; at once here.
     app2.replyRulesCache.invalidate();
     // A slow upload: every reply needs the image while the first upload is in flight (a real 300 ms, as above).
     sandbox.injectFault(UPLOAD, { type: 'latency', ms: 300 });

@@ -47,14 +47,14 @@ describe('test/fault/wechatFaults.test.ts', () => {
 
   beforeEach(async () => {
     sandbox.clearFaults();
-    mock(app.config.wechat, 'apiBase', sandbox.url);
-    mock(app.config.wechat, 'httpTimeoutMs', TIMEOUT_MS);
-    mock(app.config.rateLimit, 'loginPerMinute', 0);
-    mock(app.config.rateLimit, 'phonePerMinute', 0);
-    mock(app.config.rateLimit, 'phonePerUserPerMinute', 0);
-    mock(app.config.autoReply, 'defaultLink', DEFAULT_LINK);
+    mock(app.config.backend.wechat, 'apiBase', sandbox.url);
+    mock(app.config.backend.wechat, 'httpTimeoutMs', TIMEOUT_MS);
+    mock(app.config.backend.rateLimit, 'loginPerMinute', 0);
+    mock(app.config.backend.rateLimit, 'phonePerMinute', 0);
+    mock(app.config.backend.rateLimit, 'phonePerUserPerMinute', 0);
+    mock(app.config.backend.autoReply, 'defaultLink', DEFAULT_LINK);
     // Failed sends are due again at once, so the sweeper can retry them within the test.
-    mock(app.config.inbox, 'backoffBaseSeconds', 0);
+    mock(app.config.backend.inbox, 'backoffBaseSeconds', 0);
     // The app holds a valid access_token, as after earlier traffic (the root hook empties its
     // store and its memory before each test); its fetch is not counted.
     await app.createAnonymousContext().service.accessToken.get(TEST_ENV.WECHAT_APPID);

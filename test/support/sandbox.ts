@@ -41,12 +41,12 @@ export function createOaSandbox(followers: number): WechatSandbox {
  */
 export function useSandboxForApp(sandbox: WechatSandbox): void {
   const { miniProgram } = sandbox;
-  mock(app.config.wechat, 'apiBase', sandbox.url);
-  mock(app.config.wechat, 'appid', miniProgram.appid);
-  mock(app.config.wechat, 'secret', miniProgram.secret);
-  mock(app.config.wechat, 'msgToken', miniProgram.msgToken);
-  mock(app.config.wechat, 'msgAesKey', miniProgram.msgAesKey);
-  mock(app.config.autoReply, 'defaultLink', { title: '', description: '', url: '', thumbUrl: '' });
+  mock(app.config.backend.wechat, 'apiBase', sandbox.url);
+  mock(app.config.backend.wechat, 'appid', miniProgram.appid);
+  mock(app.config.backend.wechat, 'secret', miniProgram.secret);
+  mock(app.config.backend.wechat, 'msgToken', miniProgram.msgToken);
+  mock(app.config.backend.wechat, 'msgAesKey', miniProgram.msgAesKey);
+  mock(app.config.backend.autoReply, 'defaultLink', { title: '', description: '', url: '', thumbUrl: '' });
 }
 
 /**
@@ -56,11 +56,11 @@ export function useSandboxForApp(sandbox: WechatSandbox): void {
 export function useOaSandbox(sandbox: WechatSandbox): void {
   sandbox.reset();
   const oa = sandbox.officialAccount;
-  mock(app.config.wechat, 'apiBase', sandbox.url);
-  mock(app.config.officialAccount, 'appid', oa.appid);
-  mock(app.config.officialAccount, 'secret', oa.secret);
-  mock(app.config.officialAccount, 'msgToken', oa.msgToken);
-  mock(app.config.officialAccount, 'msgAesKey', oa.msgAesKey);
+  mock(app.config.backend.wechat, 'apiBase', sandbox.url);
+  mock(app.config.backend.officialAccount, 'appid', oa.appid);
+  mock(app.config.backend.officialAccount, 'secret', oa.secret);
+  mock(app.config.backend.officialAccount, 'msgToken', oa.msgToken);
+  mock(app.config.backend.officialAccount, 'msgAesKey', oa.msgAesKey);
 }
 
 export interface SandboxedApp {

@@ -41,7 +41,7 @@ describe('test/app/controller/admin.test.ts', () => {
     ];
 
     it('does not exist without ADMIN_TOKEN (NOT_FOUND, as for an unknown route)', async () => {
-      mock(app.config.admin, 'token', '');
+      mock(app.config.backend.admin, 'token', '');
       for (const [ method, path ] of routes) {
         const res = await contractRequest()[method](path).set('authorization', 'Bearer ');
         assertFailure(res, 'NOT_FOUND');

@@ -39,7 +39,7 @@ describe('test/app/controller/apiDocs.test.ts', () => {
   });
 
   it('is on in development and tests, and in production only with API_DOCS=true', () => {
-    const enabledIn = (env: string) => configDefault({ ...app.config.appInfo, env } as any).apiDocs.enabled;
+    const enabledIn = (env: string) => configDefault({ ...app.config.appInfo, env } as any).backend.apiDocs.enabled;
     assert.strictEqual(enabledIn('local'), true);
     assert.strictEqual(enabledIn('unittest'), true);
     assert.strictEqual(enabledIn('prod'), false);
@@ -49,8 +49,8 @@ describe('test/app/controller/apiDocs.test.ts', () => {
     assert.strictEqual(enabledIn('local'), false);
   });
 
-  it('answers NOT_FOUND, like an unknown route, when config.apiDocs.enabled is off', async () => {
-    mock(app.config.apiDocs, 'enabled', false);
+  it('answers NOT_FOUND, like an unknown route, when config.backend.apiDocs.enabled is off', async () => {
+    mock(app.config.backend.apiDocs, 'enabled', false);
     for (const path of [ '/openapi.json', '/docs', '/docs/swagger-ui-bundle.js' ]) {
       const res = await contractRequest().get(path).expect(200);
       assert.strictEqual(res.body.data.error, 'NOT_FOUND', path);

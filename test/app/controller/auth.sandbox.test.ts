@@ -17,8 +17,8 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
   beforeEach(() => {
     sandbox.reset();
     useSandboxForApp(sandbox);
-    mock(app.config.officialAccount, 'appid', sandbox.officialAccount.appid);
-    mock(app.config.officialAccount, 'secret', sandbox.officialAccount.secret);
+    mock(app.config.backend.officialAccount, 'appid', sandbox.officialAccount.appid);
+    mock(app.config.backend.officialAccount, 'secret', sandbox.officialAccount.secret);
   });
 
   async function login(userKey: string) {
@@ -80,7 +80,7 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
     const unbound = new WechatSandbox({ port: 0, miniProgram: { ...sandbox.miniProgram, openPlatformBound: false } });
     await unbound.start();
     try {
-      mock(app.config.wechat, 'apiBase', unbound.url);
+      mock(app.config.backend.wechat, 'apiBase', unbound.url);
       const res = await contractRequest().post('/api/login').send({ code: unbound.login('ursula') })
         .expect(200);
       const { token, unionId } = res.body.data;
@@ -125,7 +125,7 @@ describe('test/app/controller/auth.sandbox.test.ts', () => {
       .expect(200);
     assert.deepStrictEqual(res.body.data, { error: 'WECHAT_UNAVAILABLE' });
 
-    mock(app.config.wechat, 'secret', 'wrong-secret');
+    mock(app.config.backend.wechat, 'secret', 'wrong-secret');
     res = await contractRequest().post('/api/login').send({ code: sandbox.login('carol') })
       .expect(200);
     assert.strictEqual(res.body.data.error, 'WECHAT_CONFIG_ERROR');

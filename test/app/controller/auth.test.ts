@@ -107,14 +107,14 @@ describe('test/app/controller/auth.test.ts', () => {
     }
 
     it('maps timeouts, HTTP errors and replies that are not JSON to WECHAT_UNAVAILABLE', async () => {
-      mock(app.config.wechat, 'httpTimeoutMs', 200);
+      mock(app.config.backend.wechat, 'httpTimeoutMs', 200);
       for (const reply of [{ body: '<html>busy</html>' }, { status: 502, body: 'bad gateway' }, { delayMs: 500, body: { openid: 'o', session_key: 'k' } }]) {
         fake.on(C2S, () => reply);
         const res = await contractRequest().post('/api/login').send({ code: 'c' })
           .expect(200);
         assert.deepStrictEqual(res.body.data, { error: 'WECHAT_UNAVAILABLE' }, JSON.stringify(reply));
       }
-      mock(app.config.wechat, 'apiBase', 'http://127.0.0.1:9');
+      mock(app.config.backend.wechat, 'apiBase', 'http://127.0.0.1:9');
       const res = await contractRequest().post('/api/login').send({ code: 'c' })
         .expect(200);
       assert.deepStrictEqual(res.body.data, { error: 'WECHAT_UNAVAILABLE' });
@@ -161,7 +161,7 @@ describe('test/app/controller/auth.test.ts', () => {
 
     describe('rate limit per client IP', () => {
       it('answers RATE_LIMITED with retryAfterSeconds past the limit, before calling WeChat', async () => {
-        mock(app.config.rateLimit, 'loginPerMinute', 3);
+        mock(app.config.backend.rateLimit, 'loginPerMinute', 3);
         fake.on(C2S, () => ({ body: { errcode: 40029, errmsg: 'invalid code' } }));
         for (let i = 0; i < 3; i++) {
           const res = await contractRequest().post('/api/login').send({ code: `c${i}` })
@@ -177,7 +177,7 @@ describe('test/app/controller/auth.test.ts', () => {
       });
 
       it('ignores X-Forwarded-For unless config.proxy is set, so it cannot be used to dodge the limit', async () => {
-        mock(app.config.rateLimit, 'loginPerMinute', 2);
+        mock(app.config.backend.rateLimit, 'loginPerMinute', 2);
         fake.on(C2S, () => ({ body: { errcode: 40029 } }));
         const reasons: string[] = [];
         for (let i = 0; i < 3; i++) {
@@ -190,7 +190,7 @@ describe('test/app/controller/auth.test.ts', () => {
       });
 
       it('a limit of 0 turns it off', async () => {
-        mock(app.config.rateLimit, 'loginPerMinute', 0);
+        mock(app.config.backend.rateLimit, 'loginPerMinute', 0);
         fake.on(C2S, () => ({ body: { errcode: 40029 } }));
         for (let i = 0; i < 5; i++) {
           const res = await contractRequest().post('/api/login').send({ code: 'c' })

@@ -15,7 +15,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
   const { sandbox, simulator, advanceClock } = served;
 
   beforeEach(() => {
-    mock(app.config.autoReply, 'defaultLink', { title: 'Help', description: 'd', url: 'https://help.example.com/', thumbUrl: '' });
+    mock(app.config.backend.autoReply, 'defaultLink', { title: 'Help', description: 'd', url: 'https://help.example.com/', thumbUrl: '' });
   });
 
   /** Every push processed once: a failed send waiting for its retry (pending, attempts > 0) is settled. */
@@ -30,7 +30,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
     for (const format of [ 'json', 'xml' ] as const) {
       it(`${mode} ${format}: accepted at once and answered once through custom/send`, async () => {
         // Plaintext needs WECHAT_MSG_ALLOW_PLAINTEXT: the sandbox's mini-program has an EncodingAESKey.
-        if (mode === 'plaintext') mock(app.config.wechat, 'msgAllowPlaintext', true);
+        if (mode === 'plaintext') mock(app.config.backend.wechat, 'msgAllowPlaintext', true);
         const result = await simulator.pushMessage(served.pushUrl, { kind: 'text', mode, format, user: `u-${mode}-${format}`, maxAttempts: 1 });
         assert.strictEqual(result.accepted, true, JSON.stringify(result.attempts));
         await settle();
@@ -69,7 +69,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
   });
 
   it('keeps answering while custom/send fails, and replies once WeChat recovers', async () => {
-    mock(app.config.inbox, 'backoffBaseSeconds', 0);
+    mock(app.config.backend.inbox, 'backoffBaseSeconds', 0);
     sandbox.injectFault('/cgi-bin/message/custom/send', { type: 'http', status: 502 });
     const result = await simulator.pushMessage(served.pushUrl, { kind: 'text', mode: 'safe', format: 'json', user: 'patient', maxAttempts: 1 });
     assert.strictEqual(result.accepted, true);
@@ -106,7 +106,7 @@ describe('test/app/controller/message.sandbox.test.ts', () => {
     const advance = (seconds: number) => advanceClock(seconds * 1000);
 
     beforeEach(async () => {
-      mock(app.config.inbox, 'backoffBaseSeconds', 10);
+      mock(app.config.backend.inbox, 'backoffBaseSeconds', 10);
       await app.model.ReplyRule.create({
         name: 'welcome', enabled: true, priority: 0,
         match: { msgType: 'event', event: 'user_enter_tempsession' },

@@ -51,7 +51,7 @@ describe('test/app/controller/message.security.test.ts', () => {
     });
 
     it('accepts plaintext too while WECHAT_MSG_ALLOW_PLAINTEXT is on (a move to safe mode)', async () => {
-      mock(app.config.wechat, 'msgAllowPlaintext', true);
+      mock(app.config.backend.wechat, 'msgAllowPlaintext', true);
       assertSuccess(await post(buildPush(textMessage('plain'), { mode: 'plaintext' })));
       assert.strictEqual(await stored(), 1);
     });
@@ -59,7 +59,7 @@ describe('test/app/controller/message.security.test.ts', () => {
 
   describe('the replay rule: a signature set is accepted once, WeChat\'s retries of the same message aside', () => {
     it('refuses a captured set reused with a new body (forged text on /message/check); the same body resent is a duplicate', async () => {
-      mock(app.config.wechat, 'msgAllowPlaintext', true);
+      mock(app.config.backend.wechat, 'msgAllowPlaintext', true);
       const genuine = buildPush(textMessage('genuine'), { mode: 'plaintext' });
       assertSuccess(await post(genuine));
       const forged = { ...genuine, body: buildPush(textMessage('forged', { FromUserName: 'oVictimOfForgedReplies0001' }), { mode: 'plaintext' }).body };
@@ -75,7 +75,7 @@ describe('test/app/controller/message.security.test.ts', () => {
     });
 
     it('keeps a replay key while its timestamp can still pass the freshness check, even with a shorter INBOX_TTL_SECONDS', async () => {
-      mock(app.config.inbox, 'ttlSeconds', 60);
+      mock(app.config.backend.inbox, 'ttlSeconds', 60);
       const started = Date.now();
       assertSuccess(await post(buildPush(textMessage('short retention'))));
       const item: any = await app.model.InboxMessage.findOne({}).lean();
@@ -105,7 +105,7 @@ describe('test/app/controller/message.security.test.ts', () => {
         const forged = oaPush('subscribe', 'nina', 'plaintext');
         assertFailure(await post(strippedToPlaintext(genuine, forged.body), '/oa/message'), 'ENCRYPTION_REQUIRED');
 
-        mock(app.config.officialAccount, 'msgAllowPlaintext', true);
+        mock(app.config.backend.officialAccount, 'msgAllowPlaintext', true);
         assertFailure(await post(strippedToPlaintext(genuine, forged.body), '/oa/message'), 'REPLAYED_REQUEST');
         const plain = oaPush('text', 'mallory', 'plaintext');
         assertSuccess(await post(plain, '/oa/message'));
@@ -121,7 +121,7 @@ describe('test/app/controller/message.security.test.ts', () => {
 
   describe('nothing unauthenticated is parsed; hostile bodies get short answers', () => {
     it('checks the URL signature first, in every mode: a wrong or missing one gets SIGNATURE_INVALID whatever the body', async () => {
-      mock(app.config.wechat, 'msgAllowPlaintext', true);
+      mock(app.config.backend.wechat, 'msgAllowPlaintext', true);
       for (const mode of [ 'plaintext', 'safe' ] as const) {
         const push = buildPush(textMessage('x'), { mode, format: 'xml' });
         for (const body of [ '<xml><a>', '<!DOCTYPE x><xml/>', '{"a":' ]) {

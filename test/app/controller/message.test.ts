@@ -66,7 +66,7 @@ describe('test/app/controller/message.test.ts', () => {
       for (const mode of [ 'plaintext', 'compatible', 'safe' ] as const) {
         it(`${mode} ${format}: records, answers success, then replies with the default link card`, async () => {
           // Plaintext needs WECHAT_MSG_ALLOW_PLAINTEXT: the suite's channel has an EncodingAESKey.
-          if (mode === 'plaintext') mock(app.config.wechat, 'msgAllowPlaintext', true);
+          if (mode === 'plaintext') mock(app.config.backend.wechat, 'msgAllowPlaintext', true);
           const message = textMessage('hello');
           const push = buildPush(message, { mode, format });
           assertSuccess(await post(push));
@@ -127,7 +127,7 @@ describe('test/app/controller/message.test.ts', () => {
     });
 
     it('accepts old timestamps when WECHAT_MSG_MAX_AGE_SECONDS is 0', async () => {
-      mock(app.config.wechat, 'msgMaxAgeSeconds', 0);
+      mock(app.config.backend.wechat, 'msgMaxAgeSeconds', 0);
       assertSuccess(await post(buildPush(textMessage('x'), { timestamp: 1 })));
     });
 
@@ -277,8 +277,8 @@ describe('test/app/controller/message.test.ts', () => {
 
   describe('WeChat down', () => {
     it('still answers success at once, and the reply goes out after WeChat recovers', async () => {
-      mock(app.config.wechat, 'apiBase', 'http://127.0.0.1:9');
-      mock(app.config.inbox, 'backoffBaseSeconds', 0);
+      mock(app.config.backend.wechat, 'apiBase', 'http://127.0.0.1:9');
+      mock(app.config.backend.inbox, 'backoffBaseSeconds', 0);
       const message = textMessage('are you there?');
       const started = Date.now();
       assertSuccess(await post(buildPush(message, { mode: 'safe', format: 'xml' })));
@@ -298,7 +298,7 @@ describe('test/app/controller/message.test.ts', () => {
       assert.strictEqual(customSends(fake).length, 0);
 
       // WeChat recovers.
-      mock(app.config.wechat, 'apiBase', fake.url);
+      mock(app.config.backend.wechat, 'apiBase', fake.url);
       await app.runSchedule('inboxSweeper');
       item = await app.model.InboxMessage.findOne({}).lean();
       assert.strictEqual(item.status, 'done');

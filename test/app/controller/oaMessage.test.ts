@@ -35,7 +35,7 @@ describe('test/app/controller/oaMessage.test.ts', () => {
   for (const mode of [ 'plaintext', 'compatible', 'safe' ] as const) {
     it(`subscribe then unsubscribe (${mode} mode, XML) update the follower store`, async () => {
       // Plaintext needs OA_MSG_ALLOW_PLAINTEXT: the sandbox's account has an EncodingAESKey.
-      if (mode === 'plaintext') mock(app.config.officialAccount, 'msgAllowPlaintext', true);
+      if (mode === 'plaintext') mock(app.config.backend.officialAccount, 'msgAllowPlaintext', true);
       const user = `dave-${mode}`;
       // CreateTime has one-second resolution and orders the events: the unsubscribe comes a second later.
       const subscribedAt = Math.floor(Date.now() / 1000);
@@ -75,8 +75,8 @@ describe('test/app/controller/oaMessage.test.ts', () => {
   }
 
   it('a user who logged in to the mini-program sees the follow at once through GET /api/subscription', async () => {
-    mock(app.config.wechat, 'appid', sandbox.miniProgram.appid);
-    mock(app.config.wechat, 'secret', sandbox.miniProgram.secret);
+    mock(app.config.backend.wechat, 'appid', sandbox.miniProgram.appid);
+    mock(app.config.backend.wechat, 'secret', sandbox.miniProgram.secret);
     const login = await contractRequest().post('/api/login').send({ code: sandbox.login('erin') })
       .expect(200);
     const bearer = `Bearer ${login.body.data.token}`;
@@ -188,7 +188,7 @@ describe('test/app/controller/oaMessage.test.ts', () => {
   });
 
   it('answers OA_NOT_CONFIGURED without OA_APPID', async () => {
-    mock(app.config.officialAccount, 'appid', '');
+    mock(app.config.backend.officialAccount, 'appid', '');
     const res = await sim.pushMessage(target.url, { kind: 'subscribe', user: 'kim', channel: 'officialAccount', maxAttempts: 1 });
     assert.strictEqual(JSON.parse(String(res.body)).data.error, 'OA_NOT_CONFIGURED');
     const verify = await sim.verifyUrl(target.url, 'officialAccount');

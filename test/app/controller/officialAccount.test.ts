@@ -61,8 +61,8 @@ describe('test/app/controller/officialAccount.test.ts', () => {
     });
 
     it('works end to end for a user who logged in with a unionId (both accounts on one Open Platform account)', async () => {
-      mock(app.config.wechat, 'appid', sandbox.miniProgram.appid);
-      mock(app.config.wechat, 'secret', sandbox.miniProgram.secret);
+      mock(app.config.backend.wechat, 'appid', sandbox.miniProgram.appid);
+      mock(app.config.backend.wechat, 'secret', sandbox.miniProgram.secret);
       sandbox.setFollower('carol', true);
       await sync();
       const login = await contractRequest().post('/api/login').send({ code: sandbox.login('carol') })
@@ -87,7 +87,7 @@ describe('test/app/controller/officialAccount.test.ts', () => {
     });
 
     it('answers OA_NOT_CONFIGURED without OA_APPID', async () => {
-      mock(app.config.officialAccount, 'appid', '');
+      mock(app.config.backend.officialAccount, 'appid', '');
       const res = await get('/api/subscription', await userWith(sandbox.unionid('follower-1')));
       assert.strictEqual(res.body.code, 0);
       assert.strictEqual(res.body.data.error, 'OA_NOT_CONFIGURED');
@@ -140,7 +140,7 @@ describe('test/app/controller/officialAccount.test.ts', () => {
     });
 
     it('answers OA_NOT_CONFIGURED without OA_APPID', async () => {
-      mock(app.config.officialAccount, 'appid', '');
+      mock(app.config.backend.officialAccount, 'appid', '');
       const res = await get(`/api/oa/followers/${sandbox.unionid('follower-7')}`, ADMIN);
       assert.strictEqual(res.body.data.error, 'OA_NOT_CONFIGURED');
     });
@@ -188,7 +188,7 @@ describe('test/app/controller/officialAccount.test.ts', () => {
     });
 
     it('answers OA_NOT_CONFIGURED without OA_APPID', async () => {
-      mock(app.config.officialAccount, 'appid', '');
+      mock(app.config.backend.officialAccount, 'appid', '');
       const post = await contractRequest().post('/admin/oa/sync').set('authorization', ADMIN)
         .expect(200);
       assert.strictEqual(post.body.data.error, 'OA_NOT_CONFIGURED');

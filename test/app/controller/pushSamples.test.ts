@@ -40,11 +40,11 @@ describe('test/app/controller/pushSamples.test.ts', () => {
 
   beforeEach(() => {
     // Both endpoints on the suite's keys, taking plaintext too (a move to safe mode).
-    mock(app.config.wechat, 'msgAllowPlaintext', true);
-    mock(app.config.officialAccount, 'appid', TEST_ENV.WECHAT_APPID);
-    mock(app.config.officialAccount, 'msgToken', TEST_ENV.WECHAT_MSG_TOKEN);
-    mock(app.config.officialAccount, 'msgAesKey', TEST_ENV.WECHAT_MSG_AES_KEY);
-    mock(app.config.officialAccount, 'msgAllowPlaintext', true);
+    mock(app.config.backend.wechat, 'msgAllowPlaintext', true);
+    mock(app.config.backend.officialAccount, 'appid', TEST_ENV.WECHAT_APPID);
+    mock(app.config.backend.officialAccount, 'msgToken', TEST_ENV.WECHAT_MSG_TOKEN);
+    mock(app.config.backend.officialAccount, 'msgAesKey', TEST_ENV.WECHAT_MSG_AES_KEY);
+    mock(app.config.backend.officialAccount, 'msgAllowPlaintext', true);
   });
 
   it('has every sample named once, with its source', () => {

@@ -78,7 +78,7 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
     });
 
     it('is rate limited per user', async () => {
-      mock(app.config.rateLimit, 'securityTextPerUserPerMinute', 2);
+      mock(app.config.backend.rateLimit, 'securityTextPerUserPerMinute', 2);
       const alice = await login('alice');
       const bob = await login('bob');
       for (let i = 0; i < 2; i++) assertOk(await post('/api/security/text', alice, { content: 'hi', scene: 'forum' }));
@@ -232,7 +232,7 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
     });
 
     it('marks a check without a verdict timed_out after the configured time, on read and by the schedule; a late verdict still counts', async () => {
-      mock(app.config.contentSecurity, 'mediaTimeoutSeconds', 600);
+      mock(app.config.backend.contentSecurity, 'mediaTimeoutSeconds', 600);
       const token = await login('alice');
       const read = await submit(token);
       const swept = await submit(token, { mediaUrl: 'https://cdn.example.com/review/2.png', mediaType: 'image' });
@@ -282,7 +282,7 @@ describe('test/app/controller/security.sandbox.test.ts', () => {
       assert.strictEqual(await app.model.MediaCheck.countDocuments({}), 0);
 
       // Refused calls count too: the limit bounds calls to WeChat.
-      mock(app.config.rateLimit, 'securityMediaPerUserPerMinute', 3);
+      mock(app.config.backend.rateLimit, 'securityMediaPerUserPerMinute', 3);
       await submit(token);
       assertFailure(await post('/api/security/media', token, { mediaUrl: IMAGE, mediaType: 'image' }), 'RATE_LIMITED');
       assert.strictEqual(await app.model.MediaCheck.countDocuments({}), 1);

@@ -269,7 +269,7 @@ describe('test/app/controller/subscribeMessage.sandbox.test.ts', () => {
 
     it('never resends a send whose outcome is unknown, and keeps its grant used', async () => {
       await accept('kim', SHIPPED);
-      mock(app.config.wechat, 'httpTimeoutMs', 200);
+      mock(app.config.backend.wechat, 'httpTimeoutMs', 200);
       sandbox.injectFault(SEND, { type: 'timeout', times: 1 });
       const res = await send(shippedBody('kim'));
       assert.strictEqual(res.body.data.status, 'unknown', res.text);

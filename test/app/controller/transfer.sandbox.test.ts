@@ -41,8 +41,8 @@ describe('test/app/controller/transfer.sandbox.test.ts', () => {
   const fast = { timeoutMs: 3000, maxAttempts: 1 };
 
   beforeEach(() => {
-    mock(app.config.wechat, 'msgAllowPlaintext', true);
-    mock(app.config.autoReply, 'defaultLink', NO_LINK);
+    mock(app.config.backend.wechat, 'msgAllowPlaintext', true);
+    mock(app.config.backend.autoReply, 'defaultLink', NO_LINK);
   });
 
 
@@ -101,7 +101,7 @@ describe('test/app/controller/transfer.sandbox.test.ts', () => {
   });
 
   it('events are never transferred, not even by a stored transfer rule for them or the unmatched setting', async () => {
-    mock(app.config.autoReply, 'unmatched', 'transfer');
+    mock(app.config.backend.autoReply, 'unmatched', 'transfer');
     // Written around the admin API's check, as a rule stored by an older version could be.
     await app.model.ReplyRule.collection.insertOne({
       name: 'legacy event transfer', enabled: true, priority: 5, action: 'transfer',
@@ -119,7 +119,7 @@ describe('test/app/controller/transfer.sandbox.test.ts', () => {
   });
 
   it('AUTO_REPLY_UNMATCHED=transfer: every user message no rule answers goes to agents; rules still answer theirs', async () => {
-    mock(app.config.autoReply, 'unmatched', 'transfer');
+    mock(app.config.backend.autoReply, 'unmatched', 'transfer');
     assert.strictEqual((await createRule(textRule)).body.code, 1);
     const image = await simulator.pushMessage(served.pushUrl, { kind: 'image', mode: 'safe', format: 'xml', user: 'unmatched', ...fast });
     assert.strictEqual(image.answer, 'transfer', image.failure);

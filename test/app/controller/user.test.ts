@@ -81,7 +81,7 @@ describe('test/app/controller/user.test.ts', () => {
     });
 
     it('issues sessions that expire after SESSION_TTL_SECONDS', async () => {
-      mock(app.config.session, 'ttlSeconds', 120);
+      mock(app.config.backend.session, 'ttlSeconds', 120);
       const data = await login('code-bob');
       assert.strictEqual(data.expiresIn, 120);
       const { sessions } = (await app.model.User.findOne({ openId: 'o-bob' }).select('+sessions').lean())!;
@@ -265,7 +265,7 @@ describe('test/app/controller/user.test.ts', () => {
 
     describe('rate limits', () => {
       it('per user (openId), whatever the IP', async () => {
-        mock(app.config.rateLimit, 'phonePerUserPerMinute', 2);
+        mock(app.config.backend.rateLimit, 'phonePerUserPerMinute', 2);
         fake.on(PHONE, () => ({ body: { errcode: 40029 } }));
         const reasons: string[] = [];
         for (let i = 0; i < 3; i++) reasons.push((await post('/api/phone', { code: `p${i}` })).body.data.error);
@@ -277,7 +277,7 @@ describe('test/app/controller/user.test.ts', () => {
       });
 
       it('per client IP, across users', async () => {
-        mock(app.config.rateLimit, 'phonePerMinute', 2);
+        mock(app.config.backend.rateLimit, 'phonePerMinute', 2);
         fake.on(PHONE, () => ({ body: { errcode: 40029 } }));
         const bob = await login('code-bob');
         assert.strictEqual((await post('/api/phone', { code: 'p' })).body.data.error, 'WECHAT_CODE_INVALID');

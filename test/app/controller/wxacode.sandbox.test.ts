@@ -131,9 +131,9 @@ describe('test/app/controller/wxacode.sandbox.test.ts', () => {
     it('waits for another process holding the lease, and takes over a lease that ran out', async () => {
       const { wxaCodeKey, parseWxaCodeQuery } = await import('../../../app/lib/wxacode');
       const query = { scene: 'other-worker' };
-      const key = wxaCodeKey(app.config.wechat.appid, parseWxaCodeQuery(query));
+      const key = wxaCodeKey(app.config.backend.wechat.appid, parseWxaCodeQuery(query));
       // Another process is asking WeChat for it right now.
-      await app.model.WxaCode.create({ key, appid: app.config.wechat.appid, params: parseWxaCodeQuery(query), leaseOwner: 'other', leaseUntil: new Date(Date.now() + 10_000) });
+      await app.model.WxaCode.create({ key, appid: app.config.backend.wechat.appid, params: parseWxaCodeQuery(query), leaseOwner: 'other', leaseUntil: new Date(Date.now() + 10_000) });
       const pending = getCode(query);
       await new Promise(resolve => setTimeout(resolve, 150));
       const fromOther = Buffer.from('89504e470d0a1a0a0000', 'hex');
@@ -145,8 +145,8 @@ describe('test/app/controller/wxacode.sandbox.test.ts', () => {
 
       // A process that died holding the lease: once it runs out, this one asks WeChat.
       const stale = { scene: 'crashed-worker' };
-      const staleKey = wxaCodeKey(app.config.wechat.appid, parseWxaCodeQuery(stale));
-      await app.model.WxaCode.create({ key: staleKey, appid: app.config.wechat.appid, params: parseWxaCodeQuery(stale), leaseOwner: 'dead', leaseUntil: new Date(Date.now() - 1) });
+      const staleKey = wxaCodeKey(app.config.backend.wechat.appid, parseWxaCodeQuery(stale));
+      await app.model.WxaCode.create({ key: staleKey, appid: app.config.backend.wechat.appid, params: parseWxaCodeQuery(stale), leaseOwner: 'dead', leaseUntil: new Date(Date.now() - 1) });
       const taken = await getCode(stale);
       assert.strictEqual(taken.status, 200);
       assert.strictEqual(new URL(decode(taken.body).text).searchParams.get('scene'), 'crashed-worker');
@@ -220,14 +220,14 @@ describe('test/app/controller/wxacode.sandbox.test.ts', () => {
       assertFailure(await getCode({ scene: 'u1' }, 'Bearer wrong'), 'UNAUTHORIZED');
       assert.strictEqual(sandbox.callCount(CODE), 0);
 
-      mock(app.config.wxacode, 'sessionAccess', true);
+      mock(app.config.backend.wxacode, 'sessionAccess', true);
       const res = await getCode({ scene: 'u1' }, session);
       assert.strictEqual(res.status, 200);
       assert.strictEqual(new URL(decode(res.body).text).searchParams.get('scene'), 'u1');
       assertFailure(await getCode({ scene: 'u1' }, 'Bearer not-a-session'), 'UNAUTHORIZED');
       assert.strictEqual((await getCode({ scene: 'u1' })).status, 200, 'the admin token still works');
 
-      mock(app.config.wxacode, 'sessionPerUserPerMinute', 2);
+      mock(app.config.backend.wxacode, 'sessionPerUserPerMinute', 2);
       assert.strictEqual((await getCode({ scene: 'u2' }, session)).status, 200);
       assertFailure(await getCode({ scene: 'u3' }, session), 'RATE_LIMITED');
       assert.strictEqual(sandbox.callCount(CODE), 2);
@@ -315,7 +315,7 @@ describe('test/app/controller/wxacode.sandbox.test.ts', () => {
       assertFailure(await post('/admin/url-schemes', { expire_interval: 1 }), 'WECHAT_PAGE_INVALID');
 
       const login = await contractRequest().post('/api/login').send({ code: sandbox.login('link-user') });
-      mock(app.config.wxacode, 'sessionAccess', true);
+      mock(app.config.backend.wxacode, 'sessionAccess', true);
       assertFailure(await post('/admin/url-links', { expire_interval: 1 }, `Bearer ${login.body.data.token}`), 'UNAUTHORIZED');
     });
   });

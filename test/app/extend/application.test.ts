@@ -11,7 +11,7 @@ describe('test/app/extend/application.test.ts', () => {
     assert.strictEqual(viaContext.accessTokenCache.fresh('wx-probe', Date.now()), 'token');
   });
 
-  it('resetProcessState() drops copies, caches and flights, and builds the queue again from config.inbox', async () => {
+  it('resetProcessState() drops copies, caches and flights, and builds the queue again from config.backend.inbox', async () => {
     app.accessTokenCache.set('wx-probe', 'token', Date.now() + 60_000);
     app.mediaIdCache.set('media-probe', { appid: 'wx-probe', mediaId: 'm' }, Date.now() + 60_000);
     let release!: () => void;
@@ -25,15 +25,15 @@ describe('test/app/extend/application.test.ts', () => {
     await app.replyRulesCache.get(0, 60_000, read);
     const queue = app.processingQueue;
 
-    mock(app.config.inbox, 'concurrency', 1);
-    assert.strictEqual(app.processingQueue, queue, 'not rebuilt behind its users\' back when config.inbox changes');
+    mock(app.config.backend.inbox, 'concurrency', 1);
+    assert.strictEqual(app.processingQueue, queue, 'not rebuilt behind its users\' back when config.backend.inbox changes');
     await app.resetProcessState();
     assert.strictEqual(app.accessTokenCache.peek('wx-probe'), undefined);
     assert.strictEqual(app.mediaIdCache.peek('media-probe'), undefined);
     assert.strictEqual(app.wxaCodeFlights.size, 0);
     await app.replyRulesCache.get(1, 60_000, read);
     assert.strictEqual(reads, 2, 'the rules are read again');
-    assert.notStrictEqual(app.processingQueue, queue, 'a new queue, from config.inbox as it is now');
+    assert.notStrictEqual(app.processingQueue, queue, 'a new queue, from config.backend.inbox as it is now');
     release();
     await codeFlight;
   });

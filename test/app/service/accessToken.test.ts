@@ -45,8 +45,8 @@ describe('test/app/service/accessToken.test.ts', () => {
 
   beforeEach(async () => {
     fake.reset();
-    mock(app.config.wechat, 'apiBase', fake.url);
-    mock(other.config.wechat, 'apiBase', fake.url);
+    mock(app.config.backend.wechat, 'apiBase', fake.url);
+    mock(other.config.backend.wechat, 'apiBase', fake.url);
   });
 
   describe('pure helpers', () => {
@@ -181,7 +181,7 @@ describe('test/app/service/accessToken.test.ts', () => {
 
   it('gives up with a clear WECHAT_UNAVAILABLE when nothing appears within waitMs', async () => {
     const time = useTestClock();
-    mock(app.config.accessToken, 'waitMs', 400);
+    mock(app.config.backend.accessToken, 'waitMs', 400);
     await app.model.AccessToken.create({ appid: APPID, leaseOwner: 'stuck-worker', leaseUntil: new Date(time.now() + 60_000) });
     const refused = rejection(ctxA().service.accessToken.get(APPID));
     await time.advance(400);
@@ -224,8 +224,8 @@ describe('test/app/service/accessToken.test.ts', () => {
 
   it('a holder slower than its lease still stores the token; the one who took over gets the same token', async () => {
     const time = useTestClock();
-    mock(app.config.accessToken, 'leaseMs', 150);
-    mock(other.config.accessToken, 'leaseMs', 150);
+    mock(app.config.backend.accessToken, 'leaseMs', 150);
+    mock(other.config.backend.accessToken, 'leaseMs', 150);
     const held = gate();
     fake.stableTokenGate = held;
     const first = ctxA().service.accessToken.get(APPID);

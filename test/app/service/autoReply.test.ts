@@ -79,7 +79,7 @@ describe('test/app/service/autoReply.test.ts', () => {
   });
 
   it('falls back to the configured default link card for text, after stored rules', async () => {
-    mock(app.config.autoReply, 'defaultLink', { title: 'Help', description: 'd', url: 'https://help.test/', thumbUrl: '' });
+    mock(app.config.backend.autoReply, 'defaultLink', { title: 'Help', description: 'd', url: 'https://help.test/', thumbUrl: '' });
     await addRule({ name: 'hi', match: { msgType: 'text', keyword: { mode: 'exact', value: 'hi' } }, reply: { msgtype: 'text', text: { content: 'hello' } } });
     assert.strictEqual((await push(msg({ MsgType: 'text', Content: 'hi' }))).msgtype, 'text');
     const fallback = await push(textMessage('anything'));
@@ -112,18 +112,18 @@ describe('test/app/service/autoReply.test.ts', () => {
 
       // Every regex run reads the clock three times, 1 ms apart: 1 ms of matching each, 50 runs
       // spend the 50 ms budget; the other 71 regex rules count as no match, the plain rule answers.
-      mock(app.config.autoReply, 'matchBudgetMs', 50);
+      mock(app.config.backend.autoReply, 'matchBudgetMs', 50);
       const reads = steppingClock(1);
       assert.strictEqual((await push(msg({ MsgType: 'text', Content: content }))).text.content, 'plain');
       assert.strictEqual(reads(), 50 * 3, 'no regex ran once the budget was spent');
 
       // With budget to spare every regex runs, and the late regex answers first.
-      mock(app.config.autoReply, 'matchBudgetMs', 10_000);
+      mock(app.config.backend.autoReply, 'matchBudgetMs', 10_000);
       const allReads = steppingClock(1);
       assert.strictEqual((await push(msg({ MsgType: 'text', Content: content }))).text.content, 'late regex');
       assert.strictEqual(allReads(), 121 * 3);
       mock.restore();
-      mock(app.config.wechat, 'apiBase', fake.url);
+      mock(app.config.backend.wechat, 'apiBase', fake.url);
       // And on the real clock the push is simply answered.
       assert(await push(msg({ MsgType: 'text', Content: content })));
       assert.strictEqual(matchClock.now, realClock);
@@ -136,7 +136,7 @@ describe('test/app/service/autoReply.test.ts', () => {
         ...Array.from({ length: 499 }, (_, i) => regexRule(`(?:\\b[a-z ]{1,20}){2}\\bq${i}`, 1)),
         { name: 'plain', priority: 0, match: { msgType: 'text' }, reply: { msgtype: 'text', text: { content: 'after 500' } } },
       ].map(rule => ({ ...rule, enabled: true, createdAt: now, updatedAt: now })));
-      mock(app.config.autoReply, 'matchBudgetMs', 60_000);
+      mock(app.config.backend.autoReply, 'matchBudgetMs', 60_000);
       let health: Promise<any> | undefined;
       let readsWhenHealthAnswered = 0;
       // A /health request is sent once matching is under way (the 30th clock read), on a server
@@ -186,7 +186,7 @@ describe('test/app/service/autoReply.test.ts', () => {
     });
   });
 
-  describe('the rules each worker keeps for config.autoReply.rulesCacheMs', () => {
+  describe('the rules each worker keeps for config.backend.autoReply.rulesCacheMs', () => {
     const textRule = (content: string) => ({ name: content, match: { msgType: 'text' }, reply: { msgtype: 'text', text: { content } } });
 
     /** Counts the reads of reply_rules by the matcher */
@@ -202,7 +202,7 @@ describe('test/app/service/autoReply.test.ts', () => {
     }
 
     it('reads the rules once for many messages, and again at once after a write through this process', async () => {
-      mock(app.config.autoReply, 'rulesCacheMs', 60_000);
+      mock(app.config.backend.autoReply, 'rulesCacheMs', 60_000);
       const first = await addRule(textRule('first'));
       const reads = countReads();
       for (let i = 0; i < 3; i++) assert.strictEqual((await push(msg({ MsgType: 'text', Content: `m${i}` }))).text.content, 'first');
@@ -221,7 +221,7 @@ describe('test/app/service/autoReply.test.ts', () => {
 
     it('sees a rule written by another process within rulesCacheMs', async () => {
       const time = useTestClock();
-      mock(app.config.autoReply, 'rulesCacheMs', 1000);
+      mock(app.config.backend.autoReply, 'rulesCacheMs', 1000);
       assert.strictEqual(await push(msg({ MsgType: 'text', Content: 'before' })), null);
       // Straight to the collection: no hook of this process sees it, as for another worker's write.
       const now = new Date();
@@ -238,7 +238,7 @@ describe('test/app/service/autoReply.test.ts', () => {
 
     it('with rulesCacheMs 0 reads them for every message, and never keeps a failed read', async () => {
       await addRule(textRule('only'));
-      mock(app.config.autoReply, 'rulesCacheMs', 0);
+      mock(app.config.backend.autoReply, 'rulesCacheMs', 0);
       const reads = countReads();
       await push(msg({ MsgType: 'text', Content: 'a' }));
       await push(msg({ MsgType: 'text', Content: 'b' }));
@@ -246,7 +246,7 @@ describe('test/app/service/autoReply.test.ts', () => {
       // the match after it.
       assert.strictEqual(reads(), 4);
 
-      mock(app.config.autoReply, 'rulesCacheMs', 60_000);
+      mock(app.config.backend.autoReply, 'rulesCacheMs', 60_000);
       const { ReplyRule } = app.model;
       const find = ReplyRule.find;
       let failNext = true;

@@ -84,15 +84,15 @@ describe('test/app/service/databaseIndexes.test.ts', () => {
     const Probe = await probeWithDuplicates();
     // The app's models plus one whose index cannot be built, through the real start-up hook.
     mock(app, 'model', { ...app.model, IndexProbe: Probe });
-    mock(app.config.databaseIndexes, 'failStartup', true);
+    mock(app.config.backend.databaseIndexes, 'failStartup', true);
     await assert.rejects(new AppBoot(app).willReady(), /\[indexes\] 1 declared index\(es\) could not be built: index_probe\.key_1 \(DuplicateKey/);
-    mock(app.config.databaseIndexes, 'failStartup', false);
+    mock(app.config.backend.databaseIndexes, 'failStartup', false);
     await new AppBoot(app).willReady();
     assert.strictEqual((await health()).indexes, 'failed', 'elsewhere it starts, and /health says why it is degraded');
   });
 
   it('is on in production', () => {
     mock(process.env, 'EGG_KEYS', 'production-keys');
-    assert.strictEqual(prodConfig().databaseIndexes?.failStartup, true);
+    assert.strictEqual(prodConfig().backend?.databaseIndexes?.failStartup, true);
   });
 });

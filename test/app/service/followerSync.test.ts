@@ -184,7 +184,7 @@ describe('test/app/service/followerSync.test.ts', () => {
     it('keeps its lease with a heartbeat while it runs', async function() {
       this.timeout(60000);
       const time = useTestClock();
-      const leaseMs = app.config.followerSync.leaseSeconds * 1000;
+      const leaseMs = app.config.backend.followerSync.leaseSeconds * 1000;
       // batchget held until the clock has moved well past the lease the run started with.
       const batchget = gate();
       wrap('wechatClient', 'batchGetOfficialAccountUsers', async (original, self, args) => {
@@ -289,7 +289,7 @@ describe('test/app/service/followerSync.test.ts', () => {
       await app.runSchedule('followerSync');
       assert.strictEqual(await app.model.FollowerSyncRun.countDocuments({ status: 'completed' }), 2);
 
-      mock(app.config.officialAccount, 'appid', '');
+      mock(app.config.backend.officialAccount, 'appid', '');
       const calls = few.callCount(USER_GET);
       await app.model.FollowerSyncRun.updateMany({}, { $set: { startedAt: new Date(Date.now() - 50 * 3600_000) } });
       await app.runSchedule('followerSync');

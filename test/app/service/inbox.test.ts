@@ -140,7 +140,7 @@ describe('test/app/service/inbox.test.ts', () => {
     });
 
     it('retries -1 and HTTP 5xx with exponential backoff, then gives up after maxAttempts', async () => {
-      mock(app.config.inbox, 'maxAttempts', 3);
+      mock(app.config.backend.inbox, 'maxAttempts', 3);
       const replies = [{ body: { errcode: -1, errmsg: 'system busy' } }, { status: 503, body: 'unavailable' }, { body: { errcode: -1, errmsg: 'system busy' } }];
       onCustomSend(fake, () => replies.shift()!);
       const item = await insert();
@@ -169,7 +169,7 @@ describe('test/app/service/inbox.test.ts', () => {
     });
 
     it('does not resend when the outcome is unknown (reply timeout, connection dropped)', async () => {
-      mock(app.config.wechat, 'httpTimeoutMs', 300);
+      mock(app.config.backend.wechat, 'httpTimeoutMs', 300);
       onCustomSend(fake, () => ({ delayMs: 1000, body: { errcode: 0 } }));
       const slow = await insert();
       await app.runSchedule('inboxSweeper');
@@ -218,9 +218,9 @@ describe('test/app/service/inbox.test.ts', () => {
   });
 
   it('sets the retention deadline from INBOX_TTL_SECONDS and declares a TTL index', async () => {
-    mock(app.config.inbox, 'ttlSeconds', 120);
+    mock(app.config.backend.inbox, 'ttlSeconds', 120);
     // (retention is at least twice the freshness window: the replay rule's keys live on the items)
-    mock(app.config.wechat, 'msgMaxAgeSeconds', 30);
+    mock(app.config.backend.wechat, 'msgMaxAgeSeconds', 30);
     const ctx = app.mockContext();
     const opened = openPush(ctx.service.push.channel('miniprogram'), buildPush(textMessage('ttl')));
     const started = Date.now();

@@ -17,10 +17,10 @@ function post(content: string) {
 describe('test/app/service/push.test.ts', () => {
   const fake = useFakeWechat();
 
-  // The processing queue is built from config.inbox at a test's first push (the root hook in
+  // The processing queue is built from config.backend.inbox at a test's first push (the root hook in
   // test/.setup.ts drops it before each test), so a test sets its bounds before pushing.
   beforeEach(() => {
-    mock(app.config.autoReply, 'defaultLink', { title: 'Help', description: '', url: 'https://help.test/', thumbUrl: '' });
+    mock(app.config.backend.autoReply, 'defaultLink', { title: 'Help', description: '', url: 'https://help.test/', thumbUrl: '' });
   });
 
   afterEach(async () => {
@@ -28,9 +28,9 @@ describe('test/app/service/push.test.ts', () => {
     await app.backgroundTasksFinished();
   });
 
-  it('processes at most config.inbox.concurrency items at once, in arrival order; past queueLimit they wait in the inbox until there is room', async () => {
-    mock(app.config.inbox, 'concurrency', 1);
-    mock(app.config.inbox, 'queueLimit', 1);
+  it('processes at most config.backend.inbox.concurrency items at once, in arrival order; past queueLimit they wait in the inbox until there is room', async () => {
+    mock(app.config.backend.inbox, 'concurrency', 1);
+    mock(app.config.backend.inbox, 'queueLimit', 1);
     let inFlight = 0;
     let maxInFlight = 0;
     // Sends wait at the gate until every push is acknowledged: acknowledging never waits for a send.
@@ -74,8 +74,8 @@ describe('test/app/service/push.test.ts', () => {
   });
 
   it('leaves a refused item to the sweeper when the queue cannot read it back', async () => {
-    mock(app.config.inbox, 'concurrency', 1);
-    mock(app.config.inbox, 'queueLimit', 0);
+    mock(app.config.backend.inbox, 'concurrency', 1);
+    mock(app.config.backend.inbox, 'queueLimit', 0);
     const send = gate();
     onCustomSend(fake, async () => {
       await send.pass();
@@ -105,7 +105,7 @@ describe('test/app/service/push.test.ts', () => {
   });
 
   it('stores an item already claimed when a slot is free (no claim round trip), pending when none is', async () => {
-    mock(app.config.inbox, 'concurrency', 1);
+    mock(app.config.backend.inbox, 'concurrency', 1);
     let releaseSend!: () => void;
     const sendHeld = new Promise<void>(resolve => { releaseSend = resolve; });
     onCustomSend(fake, async () => {
@@ -126,7 +126,7 @@ describe('test/app/service/push.test.ts', () => {
     assert.strictEqual(stored.status, 'processing', 'leased to this worker as it was stored');
     assert.strictEqual(stored.attempts, 1);
     assert.match(stored.lockToken, /^[0-9a-f-]{36}$/);
-    assert(stored.lockedUntil.getTime() - stored.createdAt.getTime() === app.config.inbox.leaseSeconds * 1000);
+    assert(stored.lockedUntil.getTime() - stored.createdAt.getTime() === app.config.backend.inbox.leaseSeconds * 1000);
 
     const second = post('second');
     await second.request.expect(200, 'success');
@@ -144,7 +144,7 @@ describe('test/app/service/push.test.ts', () => {
   });
 
   it('gives the reserved slot back after a duplicate delivery or a failed insert', async () => {
-    mock(app.config.inbox, 'concurrency', 1);
+    mock(app.config.backend.inbox, 'concurrency', 1);
     onCustomSend(fake);
     const message = textMessage('once');
     const deliver = () => {

@@ -34,12 +34,12 @@ describe('test/app/service/session.test.ts', () => {
   it('stamps and checks sessions by the same clock (Date.now), so moving it expires them', async () => {
     const realNow = Date.now;
     // Further ahead than a session lives: a session stamped by another clock would be dead at once.
-    let offsetMs = app.config.session.ttlSeconds * 1000 + 24 * 3600_000;
+    let offsetMs = app.config.backend.session.ttlSeconds * 1000 + 24 * 3600_000;
     mock(Date, 'now', () => realNow() + offsetMs);
     const ctx = app.mockContext();
     const token = await issue();
     assert(await ctx.service.session.authenticate(token), 'a session issued on the moved clock is live on it');
-    offsetMs += app.config.session.ttlSeconds * 1000 + 1000;
+    offsetMs += app.config.backend.session.ttlSeconds * 1000 + 1000;
     assert.strictEqual(await ctx.service.session.authenticate(token), null);
   });
 

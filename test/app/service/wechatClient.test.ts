@@ -55,7 +55,7 @@ describe('test/app/service/wechatClient.test.ts', () => {
     });
 
     it('times out (WECHAT_UNAVAILABLE) and does not resend a code that may have arrived', async () => {
-      mock(app.config.wechat, 'httpTimeoutMs', 200);
+      mock(app.config.backend.wechat, 'httpTimeoutMs', 200);
       fake.on('/sns/jscode2session', () => ({ body: { openid: 'o', session_key: 'k' }, delayMs: 600 }));
       const err = await rejection(app.mockContext().service.wechatClient.code2Session('c'));
       assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
@@ -72,7 +72,7 @@ describe('test/app/service/wechatClient.test.ts', () => {
     });
 
     it('maps a connection refused to WECHAT_UNAVAILABLE after retrying (the code never left)', async () => {
-      mock(app.config.wechat, 'apiBase', 'http://127.0.0.1:9');
+      mock(app.config.backend.wechat, 'apiBase', 'http://127.0.0.1:9');
       const started = Date.now();
       const err = await rejection(app.mockContext().service.wechatClient.code2Session('c'));
       assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
@@ -87,7 +87,7 @@ describe('test/app/service/wechatClient.test.ts', () => {
       await app.mockContext().service.wechatClient.code2Session('CODE-SHOULD-NOT-LEAK');
       fake.on('/sns/jscode2session', () => ({ body: { errcode: 40029, errmsg: 'invalid code' } }));
       await rejection(app.mockContext().service.wechatClient.code2Session('CODE-SHOULD-NOT-LEAK'));
-      mock(app.config.wechat, 'apiBase', 'http://127.0.0.1:9');
+      mock(app.config.backend.wechat, 'apiBase', 'http://127.0.0.1:9');
       await rejection(app.mockContext().service.wechatClient.code2Session('CODE-SHOULD-NOT-LEAK'));
       app.expectLog('[wechat] code2Session /sns/jscode2session ok');
       app.expectLog('ECONNREFUSED');
@@ -199,8 +199,8 @@ describe('test/app/service/wechatClient.test.ts', () => {
       const noOa = await app.mockContext().service.wechatClient.getOfficialAccountUser('x').then(() => null, err => err);
       assert.strictEqual(noOa.reason, 'OA_NOT_CONFIGURED');
 
-      mock(app.config.officialAccount, 'appid', OA_APPID);
-      mock(app.config.officialAccount, 'secret', OA_SECRET);
+      mock(app.config.backend.officialAccount, 'appid', OA_APPID);
+      mock(app.config.backend.officialAccount, 'secret', OA_SECRET);
       fake.on('/cgi-bin/user/info', call => fake.checkToken(call) ?? { body: { subscribe: 1, openid: call.query.get('openid'), unionid: 'u1' } });
       fake.on('/cgi-bin/user/get', call => fake.checkToken(call) ?? { body: { total: 2, count: 2, data: { openid: [ 'a', 'b' ] }, next_openid: call.query.get('next_openid') ? '' : 'b' } });
       fake.on('/cgi-bin/user/info/batchget', call => fake.checkToken(call) ?? {
