@@ -467,7 +467,7 @@ export interface paths {
         };
         /**
          * This contract as JSON (read from docs/openapi.yaml once at start-up)
-         * @description NOT_FOUND unless config.apiDocs.enabled (development and tests; production with API_DOCS=true)
+         * @description NOT_FOUND unless config.backend.apiDocs.enabled (development and tests; production with API_DOCS=true)
          */
         get: operations["getContract"];
         put?: never;
@@ -487,7 +487,7 @@ export interface paths {
         };
         /**
          * A browsable reference of this contract (Swagger UI, served from node_modules, no CDN)
-         * @description NOT_FOUND unless config.apiDocs.enabled
+         * @description NOT_FOUND unless config.backend.apiDocs.enabled
          */
         get: operations["getReferencePage"];
         put?: never;
@@ -507,7 +507,7 @@ export interface paths {
         };
         /**
          * The reference page's scripts and styles
-         * @description NOT_FOUND unless config.apiDocs.enabled, and for any other file
+         * @description NOT_FOUND unless config.backend.apiDocs.enabled, and for any other file
          */
         get: operations["getReferencePageAsset"];
         put?: never;
