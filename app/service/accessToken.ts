@@ -2,7 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Service } from 'egg';
 import { clock } from '../lib/clock';
-import { ErrorReason, WechatApiError } from '../lib/errors';
+import { WechatApiError } from '../lib/errors';
+import { failureFields, failureSince } from '../lib/leaseFailure';
 import { AccessTokenDoc } from '../model/AccessToken';
 
 /**
@@ -148,10 +149,10 @@ export default class AccessTokenService extends Service {
 
       // The refresh we were waiting for failed: report it (or keep the still-valid token) rather
       // than repeat the upstream call for every waiter.
-      if (doc?.lastErrorAt && new Date(doc.lastErrorAt).getTime() >= started) {
+      const failed = doc && failureSince(doc, started, 'access_token refresh failed in another process');
+      if (failed) {
         if (stillValid) return doc.token as string;
-        throw new WechatApiError((doc.lastErrorReason as ErrorReason) || 'WECHAT_UNAVAILABLE',
-          'access_token refresh failed in another process', doc.lastErrorCode ?? null);
+        throw failed;
       }
 
       const lease = await this.tryLease(appid, owner, now);
@@ -217,12 +218,7 @@ export default class AccessTokenService extends Service {
       return this.remember(appid, fields);
     } catch (err: any) {
       await this.model.updateOne({ appid, leaseOwner: owner }, {
-        $set: {
-          ...release,
-          lastErrorAt: new Date(clock.now()),
-          lastErrorReason: err instanceof WechatApiError ? err.reason : 'WECHAT_UNAVAILABLE',
-          lastErrorCode: err instanceof WechatApiError ? err.errcode : null,
-        },
+        $set: { ...release, ...failureFields(err, new Date(clock.now())) },
       }).catch(() => undefined);
       throw err;
     }

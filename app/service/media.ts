@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import { Service } from 'egg';
 import { Types } from 'mongoose';
 import { clock } from '../lib/clock';
-import { ErrorReason, InvalidParamError, NotFoundError, PayloadTooLargeError, WechatApiError } from '../lib/errors';
+import { InvalidParamError, NotFoundError, PayloadTooLargeError, WechatApiError } from '../lib/errors';
+import { failureFields, failureSince } from '../lib/leaseFailure';
 import { IMAGE_CONTENT_TYPES, IMAGE_MAX_BYTES, imageFormatOf, MEDIA_REF_RE, MEDIA_TTL_MS, mediaRefreshAt } from '../lib/media';
 import { StoredMediaDoc } from '../model/StoredMedia';
 
@@ -173,10 +174,10 @@ export default class MediaService extends Service {
       const stillValid = usable && !!doc.mediaExpiresAt && now < new Date(doc.mediaExpiresAt).getTime() - 60_000;
 
       // The upload we were waiting for failed: report it (or keep the still-valid id).
-      if (doc.lastErrorAt && new Date(doc.lastErrorAt).getTime() >= started) {
+      const failed = failureSince(doc, started, 'image upload to WeChat failed in another process', 'uploadTempMedia');
+      if (failed) {
         if (stillValid) return doc.mediaId as string;
-        throw new WechatApiError((doc.lastErrorReason as ErrorReason) || 'WECHAT_UNAVAILABLE',
-          'image upload to WeChat failed in another process', doc.lastErrorCode ?? null, { op: 'uploadTempMedia' });
+        throw failed;
       }
       const lease = await this.model.findOneAndUpdate(
         { _id, $or: [{ leaseUntil: null }, { leaseUntil: { $lte: new Date(now) } }] },
@@ -219,12 +220,7 @@ export default class MediaService extends Service {
       return this.remember(id, fields);
     } catch (err: any) {
       await this.model.updateOne({ _id: lease._id, leaseOwner: owner }, {
-        $set: {
-          ...release,
-          lastErrorAt: new Date(clock.now()),
-          lastErrorReason: err instanceof WechatApiError ? err.reason : 'WECHAT_UNAVAILABLE',
-          lastErrorCode: err instanceof WechatApiError ? err.errcode : null,
-        },
+        $set: { ...release, ...failureFields(err, new Date(clock.now())) },
       }).catch(() => undefined);
       throw err;
     }

@@ -4,7 +4,7 @@ import {
   buildPush, deliverPush, FAILURE_NOTICE, PushAttempt, serializeJson, serializeXml, WechatSandbox, WechatSimulator,
 } from '../../../tools/wechat-sandbox';
 import { BuiltPush, FieldValue, PushChannel, PushFormat, PushMode } from '../../../tools/wechat-sandbox/push';
-import { backend, TestClock } from './helpers';
+import { backend, TestClock, useSandbox } from './helpers';
 
 const channel: PushChannel = {
   appid: 'wxb11529c136998cb6',
@@ -185,11 +185,7 @@ describe('test/tools/wechat-sandbox/passiveReply.test.ts', () => {
 
   describe('simulator linked to a sandbox', () => {
     let sandbox: WechatSandbox;
-    beforeEach(async () => {
-      sandbox = new WechatSandbox({ port: 0 });
-      await sandbox.start();
-    });
-    afterEach(() => sandbox.stop());
+    useSandbox(started => { sandbox = started.sandbox; });
 
     it('an accepted transfer hands the message to the agents\' tool; a refused one does not', async () => {
       const mp = sandbox.miniProgram;

@@ -3,7 +3,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { decryptMessage, sha1Signature } from '../../../app/lib/wechatCrypto';
 import { buildPush, FAILURE_NOTICE, pushMessage, verifyUrl, WechatSandbox, WechatSimulator } from '../../../tools/wechat-sandbox';
 import { PushChannel } from '../../../tools/wechat-sandbox/push';
-import { backend, TestClock } from './helpers';
+import { backend, TestClock, useSandbox } from './helpers';
 
 const channel: PushChannel = {
   appid: 'wxb11529c136998cb6',
@@ -202,11 +202,7 @@ describe('test/tools/wechat-sandbox/push.test.ts', function() {
 
   describe('simulator linked to a sandbox', () => {
     let sandbox: WechatSandbox;
-    beforeEach(async () => {
-      sandbox = new WechatSandbox({ port: 0 });
-      await sandbox.start();
-    });
-    afterEach(() => sandbox.stop());
+    useSandbox(started => { sandbox = started.sandbox; });
 
     it('pushes from the user openid to the account original id, with the sandbox channel', async () => {
       const b = await backend((_n, _r, res) => res.end('success'));
