@@ -2,7 +2,7 @@
  * The clock of the per-process timing that tests need to move: the access_token's lease and
  * memory copy (app/service/accessToken.ts), the follower sync's lease and heartbeat
  * (app/service/followerSync.ts) and the reply rules' cache (app/service/autoReply.ts).
- * Tests replace its methods through test/fixtures/clock.ts (egg-mock restores them after each
+ * Tests replace its methods through test/support/clock.ts (egg-mock restores them after each
  * test) instead of sleeping past a lease or a cache lifetime.
  */
 export interface Clock {

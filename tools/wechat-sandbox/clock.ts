@@ -2,7 +2,7 @@
  * The sandbox's clock: what its rules read (code, token and media lifetimes, reply windows, quotas)
  * and what its waits run on (a latency or timeout fault, an override's delay, a push's 5-second
  * deadline). The real one is Date.now and setTimeout; tests pass one they move (like the app's
- * app/lib/clock.ts and test/fixtures/clock.ts), so nothing waits in real time.
+ * app/lib/clock.ts and test/support/clock.ts), so nothing waits in real time.
  */
 export interface SandboxClock {
   /** Milliseconds since the epoch */
