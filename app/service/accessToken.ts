@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Service } from 'egg';
 import { clock } from '../lib/clock';
+import { isDuplicateKeyError } from '../lib/databaseErrors';
 import { WechatApiError } from '../lib/errors';
 import { failureFields, failureSince } from '../lib/leaseFailure';
 import { AccessTokenDoc } from '../model/AccessToken';
@@ -175,9 +176,9 @@ export default class AccessTokenService extends Service {
         { $set: { leaseOwner: owner, leaseUntil: new Date(now + this.app.config.backend.accessToken.leaseMs) } },
         { upsert: true, new: true },
       ).lean();
-    } catch (err: any) {
+    } catch (err) {
       // The document exists and its lease is held: the upsert's insert hit the unique appid.
-      if (err?.code === 11000) return null;
+      if (isDuplicateKeyError(err)) return null;
       throw err;
     }
   }
