@@ -13,6 +13,7 @@ import path from 'node:path';
 import { TObject, TSchema } from '@sinclair/typebox';
 import { isMap, isScalar, isSeq, Node, parseDocument } from 'yaml';
 import { ListMessagesQuery } from '../app/controller/admin';
+import { UnionIdParams } from '../app/controller/officialAccount';
 import { TemplatesQuery } from '../app/controller/subscribeMessage';
 import { CodeRequest, OpenDataRequest } from '../app/lib/authDto';
 import { MediaCheckRequest, Scene, TextCheckRequest, TraceIdParams } from '../app/lib/contentSecurity';
@@ -45,6 +46,7 @@ export const PARAMETERS: Array<{ method: string; path: string; in: 'query' | 'pa
   { method: 'get', path: '/admin/messages', in: 'query', schema: ListMessagesQuery },
   { method: 'get', path: '/api/wxacode', in: 'query', schema: WxaCodeQuery },
   { method: 'get', path: '/admin/subscribe-templates', in: 'query', schema: TemplatesQuery },
+  { method: 'get', path: '/api/oa/followers/{unionId}', in: 'path', schema: UnionIdParams },
 ];
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

@@ -83,13 +83,8 @@ export default class FollowerService extends Service {
   }
 
   /** Follow state of a unionId (GET /api/oa/followers/:unionId). An unknown unionId is not a follower. */
-  async lookup(unionId: unknown): Promise<FollowerLookup> {
+  async lookup(unionId: string): Promise<FollowerLookup> {
     const appid = this.appid();
-    if (typeof unionId !== 'string' || !UNIONID_RE.test(unionId)) {
-      throw new InvalidParamError('unionId must be 16 to 64 characters of A-Z, a-z, 0-9, _ and -', [
-        { field: 'unionId', message: 'unionId is malformed' },
-      ]);
-    }
     // Several documents can share a unionId only if the account's openids changed (a migrated
     // account); a subscribed one wins, then the most recent.
     const [ doc ] = await this.model.find({ appid, unionId })

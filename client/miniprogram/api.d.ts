@@ -1602,6 +1602,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 16 to 64 characters of A-Z, a-z, 0-9, _ and - */
                 unionId: string;
             };
             cookie?: never;
