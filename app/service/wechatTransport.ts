@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Service } from 'egg';
+import { clock } from '../lib/clock';
 import { ErrorReason, WechatApiError } from '../lib/errors';
 import { errcodeRule } from '../lib/wechatErrcodes';
 import { codeImageType } from '../lib/wxacode';
@@ -94,8 +95,6 @@ export function errorFromReply(op: string, reply: WechatReply): WechatApiError |
   const errmsg = typeof reply.errmsg === 'string' ? redact(reply.errmsg).slice(0, 200) : '';
   return new WechatApiError(reasonForErrcode(errcode), `WeChat ${op} failed: ${errcode} ${errmsg}`.trim(), errcode, { op, delivery: 'answered' });
 }
-
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
 type Answer = { kind: 'json'; reply: WechatReply } | { kind: 'image'; image: WechatImage };
 
@@ -196,7 +195,7 @@ export default class WechatTransportService extends Service {
           err?.name, err?.code ?? '', redact(err?.message ?? ''));
       }
       if (!retryable || attempt >= (req.attempts ?? MAX_ATTEMPTS)) throw error;
-      await sleep(RETRY_BASE_DELAY_MS * 2 ** (attempt - 1) + Math.floor(Math.random() * RETRY_BASE_DELAY_MS));
+      await clock.wait(RETRY_BASE_DELAY_MS * 2 ** (attempt - 1) + Math.floor(Math.random() * RETRY_BASE_DELAY_MS));
     }
   }
 }

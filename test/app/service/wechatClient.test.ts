@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { app, mock } from 'egg-mock/bootstrap';
+import { clock } from '../../../app/lib/clock';
 import { parseWxaCodeQuery } from '../../../app/lib/wxacode';
 import { rejection, useFakeWechat } from '../../support';
 import { TEST_ENV } from '../../fixtures/env';
@@ -73,12 +74,17 @@ describe('test/app/service/wechatClient.test.ts', () => {
 
     it('maps a connection refused to WECHAT_UNAVAILABLE after retrying (the code never left)', async () => {
       mock(app.config.backend.wechat, 'apiBase', 'http://127.0.0.1:9');
-      const started = Date.now();
+      const waits: number[] = [];
+      mock(clock, 'wait', async (ms: number) => { waits.push(ms); });
+      app.mockLog();
       const err = await rejection(app.mockContext().service.wechatClient.code2Session('c'));
       assert.strictEqual(err.reason, 'WECHAT_UNAVAILABLE');
       assert.match(err.message, /network error ECONNREFUSED/);
-      // two backoffs (100 ms, 200 ms, plus jitter) between three attempts
-      assert(Date.now() - started >= 300, 'retried with backoff');
+      // three attempts, with two backoffs between them (100 ms, then 200 ms, each plus up to 100 ms of jitter)
+      app.expectLog(/code2Session \/sns\/jscode2session failed \d+ms \(attempt 3\)/);
+      assert.strictEqual(waits.length, 2, `backoffs asked for: ${waits}`);
+      assert(waits[0] >= 100 && waits[0] < 200, `first backoff ${waits[0]} ms`);
+      assert(waits[1] >= 200 && waits[1] < 300, `second backoff ${waits[1]} ms`);
     });
 
     it('never logs the secret, the code or the session_key', async () => {
