@@ -144,20 +144,22 @@ describe('test/app/service/inbox.test.ts', () => {
       const replies = [{ body: { errcode: -1, errmsg: 'system busy' } }, { status: 503, body: 'unavailable' }, { body: { errcode: -1, errmsg: 'system busy' } }];
       onCustomSend(fake, () => replies.shift()!);
       const item = await insert();
+      // The inbox's clock (Date.now) stands still: each delay is exactly what the sweep scheduled.
+      const frozenNow = Date.now();
+      mock(Date, 'now', () => frozenNow);
       const delays: number[] = [];
       for (let attempt = 1; attempt <= 3; attempt++) {
-        const started = Date.now();
         await app.runSchedule('inboxSweeper');
         const now = await reload(item._id);
         assert.strictEqual(now.attempts, attempt);
         if (attempt < 3) {
           assert.strictEqual(now.status, 'pending');
           assert.strictEqual(now.reply.state, 'none');
-          delays.push(Math.round((new Date(now.nextAttemptAt).getTime() - started) / 1000));
+          delays.push((new Date(now.nextAttemptAt).getTime() - frozenNow) / 1000);
           // not due yet: a sweep leaves it alone
           await app.runSchedule('inboxSweeper');
           assert.strictEqual((await reload(item._id)).attempts, attempt);
-          await app.model.InboxMessage.updateOne({ _id: item._id }, { $set: { nextAttemptAt: new Date(Date.now() - 1) } });
+          await app.model.InboxMessage.updateOne({ _id: item._id }, { $set: { nextAttemptAt: new Date(frozenNow - 1) } });
         } else {
           assert.strictEqual(now.status, 'failed');
           assert.strictEqual(now.reply.state, 'failed');
@@ -223,11 +225,12 @@ describe('test/app/service/inbox.test.ts', () => {
     mock(app.config.backend.wechat, 'msgMaxAgeSeconds', 30);
     const ctx = app.mockContext();
     const opened = openPush(ctx.service.push.channel('miniprogram'), buildPush(textMessage('ttl')));
-    const started = Date.now();
+    // The inbox's clock (Date.now) stands still: the deadline is exactly 120 s from the record.
+    const frozenNow = Date.now();
+    mock(Date, 'now', () => frozenNow);
     const { id } = await ctx.service.inbox.record('miniprogram', opened);
     const doc = await reload(id);
-    const ttl = new Date(doc.expireAt).getTime() - started;
-    assert(ttl > 119_000 && ttl < 125_000, `expireAt is ${ttl} ms ahead`);
+    assert.strictEqual(new Date(doc.expireAt).getTime() - frozenNow, 120_000);
     assert.deepStrictEqual(await ctx.service.inbox.record('miniprogram', opened), { id: null, duplicate: true, transferred: false });
     // Built before the app was ready (app.ts willReady, app/service/databaseIndexes.ts).
     const indexes = await app.model.InboxMessage.collection.indexes();
